@@ -1,0 +1,366 @@
+"""The catalog: procedure definitions read from YAML, validated, and turned into Procedures.
+
+Validation has two layers. The JSON Schema (`schemas/procedure.schema.json`) checks the shape;
+the semantic checks here cover what a schema cannot: unique numbers and ids, references to roles
+and fields that exist, conditions that the safe evaluator accepts, a BPMN file that parses.
+Every problem carries the file, line and column it comes from.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import orjson
+import yaml
+
+from engine.expressions import ExpressionError, compile_expression
+from engine.procedure import (
+    BUILTIN_NAMES,
+    Appeal,
+    Authority,
+    Choice,
+    Fee,
+    FeeCategory,
+    Field,
+    Ground,
+    PresentedDocument,
+    Procedure,
+    RequestedDocument,
+    Role,
+    Step,
+    Term,
+    Validity,
+)
+from engine.yaml_source import YamlError, parse_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_PATH = ROOT / "schemas" / "procedure.schema.json"
+LAW_PATH = Path(__file__).resolve().parent / "data" / "law_433.yaml"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with a definition, where an editor can jump to it."""
+
+    path: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.message}"
+
+
+class CatalogError(ValueError):
+    """Raised by `load_catalog` when any definition is wrong; holds every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+@cache
+def _general_grounds() -> dict[str, tuple[Ground, ...]]:
+    data = yaml.safe_load(LAW_PATH.read_text(encoding="utf-8"))
+    return {key: tuple(Ground(**g) for g in data[key]) for key in data}
+
+
+def definition_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The YAML files named, with folders expanded to their *.yaml files, in a stable order."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.yaml") if not p.name.startswith("_")))
+        else:
+            files.append(path)
+    return files
+
+
+def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Procedure], list[Problem]]:
+    """Validate every definition under `paths`; return the good Procedures and all problems."""
+    procedures: list[Procedure] = []
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for file in definition_files(paths):
+        if not file.exists():
+            problems.append(Problem(str(file), 1, 1, "no such file or folder"))
+            continue
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:
+            problems.append(Problem(str(file), 1, 1, f"cannot read: {exc.strerror}"))
+            continue
+        procedure, found = check_definition(raw, str(file), base_dir=file.parent)
+        problems.extend(found)
+        if procedure is None:
+            continue
+        if procedure.number in seen:
+            problems.append(Problem(str(file), 1, 1,
+                                    f"number {procedure.number} is already used by {seen[procedure.number]}"))
+            continue
+        seen[procedure.number] = str(file)
+        procedures.append(procedure)
+    return procedures, sorted(problems)
+
+
+def load_catalog(path: str | Path = ROOT / "procedures") -> dict[str, Procedure]:
+    """Load and validate a catalog folder: number -> Procedure. Raises CatalogError if any is wrong."""
+    procedures, problems = validate_paths([path])
+    if problems:
+        raise CatalogError(problems)
+    return {p.number: p for p in sorted(procedures, key=lambda p: number_key(p.number))}
+
+
+def load_definition(raw: bytes, source: str, base_dir: Path | None = None) -> Procedure:
+    """Build one Procedure from YAML bytes, or raise CatalogError."""
+    procedure, problems = check_definition(raw, source, base_dir=base_dir, check_file_name=False)
+    if problems or procedure is None:
+        raise CatalogError(problems)
+    return procedure
+
+
+def check_definition(
+    raw: bytes, source: str, base_dir: Path | None = None, check_file_name: bool = True
+) -> tuple[Procedure | None, list[Problem]]:
+    """Validate one definition: the Procedure if it is right, and every problem found."""
+    try:
+        doc = parse_yaml(raw)
+    except YamlError as exc:
+        return None, [Problem(source, exc.line, exc.column, exc.message)]
+    problems = [
+        Problem(source, *doc.position(tuple(err.absolute_path)), _schema_message(err))
+        for err in _validator().iter_errors(doc.data)
+    ]
+    if problems:
+        return None, problems
+    bpmn_xml = None
+    for path, message in _semantic_problems(doc.data):
+        problems.append(Problem(source, *doc.position(path), message))
+    if check_file_name and Path(source).stem != doc.data["number"]:
+        problems.append(Problem(source, *doc.position(("number",)),
+                                f"file name must be the number: {doc.data['number']}.yaml"))
+    if "bpmn" in doc.data:
+        bpmn_xml, message = _read_bpmn(doc.data, base_dir)
+        if message:
+            problems.append(Problem(source, *doc.position(("bpmn",)), message))
+    if problems:
+        return None, problems
+    return build_procedure(doc.data, source, bpmn_xml), []
+
+
+def _schema_message(err: jsonschema.ValidationError) -> str:
+    where = "/".join(str(p) for p in err.absolute_path)
+    if err.validator in ("oneOf", "anyOf") and err.context:
+        # Say which alternative came closest instead of "is not valid under any of the schemas".
+        best = jsonschema.exceptions.best_match(err.context)
+        inner = "/".join(str(p) for p in best.absolute_path)
+        where = inner or where
+        if err.validator == "oneOf" and not where and {"steps", "bpmn"} & set(err.instance):
+            return "give either 'steps' or 'bpmn', not both"
+        return f"{where}: {best.message}" if where else best.message
+    return f"{where}: {err.message}" if where else err.message
+
+
+def _read_bpmn(data: dict[str, Any], base_dir: Path | None) -> tuple[str | None, str | None]:
+    from engine.bpmn import BpmnError, check_bpmn  # the compiler needs SpiffWorkflow; load lazily
+
+    if base_dir is None:
+        return None, "a BPMN file can only be checked for a definition read from a folder"
+    path = (base_dir / data["bpmn"]).resolve()
+    if not path.is_file():
+        return None, f"BPMN file {data['bpmn']} does not exist"
+    try:
+        xml = path.read_text(encoding="utf-8")
+        check_bpmn(xml, {r["id"] for r in data["roles"]})
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"cannot read BPMN file {data['bpmn']}: {exc}"
+    except BpmnError as exc:
+        return None, f"BPMN file {data['bpmn']}: {exc}"
+    return xml, None
+
+
+def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
+    """What the schema cannot say: consistency across fields of one definition."""
+    first = data["number"].split(".")[0]
+    if str(data["chapter"]) != first:
+        yield ("chapter",), f"chapter {data['chapter']} does not match number {data['number']}"
+
+    yield from _unique(data.get("roles", []), ("roles",), "role")
+    all_docs = [("documents", d) for d in data.get("documents", [])] + [
+        ("requested_documents", d) for d in data.get("requested_documents", [])]
+    seen_docs: set[str] = set()
+    for i, (key, doc) in enumerate(all_docs):
+        index = i if key == "documents" else i - len(data.get("documents", []))
+        if doc["id"] in seen_docs:
+            yield (key, index, "id"), f"document id {doc['id']!r} is used twice"
+        seen_docs.add(doc["id"])
+    for key in ("refusal_grounds",):
+        yield from _unique(data.get(key, []), (key,), "ground")
+    if "suspension" in data:
+        yield from _unique(data["suspension"].get("grounds", []), ("suspension", "grounds"), "ground")
+        if data["suspension"]["allowed"] is False and data["suspension"].get("grounds"):
+            yield ("suspension", "grounds"), "grounds given but suspension is not allowed"
+    general = {g.id for g in _general_grounds()["refusal_grounds"]}
+    for i, ground in enumerate(data.get("refusal_grounds", [])):
+        if ground["id"] in general:
+            yield ("refusal_grounds", i, "id"), f"ground {ground['id']!r} is a general ground of Law No. 433-З already"
+    fee = data["fee"]
+    yield from _unique(fee.get("categories", []), ("fee", "categories"), "category")
+    yield from _unique(fee.get("exemptions", []), ("fee", "exemptions"), "exemption")
+
+    term = data["term"]
+    if "when_documents_requested" in term:
+        if not data.get("requested_documents"):
+            yield ("term", "when_documents_requested"), "a term for requested documents, but no requested_documents"
+        elif _term_days(term["when_documents_requested"]) < _term_days(term["max"]):
+            yield ("term", "when_documents_requested"), "the term when documents are requested is shorter than the maximum term"
+
+    roles = {r["id"] for r in data.get("roles", [])}
+    known_names = set(BUILTIN_NAMES)
+    steps = data.get("steps", [])
+    yield from _unique(steps, ("steps",), "step")
+    kinds = [s["kind"] for s in steps]
+    if steps and kinds.count("decision") != 1:
+        yield ("steps",), f"steps must have exactly one decision step, found {kinds.count('decision')}"
+    if "request_documents" in kinds and not data.get("requested_documents"):
+        i = kinds.index("request_documents")
+        yield ("steps", i, "kind"), "a request_documents step, but the procedure lists no requested_documents"
+    if steps and "intake" in kinds and kinds.index("intake") != 0:
+        yield ("steps", kinds.index("intake"), "kind"), "the intake step must come first"
+    if "decision" in kinds and "issue" in kinds and kinds.index("issue") < kinds.index("decision"):
+        yield ("steps", kinds.index("issue"), "kind"), "the issue step must come after the decision"
+    all_fields = {f["id"] for s in steps for f in s.get("fields", [])}
+    for i, step in enumerate(steps):
+        if step["role"] not in roles:
+            yield ("steps", i, "role"), f"role {step['role']!r} is not declared in roles"
+        yield from _unique(step.get("fields", []), ("steps", i, "fields"), "field")
+        for j, fld in enumerate(step.get("fields", [])):
+            yield from _unique(fld.get("choices", []), ("steps", i, "fields", j, "choices"), "choice")
+            if fld["id"] in BUILTIN_NAMES or fld["id"] in ("outcome", "ground"):
+                yield ("steps", i, "fields", j, "id"), f"field id {fld['id']!r} is reserved"
+            if fld.get("pattern"):
+                yield from _regex_problem(fld["pattern"], ("steps", i, "fields", j, "pattern"))
+            if "min" in fld and "max" in fld and fld["min"] > fld["max"]:
+                yield ("steps", i, "fields", j, "min"), "min is greater than max"
+        if "condition" in step:
+            yield from _condition_problems(step["condition"], known_names, ("steps", i, "condition"))
+        known_names |= {f["id"] for f in step.get("fields", [])}
+    if not steps:  # a BPMN definition: its forms are not known here, so any name may be used
+        known_names = None
+    else:
+        known_names = set(BUILTIN_NAMES) | all_fields
+    for key in ("documents", "requested_documents"):
+        for i, doc in enumerate(data.get(key, [])):
+            if "condition" in doc:
+                yield from _condition_problems(doc["condition"], known_names, (key, i, "condition"))
+
+
+def _unique(items: list[dict], path: tuple, what: str) -> Iterator[tuple[tuple, str]]:
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item["id"] in seen:
+            yield path + (i, "id"), f"{what} id {item['id']!r} is used twice"
+        seen.add(item["id"])
+
+
+def _condition_problems(text: str, known: set[str] | None, path: tuple) -> Iterator[tuple[tuple, str]]:
+    try:
+        expression = compile_expression(text)
+    except ExpressionError as exc:
+        yield path, f"condition refused: {exc}"
+        return
+    if known is not None:
+        for name in sorted(expression.names - known):
+            yield path, f"condition uses {name!r}, which is neither a field of an earlier step nor one of {sorted(BUILTIN_NAMES)}"
+
+
+def _regex_problem(pattern: str, path: tuple) -> Iterator[tuple[tuple, str]]:
+    import re
+
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        yield path, f"pattern is not a valid regular expression: {exc}"
+
+
+def _term_days(text: str) -> float:
+    from engine.terms import parse_term
+
+    return parse_term(text).approx_days
+
+
+def _ground(g: dict[str, Any]) -> Ground:
+    return Ground(g["id"], g["title"], g.get("legal_basis"))
+
+
+def build_procedure(data: dict[str, Any], source: str, bpmn_xml: str | None = None) -> Procedure:
+    """Turn validated data into a Procedure; the version hashes the definition and its BPMN."""
+    canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.sha256(canonical)
+    if bpmn_xml is not None:
+        digest.update(b"\0bpmn\0" + bpmn_xml.encode("utf-8"))
+    fee = data["fee"]
+    general = _general_grounds()
+    suspension = data.get("suspension", {"allowed": False})
+    return Procedure(
+        number=data["number"],
+        chapter=data["chapter"],
+        name=data["name"]["ru"],
+        names=tuple(sorted(data["name"].items())),
+        legal_basis=tuple(data.get("legal_basis", ())),
+        authorities=tuple(Authority(a["kind"], a["title"]) for a in data["authorities"]),
+        channels=tuple(data["channels"]),
+        documents=tuple(PresentedDocument(**d) for d in data.get("documents", [])),
+        requested_documents=tuple(RequestedDocument(**d) for d in data.get("requested_documents", [])),
+        fee=Fee(
+            kind=fee["kind"],
+            base_units=fee.get("base_units", 0),
+            categories=tuple(FeeCategory(**c) for c in fee.get("categories", [])),
+            exemptions=tuple(_ground(g) for g in fee.get("exemptions", [])),
+            notes=fee.get("notes"),
+        ),
+        term=Term(**data["term"]),
+        validity=Validity(**data["validity"]),
+        result=data["result"]["title"],
+        appeal=Appeal(**data["appeal"]) if "appeal" in data else None,
+        roles=tuple(Role(**r) for r in data["roles"]),
+        steps=tuple(
+            Step(
+                id=s["id"], kind=s["kind"], title=s["title"], role=s["role"],
+                fields=tuple(
+                    Field(**{**f, "choices": tuple(Choice(**c) for c in f.get("choices", []))})
+                    for f in s.get("fields", [])
+                ),
+                condition=s.get("condition"), term=s.get("term"), notes=s.get("notes"),
+            )
+            for s in data.get("steps", [])
+        ),
+        refusal_grounds=general["refusal_grounds"] + tuple(_ground(g) for g in data.get("refusal_grounds", [])),
+        acceptance_refusal_grounds=general["acceptance_refusal_grounds"],
+        suspension_allowed=suspension["allowed"],
+        suspension_grounds=tuple(_ground(g) for g in suspension.get("grounds", [])),
+        version=digest.hexdigest(),
+        source=source,
+        bpmn=data.get("bpmn"),
+        bpmn_xml=bpmn_xml,
+        definition_json=canonical,
+    )
+
+
+def number_key(number: str) -> tuple[int, ...]:
+    """Sort key that puts 1.2 before 1.10, as the official list does."""
+    return tuple(int(part) for part in number.split("."))
