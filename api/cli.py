@@ -9,7 +9,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="okno: one-wi
 @app.command("due")
 def due(
     start: str = typer.Argument(..., metavar="DATE", help="Starting event date, ISO (2025-06-18)."),
-    term: str = typer.Argument(..., metavar="TERM", help="Term: '15 days', '5 working days', '1 month', 'same day', P15D."),
+    term: str = typer.Argument(..., metavar="TERM", help="'15 days', '5 working days', 'P1M'."),
 ) -> None:
     """Print the legal due date (ISO) of TERM counted from DATE on the Belarusian calendar."""
     from datetime import date
