@@ -1,0 +1,565 @@
+"""Tests for engine.expressions: the safe evaluator and the SpiffWorkflow script engine."""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import time
+from xml.sax.saxutils import escape
+
+import pytest
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.util.task import TaskState
+
+from engine.expressions import (
+    MAX_DEPTH,
+    MAX_EXPRESSION_LENGTH,
+    Expression,
+    ExpressionError,
+    SafeEnvironment,
+    SafeScriptEngine,
+    compile_expression,
+    compile_script,
+    evaluate,
+)
+
+# --------------------------------------------------------------------------------------------
+# Hostile input: every one must be refused with ExpressionError, quickly, with a readable reason.
+
+HOSTILE = {
+    "__import__('os')": "__import__",
+    "__import__('os').system('id')": "__import__",
+    "().__class__.__mro__": "not allowed",
+    "().__class__.__bases__[0].__subclasses__()": "not allowed",
+    "''.__class__": "__class__",
+    "x.__class__": "__class__",
+    "__builtins__": "__builtins__",
+    "open('/etc/passwd')": "calling 'open' is not allowed",
+    "eval('1')": "calling 'eval' is not allowed",
+    "exec('x=1')": "calling 'exec' is not allowed",
+    "getattr(1, '__class__')": "calling 'getattr' is not allowed",
+    "globals()": "calling 'globals' is not allowed",
+    "type(1)": "calling 'type' is not allowed",
+    "vars()": "calling 'vars' is not allowed",
+    "compile('1', '', 'eval')": "calling 'compile' is not allowed",
+    "9**9**9": "number too large",
+    "10**1000000": "number too large",
+    "2**5000": "number too large",
+    "(10**1000) * (10**1000) * (10**1000) * (10**1000) * (10**1000)": "number too large",
+    "'a'*10**9": "text too long",
+    "10**9 * 'a'": "text too long",
+    "[1] * 10**9": "repeating a list",
+    "'%0100000000d' % 1": "'%' formatting",
+    "[x for x in range(10**12)]": "comprehensions are not allowed",
+    "{x: 1 for x in 'ab'}": "comprehensions are not allowed",
+    "any(x for x in 'ab')": "generator expressions are not allowed",
+    "lambda: 1": "lambda",
+    "(lambda f: f(f))(lambda f: f(f))": "lambda",
+    "(y := 1)": ":=",
+    "max(*[1, 2])": "star-unpacking",
+    "dict(**{'a': 1})": "not allowed",
+    "f'{x!r}'": "f-string",
+    "f'{x:>1000000000}'": "f-string",
+    "'abc'.format(1)": "not allowed",
+    "'a'.center(10**9)": "not allowed",
+    "x.lower": "attribute access",
+    "1 << 10000": "shift",
+    "b'bytes'": "bytes",
+    "x" * 100_000: "too long",
+    "-" * 200 + "1": "nested too deeply",
+    "[" * 60 + "]" * 60: "nested too deeply",
+    "(" * 300 + "1" + ")" * 300: "syntax error",  # parser: too many nested parentheses
+    "import os": "syntax error",
+    "x = 1": "syntax error",
+    "": "empty",
+    "1 +": "syntax error",
+}
+
+
+@pytest.mark.parametrize("text", list(HOSTILE), ids=lambda t: t[:40])
+def test_hostile_input_is_refused_with_a_readable_message(text):
+    names = {"x": "text"}
+    start = time.perf_counter()
+    with pytest.raises(ExpressionError) as info:
+        evaluate(text, names)
+    assert time.perf_counter() - start < 1.0
+    message = str(info.value)
+    assert HOSTILE[text] in message
+    assert "in expression" in message  # the offending text is quoted
+    assert len(message) < 600  # a 100k-char expression is not echoed back in full
+    assert isinstance(info.value, ValueError)
+
+
+def test_refusals_happen_at_compile_time_without_any_data():
+    for text in ["__import__('os')", "().__class__", "open('f')", "lambda: 1",
+                 "[x for x in y]", "eval('1')", "x" * 100_000]:
+        with pytest.raises(ExpressionError):
+            compile_expression(text)
+
+
+def test_error_carries_reason_and_expression():
+    with pytest.raises(ExpressionError) as info:
+        compile_expression("open('/etc/passwd')")
+    assert info.value.expression == "open('/etc/passwd')"
+    assert "open" in info.value.reason
+
+
+def test_unknown_name_is_named():
+    with pytest.raises(ExpressionError) as info:
+        evaluate("applicant_category == 'foreign'", {})
+    assert info.value.name == "applicant_category"
+    assert "unknown name 'applicant_category'" in str(info.value)
+
+
+def test_unquoted_timer_duration_gets_a_hint():
+    with pytest.raises(ExpressionError, match="need quotes"):
+        evaluate("P2D", {})
+
+
+def test_methods_are_checked_against_the_receiver_type():
+    with pytest.raises(ExpressionError, match="not available on dict"):
+        evaluate("d.lower()", {"d": {}})
+    with pytest.raises(ExpressionError, match="not available on int"):
+        evaluate("n.get('a')", {"n": 1})
+
+
+def test_runtime_failures_become_expression_errors():
+    for text, names in [("1 / 0", {}), ("None < 1", {}), ("d['missing']", {"d": {}}),
+                        ("s[10]", {"s": "abc"}), ("int('x')", {}), ("10.0 ** 400", {}),
+                        ("str(d)", {"d": {"a": 1}}), ("f'{d}'", {"d": [1]}),
+                        ("date('31.12.2024')", {})]:
+        with pytest.raises(ExpressionError):
+            evaluate(text, names)
+
+
+# --------------------------------------------------------------------------------------------
+# Happy paths.
+
+DATA = {
+    "applicant_category": "foreign",
+    "has_exemption": False,
+    "age": 17,
+    "fee": 12.5,
+    "documents": ["passport", "photo"],
+    "applicant": {"name": "Ana", "address": None},
+    "note": None,
+    "name": "  Ana Horvat ",
+}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("applicant_category == 'foreign' and not has_exemption", True),
+        ("applicant_category != 'foreign' or has_exemption", False),
+        ("age < 18", True),
+        ("16 <= age < 18", True),
+        ("age >= 18 or applicant_category in ('foreign', 'refugee')", True),
+        ("'passport' in documents", True),
+        ("'visa' not in documents", True),
+        ("len(documents) == 2", True),
+        ("fee * 2 + 5", 30.0),
+        ("age // 5", 3),
+        ("age % 5", 2),
+        ("2 ** 10", 1024),
+        ("-age", -17),
+        ("round(fee / 3, 2)", 4.17),
+        ("max(age, 18)", 18),
+        ("min([3, 1, 2])", 1),
+        ("sum([1, 2, 3])", 6),
+        ("abs(-3)", 3),
+        ("int('42') + float('0.5')", 42.5),
+        ("str(age) + ' years'", "17 years"),
+        ("bool(documents)", True),
+        ("any([has_exemption, age < 18])", True),
+        ("all([has_exemption, age < 18])", False),
+        ("note is None", True),
+        ("note is not None", False),
+        ("note or 'none given'", "none given"),
+        ("applicant['address'] is None", True),
+        ("applicant['name']", "Ana"),
+        ("applicant.get('phone', 'n/a')", "n/a"),
+        ("name.strip().lower()", "ana horvat"),
+        ("name.strip().startswith('Ana')", True),
+        ("name.split()", ["Ana", "Horvat"]),
+        ("applicant_category.upper()[:3]", "FOR"),
+        ("'adult' if age >= 18 else 'minor'", "minor"),
+        ("f'{applicant_category}-{age}'", "foreign-17"),
+        ("'P2D'", "P2D"),
+        ("\"PT0S\"", "PT0S"),
+        ("{'a': 1}['a']", 1),
+        ("[1, 2] + [3]", [1, 2, 3]),
+        ("'ab' * 3", "ababab"),
+        ("date('2024-02-28') < date(2024, 3, 1)", True),
+        ("days_between('2024-01-01', '2024-03-01')", 60),
+        ("True and None", None),
+        ("\n  age > 1\n", True),
+    ],
+)
+def test_happy_paths(text, expected):
+    assert evaluate(text, DATA) == expected
+
+
+def test_names_are_the_free_variables():
+    expr = compile_expression(
+        "applicant_category == 'foreign' and not has_exemption and len(docs) > 0 "
+        "and name.lower() != other['x'] and f'{fee}' != ''")
+    assert isinstance(expr, Expression)
+    assert expr.names == {"applicant_category", "has_exemption", "docs", "name", "other", "fee"}
+    assert compile_expression("len('abc') + 1").names == frozenset()
+
+
+def test_compiled_expression_is_reusable_and_does_not_mutate_names():
+    expr = compile_expression("age + 1")
+    names = {"age": 1}
+    assert [expr.evaluate({"age": n}) for n in range(3)] == [1, 2, 3]
+    expr.evaluate(names)
+    assert names == {"age": 1}
+
+
+def test_limits_are_generous_enough_for_real_rules():
+    assert evaluate("'x' * 1000", {}) == "x" * 1000
+    assert evaluate("2 ** 64", {}) == 18446744073709551616
+    text = " and ".join(f"f{i} == {i}" for i in range(100))
+    assert len(text) < MAX_EXPRESSION_LENGTH
+    assert evaluate(text, {f"f{i}": i for i in range(100)}) is True
+    nested = "(" * (MAX_DEPTH // 4) + "a" + " + 1)" * (MAX_DEPTH // 4)
+    assert evaluate(nested, {"a": 0}) == MAX_DEPTH // 4
+
+
+# --------------------------------------------------------------------------------------------
+# Scripts.
+
+
+def test_script_assignments_run_in_order():
+    script = compile_script("""
+        fee = 100 if applicant_category == 'foreign' else 50
+        total = fee + 10
+        label = f'{applicant_category}: {total}'
+    """)
+    assert script.targets == ("fee", "total", "label")
+    assert script.names == {"applicant_category"}
+    assert script.run({"applicant_category": "foreign"}) == {
+        "fee": 100, "total": 110, "label": "foreign: 110"}
+
+
+@pytest.mark.parametrize(
+    "script, reason",
+    [
+        ("import os", "import is not allowed"),
+        ("from os import system", "import is not allowed"),
+        ("x = 1\nos.system('id')", "not an assignment"),
+        ("x = y = 1", "one plain name"),
+        ("a, b = 1, 2", "one plain name"),
+        ("d['k'] = 1", "one plain name"),
+        ("x += 1", "AugAssign"),
+        ("for i in range(3): pass", "For"),
+        ("while True: pass", "While"),
+        ("def f(): pass", "FunctionDef"),
+        ("__builtins__ = {}", "reserved"),
+        ("x = __import__('os')", "reserved"),
+        ("x = 1\ny = open('f')", "calling 'open'"),
+        ("x = (", "syntax error"),
+        ("x = 1\n" * 201, "limit"),
+    ],
+)
+def test_scripts_other_than_assignments_are_refused(script, reason):
+    with pytest.raises(ExpressionError) as info:
+        compile_script(script)
+    assert reason in str(info.value)
+
+
+def test_script_error_reports_line():
+    with pytest.raises(ExpressionError) as info:
+        compile_script("a = 1\nb = 2\nc = open('x')")
+    assert info.value.line == 3
+    assert str(info.value).startswith("line 3:")
+
+
+def test_environment_writes_nothing_when_a_line_fails():
+    env = SafeEnvironment()
+    data = {"a": 1}
+    with pytest.raises(ExpressionError) as info:
+        env.execute("b = a + 1\nc = missing + 1", data)
+    assert info.value.line == 2 and info.value.name == "missing"
+    assert data == {"a": 1}
+    env.execute("b = a + 1\nc = b * 2", data)
+    assert data == {"a": 1, "b": 2, "c": 4}
+
+
+def test_environment_task_data_wins_over_external_context():
+    env = SafeEnvironment()
+    assert env.evaluate("x + y", {"x": 1}, {"x": 100, "y": 10}) == 11
+
+
+def test_engine_refuses_unsafe_environment():
+    from SpiffWorkflow.bpmn.script_engine import TaskDataEnvironment
+
+    with pytest.raises(TypeError):
+        SafeScriptEngine(TaskDataEnvironment())
+
+
+# --------------------------------------------------------------------------------------------
+# End to end with SpiffWorkflow.
+
+BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+    id="defs" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="permit" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="compute"/>
+    <bpmn:scriptTask id="compute" name="Compute fee">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:script>{script}</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="compute" targetRef="route"/>
+    <bpmn:exclusiveGateway id="route" name="Needs review?" default="to_auto">
+      <bpmn:incoming>f2</bpmn:incoming>
+      <bpmn:outgoing>to_review</bpmn:outgoing><bpmn:outgoing>to_auto</bpmn:outgoing>
+    </bpmn:exclusiveGateway>
+    <bpmn:sequenceFlow id="to_review" sourceRef="route" targetRef="review">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{condition}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="to_auto" sourceRef="route" targetRef="wait"/>
+
+    <bpmn:userTask id="review" name="Review">
+      <bpmn:incoming>to_review</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:boundaryEvent id="review_deadline" attachedToRef="review">
+      <bpmn:outgoing>f4</bpmn:outgoing>
+      <bpmn:timerEventDefinition>
+        <bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"P2D"</bpmn:timeDuration>
+      </bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="reviewed"/>
+    <bpmn:scriptTask id="reviewed">
+      <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing>
+      <bpmn:script>outcome = 'reviewed'</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f5" sourceRef="reviewed" targetRef="end_reviewed"/>
+    <bpmn:endEvent id="end_reviewed"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f4" sourceRef="review_deadline" targetRef="escalate"/>
+    <bpmn:scriptTask id="escalate">
+      <bpmn:incoming>f4</bpmn:incoming><bpmn:outgoing>f6</bpmn:outgoing>
+      <bpmn:script>outcome = 'escalated'</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f6" sourceRef="escalate" targetRef="end_escalated"/>
+    <bpmn:endEvent id="end_escalated"><bpmn:incoming>f6</bpmn:incoming></bpmn:endEvent>
+
+    <bpmn:intermediateCatchEvent id="wait" name="Cooling-off">
+      <bpmn:incoming>to_auto</bpmn:incoming><bpmn:outgoing>f7</bpmn:outgoing>
+      <bpmn:timerEventDefinition>
+        <bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"PT0S"</bpmn:timeDuration>
+      </bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="f7" sourceRef="wait" targetRef="auto"/>
+    <bpmn:scriptTask id="auto">
+      <bpmn:incoming>f7</bpmn:incoming><bpmn:outgoing>f8</bpmn:outgoing>
+      <bpmn:script>outcome = 'auto'</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f8" sourceRef="auto" targetRef="end_auto"/>
+    <bpmn:endEvent id="end_auto"><bpmn:incoming>f8</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+SCRIPT = """
+fee = 100 if applicant_category == 'foreign' else 50
+needs_review = applicant_category == 'foreign' and not has_exemption
+"""
+CONDITION = "needs_review"
+
+
+def build(condition=CONDITION, script=SCRIPT, engine=None, **data):
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    xml = BPMN.format(condition=escape(condition), script=escape(script))
+    parser.add_bpmn_str(xml.encode("utf-8"))
+    workflow = BpmnWorkflow(parser.get_spec("permit"), parser.get_subprocess_specs("permit"),
+                            script_engine=engine or SafeScriptEngine())
+    start = workflow.get_tasks(state=TaskState.READY)[0]
+    start.data.update(data)
+    return workflow
+
+
+def run_timers(workflow, rounds=5):
+    for _ in range(rounds):
+        if workflow.is_completed():
+            return
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
+        time.sleep(0.001)
+
+
+@pytest.fixture
+def no_python_eval(monkeypatch):
+    """Make any call to builtins.eval/exec fail loudly while a workflow runs."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Python eval/exec was called")
+
+    def patch():
+        monkeypatch.setattr(builtins, "eval", refuse)
+        monkeypatch.setattr(builtins, "exec", refuse)
+
+    return patch
+
+
+def test_domestic_case_takes_the_default_branch_through_a_timer(no_python_eval):
+    workflow = build(applicant_category="domestic", has_exemption=False)
+    no_python_eval()
+    workflow.do_engine_steps()
+    run_timers(workflow)
+    assert workflow.is_completed()
+    data = workflow.last_task.data
+    assert data["fee"] == 50 and data["needs_review"] is False and data["outcome"] == "auto"
+    done = {t.task_spec.name for t in workflow.get_tasks(state=TaskState.COMPLETED)}
+    assert "wait" in done and "review" not in done
+
+
+def test_exempt_foreign_case_skips_review(no_python_eval):
+    workflow = build(applicant_category="foreign", has_exemption=True)
+    no_python_eval()
+    workflow.do_engine_steps()
+    run_timers(workflow)
+    assert workflow.is_completed()
+    assert workflow.last_task.data["outcome"] == "auto"
+    assert workflow.last_task.data["fee"] == 100
+
+
+def test_foreign_case_goes_to_review_with_a_two_day_deadline(no_python_eval):
+    workflow = build(applicant_category="foreign", has_exemption=False)
+    no_python_eval()
+    before = dt.datetime.now(dt.UTC)
+    workflow.do_engine_steps()
+    ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+    assert [t.task_spec.name for t in ready] == ["review"]
+
+    events = workflow.waiting_events()
+    assert len(events) == 1 and events[0].event_type == "DurationTimerEventDefinition"
+    due = dt.datetime.fromisoformat(events[0].value)
+    assert dt.timedelta(days=2) <= due - before < dt.timedelta(days=2, minutes=1)
+
+    workflow.refresh_timers()  # not due yet: nothing fires
+    workflow.do_engine_steps()
+    assert [t.task_spec.name for t in workflow.get_tasks(state=TaskState.READY, manual=True)] \
+        == ["review"]
+
+    ready[0].run()
+    workflow.do_engine_steps()
+    assert workflow.is_completed()
+    assert workflow.last_task.data["outcome"] == "reviewed"
+
+
+def test_overdue_review_is_escalated_by_the_boundary_timer(no_python_eval):
+    workflow = build(applicant_category="foreign", has_exemption=False)
+    no_python_eval()
+    workflow.do_engine_steps()
+    (timer,) = [t for t in workflow.get_tasks(spec_name="review_deadline")
+                if t.state == TaskState.WAITING]
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    timer.internal_data["event_value"] = past.isoformat()  # as if two days had passed
+    workflow.refresh_timers()
+    workflow.do_engine_steps()
+    assert workflow.is_completed()
+    assert workflow.last_task.data["outcome"] == "escalated"
+
+
+def test_condition_errors_surface_as_workflow_task_exceptions():
+    workflow = build(condition="needs_reveiw", applicant_category="foreign", has_exemption=False)
+    with pytest.raises(WorkflowTaskException) as info:
+        workflow.do_engine_steps()
+    assert "unknown name 'needs_reveiw'" in str(info.value)
+
+
+def _payload(marker):
+    return f"__import__('os').system('touch {marker}') == 0"
+
+
+def test_hostile_gateway_condition_runs_under_the_default_engine(tmp_path):
+    """Canary: proves the payload works, so the next test's 'not created' means something."""
+    marker = tmp_path / "pwned"
+    workflow = build(condition=_payload(marker), engine=PythonScriptEngine(),
+                     applicant_category="foreign", has_exemption=False)
+    workflow.do_engine_steps()
+    assert marker.exists()
+
+
+def test_hostile_gateway_condition_is_refused_and_nothing_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    workflow = build(condition=_payload(marker),
+                     applicant_category="foreign", has_exemption=False)
+    with pytest.raises(WorkflowTaskException) as info:
+        workflow.do_engine_steps()
+    message = str(info.value)
+    assert "__import__" in message and "not allowed" in message
+    assert info.value.task.task_spec.name == "route"
+    assert not marker.exists()
+
+
+def test_hostile_script_runs_under_the_default_engine(tmp_path):
+    marker = tmp_path / "pwned"
+    workflow = build(script=f"import os\nos.system('touch {marker}')", engine=PythonScriptEngine(),
+                     applicant_category="foreign", has_exemption=False)
+    with pytest.raises(WorkflowTaskException):  # the gateway fails: needs_review is unset
+        workflow.do_engine_steps()
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("script, reason", [
+    ("import os\nos.system('touch {marker}')", "import is not allowed"),
+    ("fee = 1\nok = __import__('os').system('touch {marker}')", "reserved"),
+    ("fee = 1\nopen('{marker}', 'w')", "not an assignment"),
+])
+def test_hostile_script_is_refused_and_nothing_runs(tmp_path, script, reason):
+    marker = tmp_path / "pwned"
+    workflow = build(script=script.format(marker=marker),
+                     applicant_category="foreign", has_exemption=False)
+    with pytest.raises(WorkflowTaskException) as info:
+        workflow.do_engine_steps()
+    assert reason in str(info.value)
+    assert info.value.task.task_spec.name == "compute"
+    assert info.value.line_number in (1, 2)
+    assert not marker.exists()
+    (compute,) = workflow.get_tasks(spec_name="compute")
+    assert compute.state == TaskState.ERROR
+    assert "fee" not in compute.data  # nothing from a refused script reaches task data
+
+
+def test_timer_expression_may_use_task_data():
+    bpmn = BPMN.replace('"PT0S"', "cooling_off")
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    parser.add_bpmn_str(bpmn.format(condition=CONDITION, script=escape(SCRIPT)).encode())
+    workflow = BpmnWorkflow(parser.get_spec("permit"), script_engine=SafeScriptEngine())
+    workflow.get_tasks(state=TaskState.READY)[0].data.update(
+        applicant_category="domestic", has_exemption=False, cooling_off="PT0S")
+    workflow.do_engine_steps()
+    run_timers(workflow)
+    assert workflow.is_completed()
+
+
+@pytest.mark.parametrize("timer, reason", [
+    ("P2D", "need quotes"),
+    ("2", "must give ISO 8601 text"),
+    ("__import__('os')", "not allowed"),
+])
+def test_bad_timer_expressions_fail_clearly(timer, reason):
+    bpmn = BPMN.replace('"PT0S"', escape(timer))
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    parser.add_bpmn_str(bpmn.format(condition=CONDITION, script=escape(SCRIPT)).encode())
+    workflow = BpmnWorkflow(parser.get_spec("permit"), script_engine=SafeScriptEngine())
+    workflow.get_tasks(state=TaskState.READY)[0].data.update(
+        applicant_category="domestic", has_exemption=False)
+    with pytest.raises(WorkflowTaskException) as info:
+        workflow.do_engine_steps()
+    assert reason in str(info.value)
+
+
+def test_functions_in_names_are_refused():
+    with pytest.raises(ExpressionError, match="holds a function"):
+        evaluate("max([1, 2], key=f)", {"f": print})
+    with pytest.raises(ExpressionError, match="no real result"):
+        evaluate("(-8) ** 0.5", {})
