@@ -1,0 +1,525 @@
+"""Use cases: every command on a case, each one transaction with one audit event.
+
+A command reads the case outside any write transaction, restores its workflow (from a small
+in-process cache when the stored row version matches), runs the step, then writes the new state,
+the task rows clerks query, the timers, the documents and the audit event together with
+`UPDATE cases … WHERE id = ? AND row_version = ?`. When no row changed, another command got there
+first: the caller gets Conflict and nothing is written (see docs/engine.md for the measurements).
+"""
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.task import Task, TaskState
+
+from engine import audit, bpmn, workflow_state
+from engine.clock import SystemClock
+from engine.errors import Conflict, Forbidden, InvalidInput, NotAllowed, NotFound
+from engine.expressions import ExpressionError
+from engine.forms import clean_form
+from engine.procedure import Procedure
+from engine.store import case_documents, cases, events, tasks, timers
+from engine.terms import WorkCalendar, default_calendar, due_date, extend_due, shift_by_pause
+from engine.versions import Versions
+
+OPEN, SUSPENDED, COMPLETED, WITHDRAWN, NOT_ACCEPTED, CLOSED = (
+    "open", "suspended", "completed", "withdrawn", "not_accepted", "closed")
+ACTIVE = (OPEN, SUSPENDED)
+DOCUMENT_STATUSES = ("presented", "requested", "received")
+LEGAL_22 = ("Directive No. 2, §2.2: demanding documents that the procedure does not list is a "
+            "gross violation")
+
+
+@dataclass
+class _Command:
+    """What a running command sees and what it decides to write."""
+
+    row: dict[str, Any]
+    procedure: Procedure
+    workflow: BpmnWorkflow
+    actor: str
+    now: datetime
+    today: date
+    changes: dict[str, Any] = field(default_factory=dict)
+    step: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    documents: dict[str, str] = field(default_factory=dict)
+    done_task: str | None = None
+    assign: tuple[str, str | None] | None = None
+    workflow_changed: bool = True
+    assignee: str | None = None  # who holds the task the command names, from the tasks table
+
+
+class Cases:
+    """The case engine: start cases and run commands on them, persisted and audited."""
+
+    def __init__(self, db: Engine, versions: Versions, clock: SystemClock | None = None,
+                 calendar: WorkCalendar | None = None, cache_size: int = 2048) -> None:
+        self.db = db
+        self.write_db = db.execution_options(okno_write=True)
+        self.versions = versions
+        self.clock = clock or versions.clock
+        self.calendar = calendar or default_calendar()
+        self._live: OrderedDict[str, tuple[int, BpmnWorkflow]] = OrderedDict()
+        self._live_lock = threading.Lock()
+        self._cache_size = cache_size
+
+    # ---------------------------------------------------------------- start
+
+    def start(self, number: str, *, applicant: str, channel: str, authority: str, actor: str,
+              category: str | None = None, exempt: bool = False) -> str:
+        """Register an application: a new case on the newest version of the procedure."""
+        proc = self.versions.current(number)
+        if channel not in proc.channels:
+            raise InvalidInput(f"channel {channel!r} is not offered for {number}; offered: "
+                               f"{list(proc.channels)}", field="channel")
+        for name, value in (("applicant", applicant), ("authority", authority)):
+            if not isinstance(value, str) or not value.strip() or len(value) > 128:
+                raise InvalidInput(f"{name} must be 1 to 128 characters", field=name)
+        if proc.fee.kind == "by_category":
+            ids = [c.id for c in proc.fee.categories]
+            if category not in ids:
+                raise InvalidInput(f"category must be one of {ids}", field="category")
+        elif category is not None:
+            raise InvalidInput(f"procedure {number} has no fee categories", field="category")
+        if exempt and not proc.fee.exemptions and proc.fee.kind != "free":
+            raise InvalidInput("this procedure's fee has no exemptions", field="exempt")
+        now, today = self.clock.now(), self.clock.today()
+        workflow = bpmn.new_workflow(proc, {"channel": channel, "category": category,
+                                            "exempt": bool(exempt), "documents_requested": False})
+        workflow.script_engine = workflow_state.script_engine()
+        case_id = str(uuid.uuid4())
+        row = {
+            "id": case_id, "number": proc.number, "version": proc.version, "status": OPEN,
+            "outcome": None, "ground": None, "applicant": applicant, "channel": channel,
+            "authority": authority, "category": category, "exempt": bool(exempt),
+            "fee": proc.fee.amount(category, exempt), "started_at": now, "start_date": today,
+            "due_date": due_date(today, proc.term.max, self.calendar),
+            "documents_requested": False, "suspended_on": None, "overdue": False,
+            "closed_at": None, "row_version": 0, "last_hash": audit.GENESIS,
+        }
+        cmd = _Command(row, proc, workflow, actor, now, today)
+        self._engine_steps(cmd)
+        cmd.data = {"number": proc.number, "version": proc.version, "applicant": applicant,
+                    "channel": channel, "authority": authority, "category": category,
+                    "exempt": bool(exempt)}
+        self._write(cmd, "start", {}, self._ready(workflow), new=True)
+        return case_id
+
+    # ---------------------------------------------------------------- tasks
+
+    def complete_task(self, case_id: str, task_id: str, data: dict[str, Any] | None, *,
+                      actor: str, expected_version: int | None = None) -> None:
+        """Complete a human task with form data validated against its step's fields."""
+        def run(cmd: _Command) -> None:
+            task = self._ready_task(cmd, task_id)
+            self._complete(cmd, task, data or {})
+        self._run(case_id, actor, "complete", run, expected_version=expected_version, task_id=task_id)
+
+    def claim(self, case_id: str, task_id: str, *, actor: str) -> None:
+        """Take a task into one's own work list; a task claimed by someone else stays theirs."""
+        def run(cmd: _Command) -> None:
+            task = self._ready_task(cmd, task_id)
+            cmd.assign = (str(task.id), actor)
+            cmd.step, cmd.workflow_changed = task.task_spec.name, False
+        self._run(case_id, actor, "claim", run, task_id=task_id)
+
+    def unclaim(self, case_id: str, task_id: str, *, actor: str, force: bool = False) -> None:
+        """Give a task back to the shared work list (a supervisor may force it)."""
+        def run(cmd: _Command) -> None:
+            task = self._ready_task(cmd, task_id, allow_foreign=force)
+            cmd.assign = (str(task.id), None)
+            cmd.step, cmd.workflow_changed = task.task_spec.name, False
+        self._run(case_id, actor, "unclaim", run, task_id=task_id)
+
+    def decide(self, case_id: str, outcome: str, *, actor: str, ground: str | None = None,
+               data: dict[str, Any] | None = None) -> None:
+        """Complete the ready decision task: approve, or refuse naming a legal ground."""
+        def run(cmd: _Command) -> None:
+            task = self._ready_task_of_kind(cmd, "decision")
+            self._complete(cmd, task, {**(data or {}), "outcome": outcome, "ground": ground})
+        self._run(case_id, actor, "complete", run)
+
+    def issue_result(self, case_id: str, *, actor: str, data: dict[str, Any] | None = None) -> None:
+        """Complete the ready issue task: the result is handed over."""
+        def run(cmd: _Command) -> None:
+            task = self._ready_task_of_kind(cmd, "issue")
+            self._complete(cmd, task, data or {})
+        self._run(case_id, actor, "complete", run)
+
+    # ---------------------------------------------------------------- documents
+
+    def record_document(self, case_id: str, document: str, status: str, *, actor: str) -> None:
+        """Mark a listed document presented, requested from another body, or received."""
+        if status not in DOCUMENT_STATUSES:
+            raise InvalidInput(f"status must be one of {list(DOCUMENT_STATUSES)}", field="status")
+
+        def run(cmd: _Command) -> None:
+            proc = cmd.procedure
+            if document not in proc.document_ids():
+                raise NotAllowed(f"document {document!r} is not listed for procedure "
+                                 f"{proc.number}. {LEGAL_22}.", field="document")
+            requested_ids = {d.id for d in proc.requested_documents}
+            if status == "requested" and document not in requested_ids:
+                raise NotAllowed(f"document {document!r} is presented by the citizen; only the "
+                                 f"documents the authority obtains itself can be requested",
+                                 field="document")
+            self._require_active(cmd)
+            cmd.documents[document] = status
+            cmd.data = {"document": document, "status": status}
+            cmd.workflow_changed = False
+            if status == "requested" and not cmd.row["documents_requested"]:
+                cmd.changes["documents_requested"] = True
+                if proc.term.when_documents_requested:
+                    cmd.changes["due_date"] = extend_due(
+                        cmd.row["start_date"], proc.term.max, proc.term.when_documents_requested,
+                        self.calendar)
+                for task in cmd.workflow.get_tasks(state=TaskState.READY):
+                    task.data["documents_requested"] = True
+                cmd.workflow_changed = True
+        self._run(case_id, actor, "document", run)
+
+    # ---------------------------------------------------------------- case lifecycle
+
+    def withdraw(self, case_id: str, *, actor: str, reason: str | None = None) -> None:
+        """The applicant withdraws the application: allowed at any time before the procedure ends."""
+        def run(cmd: _Command) -> None:
+            self._require_active(cmd)
+            cmd.workflow.cancel()
+            cmd.changes.update(status=WITHDRAWN, closed_at=cmd.now)
+            cmd.data = {"reason": reason}
+        self._run(case_id, actor, "withdraw", run)
+
+    def refuse_acceptance(self, case_id: str, ground: str, *, actor: str) -> None:
+        """Refuse to accept the application, on a ground of Law No. 433-З, before intake is done."""
+        def run(cmd: _Command) -> None:
+            self._require_active(cmd)
+            if any(t.task_spec.manual for t in cmd.workflow.get_tasks(state=TaskState.COMPLETED)):
+                raise NotAllowed("the application was accepted already; refuse it by a decision")
+            try:
+                g = cmd.procedure.ground(ground, acceptance=True)
+            except KeyError:
+                ids = [g.id for g in cmd.procedure.acceptance_refusal_grounds]
+                raise InvalidInput(f"ground must be one of {ids}", field="ground") from None
+            cmd.workflow.cancel()
+            cmd.changes.update(status=NOT_ACCEPTED, ground=g.id, closed_at=cmd.now)
+            cmd.data = {"ground": g.id, "title": g.title}
+        self._run(case_id, actor, "refuse_acceptance", run)
+
+    def suspend(self, case_id: str, ground: str, *, actor: str) -> None:
+        """Suspend where the definition allows it; the term stops running until resumed."""
+        def run(cmd: _Command) -> None:
+            proc = cmd.procedure
+            if not proc.suspension_allowed:
+                raise NotAllowed(f"procedure {proc.number} does not allow suspension")
+            if cmd.row["status"] != OPEN:
+                raise NotAllowed(f"only an open case can be suspended; this one is {cmd.row['status']}")
+            ids = [g.id for g in proc.suspension_grounds]
+            if ids and ground not in ids:
+                raise InvalidInput(f"ground must be one of {ids}", field="ground")
+            cmd.changes.update(status=SUSPENDED, suspended_on=cmd.today)
+            cmd.data, cmd.workflow_changed = {"ground": ground}, False
+        self._run(case_id, actor, "suspend", run)
+
+    def resume(self, case_id: str, *, actor: str) -> None:
+        """Resume a suspended case; its due date moves by the days it was suspended."""
+        def run(cmd: _Command) -> None:
+            if cmd.row["status"] != SUSPENDED:
+                raise NotAllowed("the case is not suspended")
+            due = shift_by_pause(cmd.row["due_date"], cmd.row["suspended_on"], cmd.today, self.calendar)
+            cmd.changes.update(status=OPEN, suspended_on=None, due_date=due,
+                               overdue=due < cmd.today)
+            cmd.data = {"due_date": due.isoformat()}
+            cmd.workflow_changed = False
+        self._run(case_id, actor, "resume", run)
+
+    def close(self, case_id: str, *, actor: str) -> None:
+        """Archive a case that has ended (completed, withdrawn or not accepted)."""
+        def run(cmd: _Command) -> None:
+            if cmd.row["status"] not in (COMPLETED, WITHDRAWN, NOT_ACCEPTED):
+                raise NotAllowed(f"only an ended case can be closed; this one is {cmd.row['status']}")
+            cmd.changes.update(status=CLOSED, closed_at=cmd.row["closed_at"] or cmd.now)
+            cmd.workflow_changed = False
+        self._run(case_id, actor, "close", run)
+
+    # ---------------------------------------------------------------- scheduler
+
+    def fire_due_timers(self, *, actor: str = "system:worker", limit: int = 500) -> int:
+        """Fire every timer due by the clock, found through the timers index. Returns how many."""
+        now = self.clock.now()
+        with self.db.connect() as conn:
+            due = conn.execute(select(timers.c.case_id, timers.c.task_id)
+                               .where(timers.c.due_at <= now).order_by(timers.c.due_at)
+                               .limit(limit)).all()
+        fired = 0
+        for case_id, task_id in due:
+            def run(cmd: _Command, timer: str = task_id) -> None:
+                try:
+                    with bpmn.clock(cmd.now):
+                        cmd.workflow.refresh_timers()
+                except (WorkflowException, ExpressionError) as exc:
+                    raise NotAllowed(f"the timer could not fire: {exc}") from None
+                self._engine_steps(cmd)
+                cmd.step, cmd.data = timer, {"timer": timer}
+            try:
+                self._run(case_id, actor, "timer", run)
+                fired += 1
+            except Conflict:
+                continue  # a clerk's command won; the timer is still due and fires next round
+        return fired
+
+    def mark_overdue(self, *, actor: str = "system:worker", limit: int = 1000) -> int:
+        """Mark open cases whose due date has passed; found through the (status, overdue, due) index."""
+        today = self.clock.today()
+        with self.db.connect() as conn:
+            ids = conn.execute(select(cases.c.id).where(
+                cases.c.status == OPEN, cases.c.overdue.is_(False), cases.c.due_date < today,
+            ).limit(limit)).scalars().all()
+        marked = 0
+        for case_id in ids:
+            def run(cmd: _Command) -> None:
+                if cmd.row["overdue"] or cmd.row["status"] != OPEN:
+                    raise NotAllowed("no longer due")
+                cmd.changes["overdue"] = True
+                cmd.data = {"due_date": cmd.row["due_date"].isoformat()}
+                cmd.workflow_changed = False
+            try:
+                self._run(case_id, actor, "overdue", run)
+                marked += 1
+            except (Conflict, NotAllowed):
+                continue
+        return marked
+
+    # ---------------------------------------------------------------- internals
+
+    def _run(self, case_id: str, actor: str, action: str, apply: Callable[[_Command], None], *,
+             expected_version: int | None = None, task_id: str | None = None) -> None:
+        with self.db.connect() as conn:
+            found = conn.execute(select(cases).where(cases.c.id == case_id)).first()
+            assignee = None
+            if task_id is not None and found is not None:
+                assignee = conn.execute(select(tasks.c.assignee).where(
+                    tasks.c.id == task_id, tasks.c.case_id == case_id)).scalar()
+        if found is None:
+            raise NotFound(f"case {case_id} does not exist", field="case_id")
+        row = dict(found._mapping)
+        if expected_version is not None and row["row_version"] != expected_version:
+            raise Conflict(f"case is at version {row['row_version']}, not {expected_version}")
+        proc = self.versions.get(row["version"])
+        workflow = self._take(row, proc)
+        cmd = _Command(row, proc, workflow, actor, self.clock.now(), self.clock.today(),
+                       assignee=assignee)
+        try:
+            before = self._ready(workflow)
+            apply(cmd)
+            self._write(cmd, action, before, self._ready(workflow))
+        except BaseException:
+            raise  # the workflow may be half-changed: it is not put back into the cache
+        self._put(case_id, cmd.row["row_version"] + 1, workflow)
+
+    def _take(self, row: dict[str, Any], proc: Procedure) -> BpmnWorkflow:
+        with self._live_lock:
+            hit = self._live.pop(row["id"], None)
+        if hit is not None and hit[0] == row["row_version"]:
+            return hit[1]
+        spec = bpmn.load_spec(proc)
+        return workflow_state.load(row["state"], spec.spec, spec.subprocess_specs)
+
+    def _put(self, case_id: str, row_version: int, workflow: BpmnWorkflow) -> None:
+        with self._live_lock:
+            self._live[case_id] = (row_version, workflow)
+            while len(self._live) > self._cache_size:
+                self._live.popitem(last=False)
+
+    @staticmethod
+    def _ready(workflow: BpmnWorkflow) -> dict[str, Task]:
+        return {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+
+    def _ready_task(self, cmd: _Command, task_id: str, allow_foreign: bool = False) -> Task:
+        self._require_open(cmd)
+        try:
+            task = cmd.workflow.get_task_from_id(uuid.UUID(task_id))
+        except (ValueError, TypeError):
+            task = None
+        except Exception:  # SpiffWorkflow raises its own error for unknown ids
+            task = None
+        if task is None:
+            raise NotFound(f"task {task_id} does not exist in case {cmd.row['id']}", field="task_id")
+        if not task.has_state(TaskState.READY) or not task.task_spec.manual:
+            raise NotAllowed(f"task {task_id} is not waiting for a performer")
+        if cmd.assignee not in (None, cmd.actor) and not allow_foreign:
+            raise Forbidden(f"task is claimed by {cmd.assignee}")
+        return task
+
+    def _ready_task_of_kind(self, cmd: _Command, kind: str) -> Task:
+        self._require_open(cmd)
+        for task in self._ready(cmd.workflow).values():
+            if step_kind(cmd.procedure, task.task_spec.name) == kind:
+                return task
+        raise NotAllowed(f"no {kind} step is waiting in this case")
+
+    def _require_active(self, cmd: _Command) -> None:
+        if cmd.row["status"] not in ACTIVE:
+            raise NotAllowed(f"the case has ended ({cmd.row['status']})")
+
+    def _require_open(self, cmd: _Command) -> None:
+        if cmd.row["status"] != OPEN:
+            raise NotAllowed(f"the case is {cmd.row['status']}, not open")
+
+    def _complete(self, cmd: _Command, task: Task, data: dict[str, Any]) -> None:
+        proc = cmd.procedure
+        name = task.task_spec.name
+        kind = step_kind(proc, name)
+        data = dict(data)
+        extra: dict[str, Any] = {}
+        if kind == "decision":
+            outcome, ground = data.pop("outcome", None), data.pop("ground", None)
+            if outcome not in ("approve", "refuse"):
+                raise InvalidInput("outcome must be 'approve' or 'refuse'", field="data.outcome")
+            if outcome == "refuse":
+                if ground is None:
+                    raise InvalidInput("a refusal must name its legal ground", field="data.ground")
+                try:
+                    proc.ground(ground)
+                except KeyError:
+                    ids = [g.id for g in proc.refusal_grounds]
+                    raise InvalidInput(f"ground must be one of {ids}", field="data.ground") from None
+            elif ground is not None:
+                raise InvalidInput("an approval has no refusal ground", field="data.ground")
+            extra = {"outcome": outcome, "ground": ground}
+            cmd.changes.update(outcome="approved" if outcome == "approve" else "refused", ground=ground)
+        fields = proc.step(name).fields if proc.steps and _has_step(proc, name) else ()
+        clean = clean_form(fields, data) if (fields or proc.steps) else _plain(data)
+        task.set_data(**clean, **extra)
+        try:
+            task.run()
+        except (WorkflowException, ExpressionError) as exc:
+            raise NotAllowed(f"the step could not run: {exc}") from None
+        self._engine_steps(cmd)
+        cmd.step, cmd.done_task = name, str(task.id)
+        cmd.data = {"task": str(task.id), "data": {**clean, **extra}}
+
+    def _engine_steps(self, cmd: _Command) -> None:
+        try:
+            with bpmn.clock(cmd.now):
+                cmd.workflow.do_engine_steps()
+        except (WorkflowException, ExpressionError) as exc:
+            raise NotAllowed(f"the procedure's flow failed: {exc}") from None
+        if cmd.workflow.is_completed() and cmd.row["status"] in ACTIVE:
+            cmd.changes.setdefault("status", COMPLETED)
+            cmd.changes.setdefault("closed_at", cmd.now)
+
+    def _write(self, cmd: _Command, action: str, before: dict[str, Task], after: dict[str, Task],
+               new: bool = False) -> None:
+        row, proc = cmd.row, cmd.procedure
+        version = row["row_version"] + 1
+        event = audit.new_event(row["id"], version, row["last_hash"], cmd.now, cmd.actor, action,
+                                cmd.step, cmd.data)
+        values = {**cmd.changes, "row_version": version, "last_hash": event["hash"]}
+        if cmd.workflow_changed or new:
+            values["state"] = workflow_state.dump(cmd.workflow)
+            values["state_format"] = workflow_state.FORMAT
+        due = values.get("due_date", row["due_date"])
+        with self.write_db.begin() as conn:
+            if new:
+                conn.execute(insert(cases).values({**row, **values}))
+            else:
+                changed = conn.execute(update(cases).where(
+                    cases.c.id == row["id"], cases.c.row_version == row["row_version"]
+                ).values(values)).rowcount
+                if changed != 1:
+                    raise Conflict("the case was changed by another command; reload and retry")
+            conn.execute(insert(events).values(event))
+            self._write_tasks(conn, cmd, before, after, due)
+            if cmd.workflow_changed or new:
+                self._write_timers(conn, cmd, new)
+            for document, status in cmd.documents.items():
+                self._write_document(conn, row["id"], document, status, cmd)
+            if "due_date" in cmd.changes and not new:
+                conn.execute(update(tasks).where(tasks.c.case_id == row["id"], tasks.c.state == "open")
+                             .values(due_date=cmd.changes["due_date"]))
+        row.update(values)
+
+    def _write_tasks(self, conn: Connection, cmd: _Command, before: dict[str, Task],
+                     after: dict[str, Task], due: date) -> None:
+        case_id = cmd.row["id"]
+        for task_id in before.keys() - after.keys():
+            done = task_id == cmd.done_task
+            conn.execute(update(tasks).where(tasks.c.id == task_id).values(
+                state="done" if done else "cancelled", closed_at=cmd.now,
+                closed_by=cmd.actor if done else None))
+        new = [t for tid, t in after.items() if tid not in before]
+        if new:
+            conn.execute(insert(tasks), [self._task_row(cmd, t, due) for t in new])
+        if cmd.assign is not None:
+            task_id, assignee = cmd.assign
+            conn.execute(update(tasks).where(tasks.c.id == task_id, tasks.c.case_id == case_id)
+                         .values(assignee=assignee))
+
+    def _task_row(self, cmd: _Command, task: Task, case_due: date) -> dict[str, Any]:
+        proc = cmd.procedure
+        name = task.task_spec.name
+        role_id = task.task_spec.lane or "clerk"
+        try:
+            acts_as = proc.role(role_id).acts_as
+        except KeyError:
+            acts_as = "clerk"
+        step_due = case_due
+        if _has_step(proc, name) and proc.step(name).term:
+            step_due = min(case_due, due_date(cmd.today, proc.step(name).term, self.calendar))
+        return {
+            "id": str(task.id), "case_id": cmd.row["id"], "step": name,
+            "kind": step_kind(proc, name), "title": task.task_spec.bpmn_name or name,
+            "role": role_id, "acts_as": acts_as, "authority": cmd.row["authority"], "state": "open",
+            "assignee": None, "due_date": step_due, "created_at": cmd.now,
+        }
+
+    def _write_timers(self, conn: Connection, cmd: _Command, new: bool) -> None:
+        waiting = dict(bpmn.timer_due_times(cmd.workflow))
+        if not new:
+            conn.execute(delete(timers).where(timers.c.case_id == cmd.row["id"]))
+        if waiting:
+            conn.execute(insert(timers), [{"case_id": cmd.row["id"], "task_id": k, "due_at": v}
+                                          for k, v in waiting.items()])
+
+    @staticmethod
+    def _write_document(conn: Connection, case_id: str, document: str, status: str, cmd: _Command) -> None:
+        key = (case_documents.c.case_id == case_id) & (case_documents.c.document == document)
+        values = {"status": status, "updated_at": cmd.now, "actor": cmd.actor}
+        if conn.execute(update(case_documents).where(key).values(values)).rowcount == 0:
+            conn.execute(insert(case_documents).values(case_id=case_id, document=document, **values))
+
+
+def _has_step(proc: Procedure, name: str) -> bool:
+    return any(s.id == name for s in proc.steps)
+
+
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    """Data for a task of a hand-drawn BPMN: plain JSON values under identifier keys only."""
+    for key, value in data.items():
+        if not isinstance(key, str) or not key.isidentifier() or key.startswith("_"):
+            raise InvalidInput(f"field name {key!r} is not allowed", field=f"data.{key}")
+        if not isinstance(value, (str, int, float, bool, type(None))):
+            raise InvalidInput("values must be text, numbers, booleans or null", field=f"data.{key}")
+    return data
+
+
+def step_kind(proc: Procedure, name: str) -> str:
+    """The kind of a step: from the definition, or for a hand-drawn BPMN from the task id prefix."""
+    for step in proc.steps:
+        if step.id == name:
+            return step.kind
+    for kind in ("intake", "request_documents", "review", "decision", "issue"):
+        if name == kind or name.startswith(kind + "_"):
+            return kind
+    return "task"

@@ -1,0 +1,77 @@
+"""Checking the data a performer submits for a step against the step's fields."""
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from engine.errors import InvalidInput
+from engine.procedure import Field
+
+MAX_TEXT = 10_000
+
+
+def clean_form(fields: tuple[Field, ...], data: dict[str, Any]) -> dict[str, Any]:
+    """The submitted values converted to their types; InvalidInput names the first field at fault."""
+    if not isinstance(data, dict):
+        raise InvalidInput("form data must be an object", field="data")
+    known = {f.id: f for f in fields}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]!r}; this step has {sorted(known) or 'no fields'}",
+                           field=f"data.{unknown[0]}")
+    clean: dict[str, Any] = {}
+    for fld in fields:
+        value = data.get(fld.id)
+        if value is None or value == "":
+            if fld.required:
+                raise InvalidInput(f"{fld.title}: required", field=f"data.{fld.id}")
+            continue
+        clean[fld.id] = _value(fld, value)
+    return clean
+
+
+def _value(fld: Field, value: Any) -> Any:
+    where = f"data.{fld.id}"
+    if fld.type in ("string", "text"):
+        if not isinstance(value, str):
+            raise InvalidInput(f"{fld.title}: text expected", field=where)
+        limit = fld.max_length or MAX_TEXT
+        if len(value) > limit:
+            raise InvalidInput(f"{fld.title}: at most {limit} characters", field=where)
+        if fld.pattern and not re.fullmatch(fld.pattern, value):
+            raise InvalidInput(f"{fld.title}: does not match the required format", field=where)
+        return value
+    if fld.type in ("integer", "number"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidInput(f"{fld.title}: a number expected", field=where)
+        if fld.type == "integer":
+            if isinstance(value, float) and not value.is_integer():
+                raise InvalidInput(f"{fld.title}: a whole number expected", field=where)
+            value = int(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InvalidInput(f"{fld.title}: a finite number expected", field=where)
+        if fld.min is not None and value < fld.min:
+            raise InvalidInput(f"{fld.title}: at least {fld.min:g}", field=where)
+        if fld.max is not None and value > fld.max:
+            raise InvalidInput(f"{fld.title}: at most {fld.max:g}", field=where)
+        return value
+    if fld.type == "boolean":
+        if not isinstance(value, bool):
+            raise InvalidInput(f"{fld.title}: true or false expected", field=where)
+        return value
+    if fld.type == "date":
+        try:
+            return date.fromisoformat(value).isoformat() if isinstance(value, str) else _bad()
+        except (ValueError, TypeError):
+            raise InvalidInput(f"{fld.title}: a date YYYY-MM-DD expected", field=where) from None
+    if fld.type == "choice":
+        ids = [c.id for c in fld.choices]
+        if value not in ids:
+            raise InvalidInput(f"{fld.title}: one of {ids} expected", field=where)
+        return value
+    raise InvalidInput(f"{fld.title}: unsupported field type {fld.type}", field=where)
+
+
+def _bad() -> Any:
+    raise ValueError

@@ -1,0 +1,173 @@
+"""Tables and the database connection (SQLAlchemy Core, portable SQL: SQLite now, PostgreSQL next).
+
+Layout, chosen after measuring (see docs/engine.md):
+- `cases` holds one row per case with the workflow state as one JSON document *without* its spec
+  (the spec is parsed once per procedure version and kept in memory), plus the columns the
+  queries need (status, authority, due date) and `row_version` for optimistic concurrency;
+- `tasks` is the side table clerks query (role, assignee, authority, state, due date), written in
+  the same transaction as the case, so work lists never load a workflow;
+- `timers` holds due times of waiting timer events, so the worker finds due work by an index;
+- `events` is the append-only, hash-chained audit trail; `case_documents` the checklist state.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+
+metadata = MetaData()
+
+procedure_versions = Table(
+    "procedure_versions",
+    metadata,
+    Column("version", String(64), primary_key=True),
+    Column("number", String(32), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("definition", Text, nullable=False),
+    Column("bpmn_xml", Text),
+    Column("source", Text, nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False),
+    Column("seq", Integer, nullable=False),  # load order: the newest version of a number wins
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("number", String(32), nullable=False),
+    Column("version", String(64), ForeignKey("procedure_versions.version"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("outcome", String(16)),
+    Column("ground", String(64)),
+    Column("applicant", String(128), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("authority", String(128), nullable=False),
+    Column("category", String(64)),
+    Column("exempt", Boolean, nullable=False, default=False),
+    Column("fee", Float, nullable=False, default=0),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("documents_requested", Boolean, nullable=False, default=False),
+    Column("suspended_on", Date),
+    Column("overdue", Boolean, nullable=False, default=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("row_version", Integer, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("state", LargeBinary, nullable=False),
+    Column("state_format", String(32), nullable=False),
+    Index("ix_cases_authority_status", "authority", "status"),
+    Index("ix_cases_applicant", "applicant"),
+    Index("ix_cases_open_due", "status", "overdue", "due_date"),
+    Index("ix_cases_number", "number"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("step", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("acts_as", String(16), nullable=False),
+    Column("authority", String(128), nullable=False),
+    Column("state", String(16), nullable=False),  # open, done, cancelled
+    Column("assignee", String(128)),
+    Column("due_date", Date),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("closed_by", String(128)),
+    Index("ix_tasks_worklist", "authority", "acts_as", "state", "due_date"),
+    Index("ix_tasks_assignee", "assignee", "state"),
+)
+
+timers = Table(
+    "timers",
+    metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Column("task_id", String(36), primary_key=True),
+    Column("due_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("step", String(64)),
+    Column("data", Text, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+case_documents = Table(
+    "case_documents",
+    metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Column("document", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),  # presented, requested, received
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(128), nullable=False),
+)
+
+DEFAULT_URL = "sqlite:///var/okno.db"
+
+
+def database_url() -> str:
+    """OKNO_DATABASE_URL, or an SQLite file under var/."""
+    return os.environ.get("OKNO_DATABASE_URL", DEFAULT_URL)
+
+
+def connect(url: str | None = None, *, create: bool = True) -> Engine:
+    """An Engine for `url`; SQLite gets WAL, a busy timeout and foreign keys. Creates the schema."""
+    url = url or database_url()
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own BEGIN handling is off (see _sqlite_pragmas); commands that write take
+        # the write lock up front, so a second writer waits instead of failing mid-transaction.
+        event.listen(engine, "begin", _sqlite_begin)
+    if create:
+        metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_begin(conn) -> None:
+    write = conn.get_execution_options().get("okno_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" listener issue BEGIN
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

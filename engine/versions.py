@@ -1,0 +1,107 @@
+"""Procedure versions in the database: each distinct definition is stored once, by content hash.
+
+A running case stays on the version it started with; new cases take the newest version of the
+number. Procedures are rebuilt from the stored definition, so a case can run after its YAML file
+changed or disappeared.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+import orjson
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Engine
+
+from engine.catalog import build_procedure, number_key
+from engine.clock import SystemClock
+from engine.errors import NotFound
+from engine.procedure import Procedure
+from engine.store import procedure_versions
+
+
+class Versions:
+    """Stored procedure versions, with the Procedures already built kept in memory."""
+
+    def __init__(self, db: Engine, clock: SystemClock | None = None) -> None:
+        self.db = db
+        self.clock = clock or SystemClock()
+        self._by_version: dict[str, Procedure] = {}
+        self._current: dict[str, str] | None = None
+        self._lock = threading.Lock()
+
+    def publish(self, procedures: Iterable[Procedure]) -> list[str]:
+        """Store the versions not stored yet; they become the newest of their numbers. Returns them."""
+        added: list[str] = []
+        with self.db.begin() as conn:
+            known = set(conn.execute(select(procedure_versions.c.version)).scalars())
+            current = dict(self._load_current(conn))
+            seq = conn.execute(select(func.coalesce(func.max(procedure_versions.c.seq), 0))).scalar_one()
+            for proc in procedures:
+                if proc.version in known:
+                    if current.get(proc.number) == proc.version:
+                        continue
+                    # An older version came back: store it again as the newest.
+                seq += 1
+                if proc.version in known:
+                    conn.execute(procedure_versions.update()
+                                 .where(procedure_versions.c.version == proc.version)
+                                 .values(seq=seq, loaded_at=self.clock.now()))
+                else:
+                    conn.execute(insert(procedure_versions).values(
+                        version=proc.version, number=proc.number, name=proc.name,
+                        definition=proc.definition_json.decode(), bpmn_xml=proc.bpmn_xml,
+                        source=proc.source, loaded_at=self.clock.now(), seq=seq))
+                    known.add(proc.version)
+                current[proc.number] = proc.version
+                self._by_version[proc.version] = proc
+                added.append(proc.version)
+        with self._lock:
+            self._current = None
+        return added
+
+    def get(self, version: str) -> Procedure:
+        """The Procedure of a stored version (built once per process)."""
+        proc = self._by_version.get(version)
+        if proc is not None:
+            return proc
+        with self.db.connect() as conn:
+            row = conn.execute(select(procedure_versions).where(procedure_versions.c.version == version)).first()
+        if row is None:
+            raise NotFound(f"procedure version {version} is not stored", field="version")
+        proc = build_procedure(orjson.loads(row.definition), row.source, row.bpmn_xml)
+        self._by_version[version] = proc
+        return proc
+
+    def current(self, number: str) -> Procedure:
+        """The newest version of a procedure number."""
+        version = self.current_versions().get(number)
+        if version is None:
+            raise NotFound(f"procedure {number} is not in the catalog", field="number")
+        return self.get(version)
+
+    def current_versions(self) -> dict[str, str]:
+        """number -> newest version, in the official list's order."""
+        with self._lock:
+            if self._current is None:
+                with self.db.connect() as conn:
+                    pairs = self._load_current(conn)
+                self._current = dict(sorted(pairs, key=lambda p: number_key(p[0])))
+            return self._current
+
+    def history(self, number: str) -> list[dict]:
+        with self.db.connect() as conn:
+            rows = conn.execute(select(procedure_versions.c.version, procedure_versions.c.loaded_at,
+                                       procedure_versions.c.seq)
+                                .where(procedure_versions.c.number == number)
+                                .order_by(procedure_versions.c.seq)).all()
+        return [dict(r._mapping) for r in rows]
+
+    @staticmethod
+    def _load_current(conn) -> list[tuple[str, str]]:
+        newest = (select(procedure_versions.c.number, func.max(procedure_versions.c.seq).label("seq"))
+                  .group_by(procedure_versions.c.number).subquery())
+        rows = conn.execute(select(procedure_versions.c.number, procedure_versions.c.version)
+                            .join(newest, (newest.c.number == procedure_versions.c.number)
+                                  & (newest.c.seq == procedure_versions.c.seq))).all()
+        return [(r[0], r[1]) for r in rows]
