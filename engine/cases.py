@@ -95,8 +95,11 @@ class Cases:
         if exempt and not proc.fee.exemptions and proc.fee.kind != "free":
             raise InvalidInput("this procedure's fee has no exemptions", field="exempt")
         now, today = self.clock.now(), self.clock.today()
-        workflow = bpmn.new_workflow(proc, {"channel": channel, "category": category,
-                                            "exempt": bool(exempt), "documents_requested": False})
+        try:
+            workflow = bpmn.new_workflow(proc, {"channel": channel, "category": category,
+                                                "exempt": bool(exempt), "documents_requested": False})
+        except bpmn.BpmnError as exc:
+            raise NotAllowed(f"procedure {number} version {proc.version[:12]} cannot run: {exc}") from None
         workflow.script_engine = workflow_state.script_engine()
         case_id = str(uuid.uuid4())
         row = {

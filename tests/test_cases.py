@@ -1,0 +1,314 @@
+"""The case engine end to end: every catalog procedure on both paths, commands, conflicts, audit."""
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, update
+
+from engine import audit
+from engine.catalog import build_procedure, load_catalog
+from engine.errors import Conflict, Forbidden, InvalidInput, NotAllowed, NotFound
+from engine.store import case_documents, events, tasks
+from tests.casework import CATALOG, Engine, sample_form
+
+CATALOG_PROCS = load_catalog(CATALOG)
+
+
+@pytest.fixture
+def eng(tmp_path):
+    return Engine(tmp_path / "okno.db")
+
+
+def _variant(number: str = "6.1.1", **changes) -> dict:
+    data = CATALOG_PROCS[number].definition
+    data.update(changes)
+    return data
+
+
+def _intake(reason: str) -> dict:
+    """Valid intake data for 6.1.1 with the given reason for a duplicate."""
+    return {**sample_form(CATALOG_PROCS["6.1.1"].step("intake").fields), "reason": reason}
+
+
+def _engine_with(tmp_path, data: dict) -> Engine:
+    proc = build_procedure(data, f"{data['number']}.yaml")
+    return Engine(tmp_path / "variant.db", procedures={proc.number: proc})
+
+
+@pytest.mark.parametrize("number", sorted(CATALOG_PROCS))
+@pytest.mark.parametrize("outcome", ["approve", "refuse"])
+def test_every_procedure_runs_to_its_end(eng, number, outcome):
+    case_id = eng.start(number)
+    steps = eng.run_to_end(case_id, outcome)
+    case = eng.case(case_id)
+    assert case["status"] == "completed"
+    assert case["outcome"] == ("approved" if outcome == "approve" else "refused")
+    proc = CATALOG_PROCS[number]
+    issue_steps = [s.id for s in proc.steps if s.kind == "issue"] or ["issue"]
+    assert (issue_steps[0] in steps) == (outcome == "approve")
+    assert case["row_version"] == len(steps) + 1  # start + one event per completed task
+    checked, breaks = audit.verify(eng.db, case_id)
+    assert checked == 1 and breaks == []
+
+
+def test_due_date_set_at_start_and_extended_when_documents_requested(eng):
+    case_id = eng.start("6.1.1")  # 15 days, 1 month when documents are requested
+    assert eng.case(case_id)["due_date"] == date(2025, 7, 7)  # 3 July holiday, 4 July transferred
+    eng.cases.record_document(case_id, "archive_record", "requested", actor="clerk-1")
+    case = eng.case(case_id)
+    assert case["due_date"] == date(2025, 7, 18) and case["documents_requested"]
+    assert {t["due_date"] for t in eng.open_tasks(case_id)} == {date(2025, 7, 18)}
+    eng.cases.record_document(case_id, "archive_record", "received", actor="clerk-1")
+    with eng.db.connect() as conn:
+        status = conn.execute(select(case_documents.c.status)).scalar_one()
+    assert status == "received"
+
+
+def test_unlisted_document_refused_under_directive_2(eng):
+    case_id = eng.start("6.1.1")
+    before = eng.case(case_id)
+    with pytest.raises(NotAllowed, match="§2.2") as exc:
+        eng.cases.record_document(case_id, "income_statement", "presented", actor="clerk-1")
+    assert exc.value.field == "document"
+    assert eng.case(case_id) == before  # nothing changed, no audit event
+
+
+def test_presented_document_cannot_be_requested(eng):
+    case_id = eng.start("6.1.1")
+    with pytest.raises(NotAllowed, match="presented by the citizen"):
+        eng.cases.record_document(case_id, "passport", "requested", actor="clerk-1")
+
+
+def test_conditional_step_follows_the_form(eng):
+    lost = eng.start("6.1.1")
+    intake = eng.open_tasks(lost)[0]
+    eng.cases.complete_task(lost, intake["id"], _intake("lost"), actor="clerk-1")
+    assert [t["step"] for t in eng.open_tasks(lost)] == ["request_archive"]
+    damaged = eng.start("6.1.1")
+    intake = eng.open_tasks(damaged)[0]
+    eng.cases.complete_task(damaged, intake["id"], _intake("damaged"), actor="clerk-1")
+    assert [t["step"] for t in eng.open_tasks(damaged)] == ["review"]
+
+
+def test_form_data_is_validated_and_bad_input_changes_nothing(eng):
+    case_id = eng.start("6.1.1")
+    task = eng.open_tasks(case_id)[0]
+    before = eng.case(case_id)
+    for data, fld in (({}, "data.reason"), ({"reason": "stolen"}, "data.reason"),
+                      (_intake("lost") | {"extra": 1}, "data.extra")):
+        with pytest.raises(InvalidInput) as exc:
+            eng.cases.complete_task(case_id, task["id"], data, actor="clerk-1")
+        assert exc.value.field == fld
+    assert eng.case(case_id) == before
+    assert eng.open_tasks(case_id)[0]["id"] == task["id"]
+
+
+def test_refusal_needs_a_listed_legal_ground(eng):
+    case_id = eng.start("1.3.1")
+    while (task := eng.open_tasks(case_id)[0])["kind"] != "decision":
+        proc = CATALOG_PROCS["1.3.1"]
+        eng.cases.complete_task(case_id, task["id"], sample_form(proc.step(task["step"]).fields),
+                                actor="clerk-1")
+    with pytest.raises(InvalidInput, match="legal ground"):
+        eng.cases.decide(case_id, "refuse", actor="clerk-1")
+    with pytest.raises(InvalidInput, match="ground must be one of"):
+        eng.cases.decide(case_id, "refuse", ground="dislike", actor="clerk-1")
+    eng.cases.decide(case_id, "refuse", ground="false_documents", actor="clerk-1")
+    case = eng.case(case_id)
+    assert (case["status"], case["outcome"], case["ground"]) == ("completed", "refused", "false_documents")
+
+
+def test_withdraw_at_any_time_before_the_end(eng):
+    case_id = eng.start("6.1.1")
+    intake = eng.open_tasks(case_id)[0]
+    eng.cases.complete_task(case_id, intake["id"], _intake("lost"), actor="clerk-1")
+    eng.cases.withdraw(case_id, actor="applicant-1", reason="передумал")
+    assert eng.case(case_id)["status"] == "withdrawn"
+    assert eng.open_tasks(case_id) == []
+    with eng.db.connect() as conn:
+        states = conn.execute(select(tasks.c.state).where(tasks.c.case_id == case_id)).scalars().all()
+    assert sorted(states) == ["cancelled", "done"]
+    with pytest.raises(NotAllowed):
+        eng.cases.withdraw(case_id, actor="applicant-1")
+    eng.cases.close(case_id, actor="clerk-1")
+    assert eng.case(case_id)["status"] == "closed"
+    assert audit.verify(eng.db)[1] == []
+
+
+def test_refuse_acceptance_only_before_intake(eng):
+    case_id = eng.start("6.1.1")
+    with pytest.raises(InvalidInput, match="ground must be one of"):
+        eng.cases.refuse_acceptance(case_id, "no_reason", actor="clerk-1")
+    eng.cases.refuse_acceptance(case_id, "documents_missing", actor="clerk-1")
+    case = eng.case(case_id)
+    assert (case["status"], case["ground"]) == ("not_accepted", "documents_missing")
+    accepted = eng.start("6.1.1")
+    eng.cases.complete_task(accepted, eng.open_tasks(accepted)[0]["id"], _intake("lost"),
+                            actor="clerk-1")
+    with pytest.raises(NotAllowed, match="accepted already"):
+        eng.cases.refuse_acceptance(accepted, "documents_missing", actor="clerk-1")
+
+
+def test_suspension_only_where_the_definition_allows(eng, tmp_path):
+    case_id = eng.start("6.1.1")
+    with pytest.raises(NotAllowed, match="does not allow suspension"):
+        eng.cases.suspend(case_id, "expertise", actor="clerk-1")
+    data = _variant(suspension={"allowed": True, "grounds": [
+        {"id": "expertise", "title": "проведение экспертизы"}]})
+    other = _engine_with(tmp_path, data)
+    case_id = other.start("6.1.1")
+    assert other.case(case_id)["due_date"] == date(2025, 7, 7)
+    with pytest.raises(InvalidInput):
+        other.cases.suspend(case_id, "whim", actor="clerk-1")
+    other.cases.suspend(case_id, "expertise", actor="clerk-1")
+    task = other.open_tasks(case_id)[0]
+    with pytest.raises(NotAllowed, match="suspended"):
+        other.cases.complete_task(case_id, task["id"], _intake("lost"), actor="clerk-1")
+    other.clock.advance(days=10)  # 18 June -> 28 June: ten days paused
+    other.cases.resume(case_id, actor="clerk-1")
+    case = other.case(case_id)
+    assert case["status"] == "open" and case["due_date"] == date(2025, 7, 17)
+    other.cases.complete_task(case_id, task["id"], _intake("lost"), actor="clerk-1")
+
+
+def test_claimed_task_belongs_to_its_claimant(eng):
+    case_id = eng.start("6.1.1")
+    task = eng.open_tasks(case_id)[0]
+    eng.cases.claim(case_id, task["id"], actor="clerk-1")
+    assert eng.open_tasks(case_id)[0]["assignee"] == "clerk-1"
+    with pytest.raises(Forbidden):
+        eng.cases.complete_task(case_id, task["id"], _intake("lost"), actor="clerk-2")
+    with pytest.raises(Forbidden):
+        eng.cases.claim(case_id, task["id"], actor="clerk-2")
+    eng.cases.unclaim(case_id, task["id"], actor="clerk-1")
+    eng.cases.complete_task(case_id, task["id"], _intake("lost"), actor="clerk-2")
+
+
+def test_unknown_case_and_task(eng):
+    with pytest.raises(NotFound):
+        eng.cases.withdraw("no-such-case", actor="x")
+    case_id = eng.start("6.1.1")
+    for bad in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
+        with pytest.raises(NotFound):
+            eng.cases.complete_task(case_id, bad, {}, actor="clerk-1")
+
+
+def test_start_validates_its_input(eng):
+    with pytest.raises(NotFound):
+        eng.start("99.99")
+    with pytest.raises(InvalidInput) as exc:
+        eng.start("6.1.1", channel="portal")
+    assert exc.value.field == "channel"
+    with pytest.raises(InvalidInput) as exc:
+        eng.start("6.1.1", category="martian")
+    assert exc.value.field == "category"
+    with pytest.raises(InvalidInput) as exc:
+        eng.start("6.1.1", applicant="")
+    assert exc.value.field == "applicant"
+
+
+def test_concurrent_completions_one_wins(eng):
+    case_id = eng.start("6.1.1")
+    task = eng.open_tasks(case_id)[0]
+    barrier = threading.Barrier(6)
+    results: list[str] = []
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            eng.cases.complete_task(case_id, task["id"], _intake("lost"), actor="clerk-1")
+            results.append("ok")
+        except Conflict:
+            results.append("conflict")
+        except NotAllowed:  # came after the winner committed: the task is no longer waiting
+            results.append("conflict")
+
+    threads = [threading.Thread(target=attempt) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["conflict"] * 5 + ["ok"]
+    assert eng.case(case_id)["row_version"] == 2
+    assert [t["step"] for t in eng.open_tasks(case_id)] == ["request_archive"]
+    assert audit.verify(eng.db)[1] == []
+
+
+def test_expected_version_turns_a_stale_command_into_a_conflict(eng):
+    case_id = eng.start("6.1.1")
+    task = eng.open_tasks(case_id)[0]
+    with pytest.raises(Conflict):
+        eng.cases.complete_task(case_id, task["id"], _intake("lost"), actor="clerk-1",
+                                expected_version=7)
+    eng.cases.complete_task(case_id, task["id"], _intake("lost"), actor="clerk-1",
+                            expected_version=1)
+
+
+def test_case_stays_on_its_version_new_cases_take_the_newest(eng):
+    old_case = eng.start("6.1.1")
+    data = eng.catalog["6.1.1"].definition
+    data["steps"] = [s for s in data["steps"] if s["id"] != "review"]
+    newer = build_procedure(data, "6.1.1.yaml")
+    assert newer.version != eng.catalog["6.1.1"].version
+    eng.versions.publish([newer])
+    new_case = eng.start("6.1.1")
+    assert eng.case(old_case)["version"] == eng.catalog["6.1.1"].version
+    assert eng.case(new_case)["version"] == newer.version
+    assert "review" in eng.run_to_end(old_case)
+    assert "review" not in eng.run_to_end(new_case)
+
+
+def test_workflow_survives_a_restart(eng, tmp_path):
+    case_id = eng.start("6.1.1")
+    eng.cases.complete_task(case_id, eng.open_tasks(case_id)[0]["id"], _intake("lost"),
+                            actor="clerk-1")
+    fresh = Engine(tmp_path / "okno.db")  # a new process: empty caches, same file
+    assert fresh.run_to_end(case_id) == ["request_archive", "review", "decision", "issue"]
+
+
+def test_overdue_cases_are_marked_by_the_worker(eng):
+    from engine.worker import sweep
+
+    case_id = eng.start("2.1")
+    due = eng.case(case_id)["due_date"]
+    assert sweep(eng.cases) == (0, 0)
+    eng.clock.at = datetime.combine(due, datetime.min.time(), timezone.utc) + timedelta(days=1, hours=5)
+    assert sweep(eng.cases) == (0, 1)
+    assert eng.case(case_id)["overdue"]
+    assert sweep(eng.cases) == (0, 0)  # marked once
+    assert audit.verify(eng.db)[1] == []
+
+
+def test_audit_verify_finds_edited_reordered_and_deleted_events(eng):
+    ids = [eng.start("6.1.1") for _ in range(3)]
+    for case_id in ids:
+        eng.run_to_end(case_id)
+    assert audit.verify(eng.db) == (3, [])
+    edited, reordered, deleted = ids
+    with eng.db.begin() as conn:
+        conn.execute(update(events).where(events.c.case_id == edited, events.c.seq == 2)
+                     .values(data='{"task": "forged"}'))
+        conn.execute(update(events).where(events.c.case_id == reordered, events.c.seq == 2).values(seq=99))
+        conn.execute(update(events).where(events.c.case_id == reordered, events.c.seq == 3).values(seq=2))
+        conn.execute(update(events).where(events.c.case_id == reordered, events.c.seq == 99).values(seq=3))
+        conn.execute(events.delete().where(events.c.case_id == deleted, events.c.seq == 6))
+    checked, breaks = audit.verify(eng.db)
+    assert checked == 3
+    assert {b.case_id for b in breaks} == set(ids)
+    assert any("edited" in str(b) for b in breaks if b.case_id == edited)
+    assert any(b.case_id == deleted and "expected" in str(b) for b in breaks)
+
+
+def test_hostile_condition_is_refused_at_run_time_and_runs_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+    data = _variant()
+    data["steps"][1]["condition"] = f"__import__('os').system('touch {marker}')"
+    proc = build_procedure(data, "6.1.1.yaml")  # skips validation, as a tampered store would
+    eng = Engine(tmp_path / "x.db", procedures={proc.number: proc})
+    with pytest.raises(NotAllowed, match="__import__"):
+        eng.start("6.1.1")
+    assert not marker.exists()
+    with eng.db.connect() as conn:
+        assert conn.execute(select(events)).all() == []
