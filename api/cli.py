@@ -47,5 +47,119 @@ def validate(
     typer.echo(f"{len(procedures)} procedure(s) valid")
 
 
+@app.command("diff")
+def diff_command(
+    old: str = typer.Argument(..., metavar="OLD", help="Catalog folder, or git:REV (procedures/ at REV)."),
+    new: str = typer.Argument(..., metavar="NEW", help="Catalog folder, or git:REV."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table|markdown|json|html|xlsx|csv."),
+    output: str = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
+    fail_on: str = typer.Option("none", "--fail-on", help="Exit 1 on: burden|any|none."),
+    repo: str = typer.Option(None, "--repo", help="Git repository for git:REV (default: current)."),
+) -> None:
+    """Inventory review: what changed between two catalogs, burden vs simplification (docs/diff.md)."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from engine.catalog import CatalogError
+    from engine.diff import diff_catalogs, load_side
+    from engine.diff_report import BINARY_FORMATS, FORMATS, render
+
+    checks = ((fmt, FORMATS, "--format"), (fail_on, ("burden", "any", "none"), "--fail-on"))
+    for value, allowed, name in checks:
+        if value not in allowed:
+            typer.echo(f"error: {name} must be one of {', '.join(allowed)}, not {value!r}", err=True)
+            raise typer.Exit(code=2)
+    sides = []
+    for label, spec in (("OLD", old), ("NEW", new)):
+        try:
+            sides.append(load_side(spec, repo=repo))
+        except (CatalogError, ValueError) as exc:
+            typer.echo(f"error: cannot load {label} side {spec}:\n{exc}", err=True)
+            raise typer.Exit(code=2) from None
+    diff = diff_catalogs(sides[0], sides[1], old_label=old, new_label=new)
+    tty = sys.stdout.isatty()
+    if output:
+        Path(output).write_bytes(render(diff, fmt))
+        typer.echo(f"{output}: {len(diff.changes)} change(s), {diff.summary['burden']} burden", err=True)
+    elif fmt in BINARY_FORMATS and tty:
+        typer.echo(f"error: --format {fmt} needs --output FILE on a terminal", err=True)
+        raise typer.Exit(code=2)
+    else:
+        color = tty and fmt == "table" and "NO_COLOR" not in os.environ
+        typer.echo(render(diff, fmt, color=color), nl=False)
+    if (fail_on == "burden" and diff.has_burden) or (fail_on == "any" and diff.changes):
+        raise typer.Exit(code=1)
+
+
+@app.command("bpmn")
+def bpmn_command(
+    number: str = typer.Argument(..., metavar="NUMBER", help="Procedure number, e.g. 6.1.1."),
+    catalog: str = typer.Option("procedures", "--catalog", help="Catalog folder."),
+) -> None:
+    """Print the BPMN 2.0 XML of procedure NUMBER: compiled from its steps, or its drawn file."""
+    from engine.bpmn import BpmnError, bpmn_text
+    from engine.catalog import CatalogError, load_catalog
+
+    try:
+        procedures = load_catalog(catalog)
+    except CatalogError as exc:
+        typer.echo(f"error: the catalog {catalog} is invalid:\n{exc}", err=True)
+        raise typer.Exit(code=1) from None
+    if number not in procedures:
+        typer.echo(f"error: no procedure {number} in {catalog}", err=True)
+        raise typer.Exit(code=2)
+    try:
+        typer.echo(bpmn_text(procedures[number]), nl=False)
+    except BpmnError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="Audit trail commands.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    case: str = typer.Option(None, "--case", help="Check one case only."),
+    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+) -> None:
+    """Check every case's hash chain; report edited, reordered or deleted events (exit 1)."""
+    from engine import audit
+    from engine.store import connect
+
+    checked, breaks = audit.verify(connect(database), case)
+    for item in breaks:
+        typer.echo(str(item))
+    typer.echo(f"{checked} case(s) checked, {len(breaks)} problem(s)")
+    if breaks:
+        raise typer.Exit(code=1)
+
+
+@app.command("worker")
+def worker(
+    interval: float = typer.Option(30.0, help="Seconds between sweeps."),
+    once: bool = typer.Option(False, "--once", help="Run one sweep and exit."),
+    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+) -> None:
+    """Fire due timers and mark overdue cases, forever (or --once)."""
+    import logging
+
+    from engine.cases import Cases
+    from engine.store import connect
+    from engine.versions import Versions
+    from engine.worker import run_worker, sweep
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    db = connect(database)
+    cases = Cases(db, Versions(db))
+    if once:
+        fired, marked = sweep(cases)
+        typer.echo(f"fired {fired} timer(s), marked {marked} case(s) overdue")
+        return
+    run_worker(cases, interval)
+
+
 def main() -> None:
     app()
