@@ -142,7 +142,7 @@ def check_definition(
     except YamlError as exc:
         return None, [Problem(source, exc.line, exc.column, exc.message)]
     problems = [
-        Problem(source, *doc.position(tuple(err.absolute_path)), _schema_message(err))
+        Problem(source, *doc.position(_schema_error_path(err)), _schema_message(err))
         for err in _validator().iter_errors(doc.data)
     ]
     if problems:
@@ -162,6 +162,27 @@ def check_definition(
     return build_procedure(doc.data, source, bpmn_xml), []
 
 
+def _schema_error_path(err: jsonschema.ValidationError) -> tuple:
+    """Where the error is: the object itself, or the key at fault when there is one."""
+    path = tuple(err.absolute_path)
+    if not isinstance(err.instance, dict):
+        return path
+    if err.validator == "additionalProperties":
+        extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
+        return path + tuple(extra[:1])
+    if err.validator == "not" and _forbids_keys(err):
+        return path + tuple(err.validator_value["required"][:1])  # a key that must not be there
+    if err.validator == "oneOf" and not path and {"steps", "bpmn"} <= set(err.instance):
+        return ("bpmn",)
+    return path
+
+
+def _forbids_keys(err: jsonschema.ValidationError) -> bool:
+    """A `not: {required: [...]}` rule: keys that must be absent."""
+    return isinstance(err.validator_value, dict) and list(err.validator_value) == ["required"] \
+        and isinstance(err.instance, dict)
+
+
 def _schema_message(err: jsonschema.ValidationError) -> str:
     where = "/".join(str(p) for p in err.absolute_path)
     if err.validator in ("oneOf", "anyOf") and err.context:
@@ -172,17 +193,24 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
         if err.validator == "oneOf" and not where and {"steps", "bpmn"} & set(err.instance):
             return "give either 'steps' or 'bpmn', not both"
         return f"{where}: {best.message}" if where else best.message
+    if err.validator == "not" and _forbids_keys(err):
+        # Instead of "{...the whole object...} should not be valid under {'required': [...]}".
+        keys = ", ".join(repr(k) for k in err.validator_value["required"])
+        message = f"{keys} is not allowed here"
+        if isinstance(err.instance.get("type"), str):
+            message += f" (type is {err.instance['type']!r})"
+        return f"{where}: {message}" if where else message
     return f"{where}: {err.message}" if where else err.message
 
 
 def _read_bpmn(data: dict[str, Any], base_dir: Path | None) -> tuple[str | None, str | None]:
-    from engine.bpmn import BpmnError, check_bpmn  # the compiler needs SpiffWorkflow; load lazily
-
     if base_dir is None:
         return None, "a BPMN file can only be checked for a definition read from a folder"
     path = (base_dir / data["bpmn"]).resolve()
     if not path.is_file():
         return None, f"BPMN file {data['bpmn']} does not exist"
+    from engine.bpmn import BpmnError, check_bpmn  # the compiler needs SpiffWorkflow; load lazily
+
     try:
         xml = path.read_text(encoding="utf-8")
         check_bpmn(xml, {r["id"] for r in data["roles"]})

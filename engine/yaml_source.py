@@ -13,6 +13,7 @@ import yaml
 
 MAX_FILE_BYTES = 256 * 1024
 MAX_NODES = 50_000  # values after alias expansion; a real definition has a few hundred
+MAX_DEPTH = 100  # levels of nesting; a real definition has about eight
 
 Path = tuple[str | int, ...]
 
@@ -65,9 +66,14 @@ def parse_yaml(raw: bytes) -> Document:
         line = raw[: exc.start].count(b"\n") + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         raise YamlError("file is not valid UTF-8", line, column) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    loader = yaml.SafeLoader(text)
+    text = text.removeprefix("\ufeff")
+    try:
+        loader = yaml.SafeLoader(text)  # the reader checks for control characters here already
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise YamlError(f"invalid YAML: character #x{exc.character:04x} is not allowed", line,
+                        column) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -76,6 +82,8 @@ def parse_yaml(raw: bytes) -> Document:
         raise YamlError(message, *_mark(mark)) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {exc}") from None
+    except RecursionError:  # the composer recurses once per level of nesting
+        raise YamlError(f"nesting is deeper than {MAX_DEPTH} levels") from None
     finally:
         loader.dispose()
     if node is None:
@@ -102,6 +110,8 @@ class _Builder:
                 f"more than {MAX_NODES} values after expanding aliases (an alias bomb?)",
                 *_mark(node.start_mark),
             )
+        if len(path) > MAX_DEPTH:
+            raise YamlError(f"nesting is deeper than {MAX_DEPTH} levels", *_mark(node.start_mark))
         if node.tag not in _PLAIN_TAGS:
             raise YamlError(f"tag {node.tag!r} is not allowed: definitions hold plain data only",
                             *_mark(node.start_mark))
@@ -119,16 +129,19 @@ class _Builder:
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         result: dict[str, Any] = {}
+        key_lines: dict[str, int] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise YamlError("merge keys (<<) are not allowed", *_mark(key_node.start_mark))
-            if not isinstance(key_node, yaml.ScalarNode):
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
                 raise YamlError("mapping keys must be plain text", *_mark(key_node.start_mark))
             key = key_node.value
             if key in result:
-                first = self.positions.get(path + (key,), (0, 0))[0]
-                raise YamlError(f"duplicate key {key!r} (first at line {first})",
+                raise YamlError(f"duplicate key {key!r} (first at line {key_lines[key]})",
                                 *_mark(key_node.start_mark))
-            self.positions[path + (key,)] = _mark(value_node.start_mark)
+            key_lines[key] = key_node.start_mark.line + 1
+            # A list or mapping begins on the line after its key; problems with it point at the key.
+            scalar = isinstance(value_node, yaml.ScalarNode)
+            self.positions[path + (key,)] = _mark((value_node if scalar else key_node).start_mark)
             result[key] = self.build(value_node, path + (key,))
         return result
