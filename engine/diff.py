@@ -1,0 +1,1028 @@
+"""Inventory review: a semantic diff of two procedure catalogs (Directive No. 2, §2.3 and §2.4).
+
+`diff_catalogs(old, new)` compares two catalogs (number -> Procedure) and lists every change a
+reviewer must see, each classed as
+
+* ``burden`` — worse for the citizen: a new procedure, a longer term, one more document to bring,
+  a higher fee, a shorter validity, a channel taken away (what §2.3 forbids);
+* ``simplification`` — better for the citizen: the reverse;
+* ``neutral`` — a change to record that is neither (a renamed step, a new role, a reworded term).
+
+Procedures are paired by number; a removed and an added procedure with the same (or a
+near-identical) Russian name are one procedure under a new number (``procedure.renumbered``).
+Terms of different units are compared on one scale (`engine.terms.Term.approx_days`), so
+"15 days" -> "1 month" is a longer term and "7 days" -> "5 working days" only a rewording.
+
+`load_side("git:REV")` or `load_side("path/to/folder")` reads one side; `diff_to_json` is the
+stable JSON form (schema ``okno.diff/1``) that the CLI prints and the HTTP API serves. Every kind
+of change, with its class, is listed in `KINDS` and described in docs/diff.md.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import Any, TypeVar
+
+from engine.catalog import CatalogError, Problem, number_key, validate_paths
+from engine.procedure import CHANNELS, Fee, Procedure, Validity
+
+SCHEMA_ID = "okno.diff/1"
+
+BURDEN = "burden"
+SIMPLIFICATION = "simplification"
+NEUTRAL = "neutral"
+CLASSES = (BURDEN, SIMPLIFICATION, NEUTRAL)
+CLASS_RU = {BURDEN: "обременение", SIMPLIFICATION: "упрощение", NEUTRAL: "нейтрально"}
+
+# Two Russian names this similar (difflib ratio, after normalisation) are "near-identical":
+# a removed and an added procedure with such names are one procedure renumbered.
+NEAR_IDENTICAL = 0.85
+
+Value = str | int | float | bool | None
+
+# Every kind of change: kind -> (the class it usually has, what it means). Some kinds take their
+# class from the values compared (marked "by values"); see docs/diff.md.
+KINDS: dict[str, tuple[str, str]] = {
+    "procedure.added": (BURDEN, "новая процедура (п. 2.3 Директивы № 2)"),
+    "procedure.removed": (SIMPLIFICATION, "процедура исключена"),
+    "procedure.renumbered": (NEUTRAL, "та же процедура под новым номером"),
+    "procedure.renamed": (NEUTRAL, "изменено наименование (тот же номер)"),
+    "procedure.translation_changed": (NEUTRAL, "изменён перевод наименования (be, en)"),
+    "procedure.notes_changed": (NEUTRAL, "изменено примечание к процедуре"),
+    "legal_basis.added": (NEUTRAL, "добавлено основание (акт)"),
+    "legal_basis.removed": (NEUTRAL, "исключено основание (акт)"),
+    "result.changed": (NEUTRAL, "изменён результат процедуры"),
+    "document.added": (BURDEN, "гражданин должен представить ещё один документ"),
+    "document.removed": (SIMPLIFICATION, "гражданин больше не представляет документ"),
+    "document.moved_to_citizen": (BURDEN, "документ, который запрашивал орган, теперь несёт гражданин"),
+    "document.moved_to_authority": (SIMPLIFICATION, "документ, который нёс гражданин, теперь запрашивает орган"),
+    "document.retitled": (NEUTRAL, "изменено наименование документа"),
+    "document.condition_removed": (BURDEN, "документ, нужный при условии, теперь нужен всегда"),
+    "document.condition_added": (SIMPLIFICATION, "документ, нужный всегда, теперь нужен только при условии"),
+    "document.condition_changed": (NEUTRAL, "изменено условие, при котором нужен документ"),
+    "document.notes_changed": (NEUTRAL, "изменено примечание к документу"),
+    "requested_document.added": (NEUTRAL, "орган будет запрашивать документ (обременение, если он платный)"),
+    "requested_document.removed": (NEUTRAL, "орган больше не запрашивает документ (упрощение, если он был платным)"),
+    "requested_document.retitled": (NEUTRAL, "изменено наименование запрашиваемого документа"),
+    "requested_document.source_changed": (NEUTRAL, "изменён источник запрашиваемого документа"),
+    "requested_document.condition_changed": (NEUTRAL, "изменено условие запроса документа"),
+    "requested_document.notes_changed": (NEUTRAL, "изменено примечание к запрашиваемому документу"),
+    "requested_document.may_bring_removed": (BURDEN, "гражданин больше не вправе представить документ сам"),
+    "requested_document.may_bring_added": (SIMPLIFICATION, "гражданин вправе представить документ сам"),
+    "requested_document.fee_added": (BURDEN, "запрашиваемый документ стал платным"),
+    "requested_document.fee_removed": (SIMPLIFICATION, "запрашиваемый документ стал бесплатным"),
+    "requested_document.fee_increased": (BURDEN, "плата за запрашиваемый документ увеличена"),
+    "requested_document.fee_decreased": (SIMPLIFICATION, "плата за запрашиваемый документ уменьшена"),
+    "fee.added": (BURDEN, "бесплатная процедура стала платной"),
+    "fee.removed": (SIMPLIFICATION, "платная процедура стала бесплатной"),
+    "fee.kind_changed": (NEUTRAL, "изменён порядок платы (класс по суммам)"),
+    "fee.increased": (BURDEN, "плата увеличена"),
+    "fee.decreased": (SIMPLIFICATION, "плата уменьшена"),
+    "fee.category_added": (NEUTRAL, "добавлена категория платы (класс по суммам)"),
+    "fee.category_removed": (NEUTRAL, "исключена категория платы (класс по суммам)"),
+    "fee.category_increased": (BURDEN, "плата для категории увеличена"),
+    "fee.category_decreased": (SIMPLIFICATION, "плата для категории уменьшена"),
+    "fee.category_retitled": (NEUTRAL, "изменено наименование категории платы"),
+    "fee.exemption_added": (SIMPLIFICATION, "добавлена льгота по плате"),
+    "fee.exemption_removed": (BURDEN, "исключена льгота по плате"),
+    "fee.exemption_changed": (NEUTRAL, "изменена формулировка льготы"),
+    "fee.notes_changed": (NEUTRAL, "изменено примечание к плате"),
+    "term.longer": (BURDEN, "срок увеличен"),
+    "term.shorter": (SIMPLIFICATION, "срок сокращён"),
+    "term.reworded": (NEUTRAL, "срок той же длины записан иначе"),
+    "term.counted_from_changed": (NEUTRAL, "изменено начало отсчёта срока (класс по направлению)"),
+    "term.notes_changed": (NEUTRAL, "изменено примечание к сроку"),
+    "validity.shorter": (BURDEN, "срок действия результата сокращён"),
+    "validity.longer": (SIMPLIFICATION, "срок действия результата увеличен"),
+    "validity.reworded": (NEUTRAL, "срок действия той же длины записан иначе"),
+    "validity.limited": (BURDEN, "бессрочный результат стал срочным"),
+    "validity.unlimited": (SIMPLIFICATION, "срочный результат стал бессрочным"),
+    "validity.kind_changed": (NEUTRAL, "изменён вид срока действия (несравнимые виды)"),
+    "validity.event_changed": (NEUTRAL, "изменено событие, до которого действует результат"),
+    "channel.added": (SIMPLIFICATION, "добавлен способ подачи заявления"),
+    "channel.removed": (BURDEN, "исключён способ подачи заявления"),
+    "authority.added": (NEUTRAL, "добавлен орган"),
+    "authority.removed": (NEUTRAL, "исключён орган"),
+    "authority.changed": (NEUTRAL, "изменено наименование органа"),
+    "step.added": (NEUTRAL, "добавлен шаг"),
+    "step.removed": (NEUTRAL, "исключён шаг"),
+    "step.changed": (NEUTRAL, "изменён шаг"),
+    "step.field_added": (NEUTRAL, "добавлено поле формы шага"),
+    "step.field_removed": (NEUTRAL, "исключено поле формы шага"),
+    "step.field_changed": (NEUTRAL, "изменено поле формы шага"),
+    "bpmn.changed": (NEUTRAL, "изменена схема BPMN"),
+    "role.added": (NEUTRAL, "добавлена роль"),
+    "role.removed": (NEUTRAL, "исключена роль"),
+    "role.changed": (NEUTRAL, "изменена роль"),
+    "refusal_ground.added": (BURDEN, "добавлено основание для отказа"),
+    "refusal_ground.removed": (SIMPLIFICATION, "исключено основание для отказа"),
+    "refusal_ground.changed": (NEUTRAL, "изменена формулировка основания для отказа"),
+    "suspension.allowed": (BURDEN, "процедуру теперь можно приостановить"),
+    "suspension.disallowed": (SIMPLIFICATION, "процедуру больше нельзя приостановить"),
+    "suspension.ground_added": (BURDEN, "добавлено основание приостановления"),
+    "suspension.ground_removed": (SIMPLIFICATION, "исключено основание приостановления"),
+    "suspension.ground_changed": (NEUTRAL, "изменена формулировка основания приостановления"),
+    "appeal.added": (NEUTRAL, "указан порядок обжалования"),
+    "appeal.removed": (NEUTRAL, "порядок обжалования не указан"),
+    "appeal.body_changed": (NEUTRAL, "изменён вышестоящий орган"),
+    "appeal.term_shorter": (BURDEN, "срок обжалования сокращён"),
+    "appeal.term_longer": (SIMPLIFICATION, "срок обжалования увеличен"),
+    "appeal.term_reworded": (NEUTRAL, "срок обжалования той же длины записан иначе"),
+    "appeal.court_removed": (BURDEN, "обжалование в суд не указано"),
+    "appeal.court_added": (SIMPLIFICATION, "указано обжалование в суд"),
+}
+
+CHANNEL_RU = {"in_person": "лично", "post": "по почте",
+              "portal": "в электронной форме через единый портал электронных услуг"}
+
+
+# --------------------------------------------------------------------------------------------------
+# The result
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change a reviewer sees. ``old``/``new`` are plain JSON values (see docs/diff.md)."""
+
+    old_number: str | None
+    new_number: str | None
+    kind: str
+    path: str
+    old: Value
+    new: Value
+    message: str
+    class_: str
+    procedure: str = ""  # the Russian name (the new one if the procedure still exists)
+
+    @property
+    def number(self) -> str:
+        """The number to show: the new one, or the old one for a removed procedure."""
+        return self.new_number or self.old_number or ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "old_number": self.old_number,
+            "new_number": self.new_number,
+            "procedure": self.procedure,
+            "kind": self.kind,
+            "class": self.class_,
+            "path": self.path,
+            "old": self.old,
+            "new": self.new,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogDiff:
+    """Every change between two catalogs, in a stable order (number, then kind, then path)."""
+
+    changes: tuple[Change, ...]
+    old_count: int = 0
+    new_count: int = 0
+    old_label: str = "old"
+    new_label: str = "new"
+
+    @property
+    def summary(self) -> dict[str, int]:
+        """Counts per class, every class present: {"burden": n, "simplification": n, "neutral": n}."""
+        counts = dict.fromkeys(CLASSES, 0)
+        for change in self.changes:
+            counts[change.class_] += 1
+        return counts
+
+    @property
+    def has_burden(self) -> bool:
+        return any(c.class_ == BURDEN for c in self.changes)
+
+    def by_procedure(self) -> list[tuple[tuple[str | None, str | None], list[Change]]]:
+        """Changes grouped by procedure ((old number, new number) -> its changes), in order."""
+        groups: dict[tuple[str | None, str | None], list[Change]] = {}
+        for change in self.changes:
+            groups.setdefault((change.old_number, change.new_number), []).append(change)
+        return list(groups.items())
+
+
+def diff_to_json(diff: CatalogDiff) -> dict[str, Any]:
+    """The stable JSON form (schema ``okno.diff/1``), for the CLI and ``GET /api/catalog/diff``."""
+    return {
+        "schema": SCHEMA_ID,
+        "old": {"source": diff.old_label, "procedures": diff.old_count},
+        "new": {"source": diff.new_label, "procedures": diff.new_count},
+        "summary": diff.summary,
+        "changes": [c.to_dict() for c in diff.changes],
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Russian wording of values
+# --------------------------------------------------------------------------------------------------
+
+def _plural(n: int, one: str, few: str, many: str) -> str:
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return few
+    return many
+
+
+def term_ru(text: str | None) -> str:
+    """A term in Russian: '15 days' -> '15 дней', '5 working days' -> '5 рабочих дней'."""
+    if text is None:
+        return "не указан"
+    from engine.terms import TermError, parse_term
+
+    try:
+        term = parse_term(text)
+    except TermError:
+        return text
+    n = term.value
+    if term.unit == "same_day":
+        return "в день обращения"
+    if term.unit == "working_days":
+        return f"{n} {_plural(n, 'рабочий день', 'рабочих дня', 'рабочих дней')}"
+    if term.unit == "months":
+        return f"{n} {_plural(n, 'месяц', 'месяца', 'месяцев')}"
+    if "calendar" in text or "календар" in text:
+        return f"{n} {_plural(n, 'календарный день', 'календарных дня', 'календарных дней')}"
+    return f"{n} {_plural(n, 'день', 'дня', 'дней')}"
+
+
+def _term_days(text: str) -> float:
+    from engine.terms import parse_term
+
+    return parse_term(text).approx_days
+
+
+def units_ru(amount: float | None) -> str:
+    """Base units in Russian: 0.1 -> '0,1 БВ'; 0 or None -> 'бесплатно'."""
+    if not amount:
+        return "бесплатно"
+    return f"{amount:g}".replace(".", ",") + " БВ"
+
+
+def fee_ru(fee: Fee) -> str:
+    if fee.kind == "free":
+        return "бесплатно"
+    if fee.kind == "base_units":
+        return units_ru(fee.base_units)
+    return "; ".join(f"{c.title} — {units_ru(c.base_units)}" for c in fee.categories)
+
+
+def fee_value(fee: Fee) -> str:
+    """A compact, stable descriptor: 'free', 'base_units:0.5', 'by_category:a=0.1,b=1'."""
+    if fee.kind == "free":
+        return "free"
+    if fee.kind == "base_units":
+        return f"base_units:{fee.base_units:g}"
+    return "by_category:" + ",".join(f"{c.id}={c.base_units:g}" for c in fee.categories)
+
+
+def validity_ru(v: Validity) -> str:
+    if v.kind == "unlimited":
+        return "бессрочно"
+    if v.kind == "duration":
+        return term_ru(v.duration)
+    if v.kind == "until_event":
+        return f"до события: {v.event}"
+    return "единовременно"
+
+
+def validity_value(v: Validity) -> str:
+    """The duration as written for 'duration', otherwise the kind ('unlimited', 'until_event', ...)."""
+    return v.duration if v.kind == "duration" and v.duration else v.kind
+
+
+def _q(text: str | None) -> str:
+    return f"«{text}»" if text else "—"
+
+
+_QUOTES = re.compile(r"[«»\"'„“”‚‘’]")
+_PUNCT_END = re.compile(r"[\s.;,:]+$")
+
+
+def normalize_name(text: str) -> str:
+    """Case, ё, quotes, spacing and trailing punctuation do not make two names different."""
+    text = _QUOTES.sub("", text.lower().replace("ё", "е").replace("\u00a0", " "))
+    return _PUNCT_END.sub("", " ".join(text.split()))
+
+
+def _same_text(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return " ".join(a.split()) == " ".join(b.split())
+
+
+# --------------------------------------------------------------------------------------------------
+# Matching lists of records by id, falling back to title
+# --------------------------------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+def _match(old: Sequence[T], new: Sequence[T], key: Callable[[T], Any],
+           fallback: Callable[[T], Any] | None = None) -> tuple[list[tuple[T, T]], list[T], list[T]]:
+    """Pair items by key, then the rest by fallback; return (pairs, removed, added), in order."""
+    new_by_key: dict[Any, int] = {}
+    for i, item in enumerate(new):
+        new_by_key.setdefault(key(item), i)
+    used: set[int] = set()
+    pairs: list[tuple[T, T]] = []
+    rest_old: list[T] = []
+    for item in old:
+        i = new_by_key.get(key(item))
+        if i is not None and i not in used:
+            used.add(i)
+            pairs.append((item, new[i]))
+        else:
+            rest_old.append(item)
+    removed: list[T] = []
+    if fallback is not None:
+        by_fallback: dict[Any, list[int]] = {}
+        for i, item in enumerate(new):
+            if i not in used:
+                by_fallback.setdefault(fallback(item), []).append(i)
+        for item in rest_old:
+            candidates = by_fallback.get(fallback(item))
+            if candidates:
+                i = candidates.pop(0)
+                used.add(i)
+                pairs.append((item, new[i]))
+            else:
+                removed.append(item)
+    else:
+        removed = rest_old
+    added = [item for i, item in enumerate(new) if i not in used]
+    return pairs, removed, added
+
+
+def _by_title(item: Any) -> str:
+    return normalize_name(item.title)
+
+
+def _by_id(item: Any) -> str:
+    return item.id
+
+
+# --------------------------------------------------------------------------------------------------
+# Comparing one procedure with its other version
+# --------------------------------------------------------------------------------------------------
+
+class _Pair:
+    """Collects the changes between the old and new version of one procedure."""
+
+    def __init__(self, old: Procedure | None, new: Procedure | None, out: list[Change]) -> None:
+        self.old, self.new, self.out = old, new, out
+        self.old_number = old.number if old else None
+        self.new_number = new.number if new else None
+        self.name = (new or old).name  # type: ignore[union-attr]
+
+    def add(self, kind: str, path: str, old: Value, new: Value, message: str,
+            class_: str | None = None) -> None:
+        self.out.append(Change(self.old_number, self.new_number, kind, path, old, new, message,
+                               class_ if class_ is not None else KINDS[kind][0], self.name))
+
+    # -- the whole procedure ---------------------------------------------------------------------
+
+    def compare(self) -> None:
+        o, n = self.old, self.new
+        assert o is not None and n is not None
+        if o.number != n.number:
+            self.add("procedure.renumbered", "number", o.number, n.number,
+                     f"Процедура перенумерована: {o.number} → {n.number}")
+        if o.name != n.name:
+            self.add("procedure.renamed", "name.ru", o.name, n.name,
+                     f"Наименование изменено: {_q(o.name)} → {_q(n.name)}")
+        if o.version == n.version:
+            return  # same definition and BPMN: nothing else can differ
+        old_names, new_names = dict(o.names), dict(n.names)
+        for lang in sorted((set(old_names) | set(new_names)) - {"ru"}):
+            if old_names.get(lang) != new_names.get(lang):
+                self.add("procedure.translation_changed", f"name.{lang}", old_names.get(lang),
+                         new_names.get(lang), f"Изменено наименование ({lang}): "
+                         f"{_q(old_names.get(lang))} → {_q(new_names.get(lang))}")
+        self._legal_basis(o, n)
+        if o.result != n.result:
+            self.add("result.changed", "result.title", o.result, n.result,
+                     f"Изменён результат: {_q(o.result)} → {_q(n.result)}")
+        od, nd = o.definition, n.definition
+        if od.get("result", {}).get("form") != nd.get("result", {}).get("form"):
+            a, b = od.get("result", {}).get("form"), nd.get("result", {}).get("form")
+            self.add("result.changed", "result.form", a, b,
+                     f"Изменена форма результата: {_q(a)} → {_q(b)}")
+        if od.get("notes") != nd.get("notes"):
+            self.add("procedure.notes_changed", "notes", od.get("notes"), nd.get("notes"),
+                     "Изменено примечание к процедуре")
+        self._documents(o, n)
+        self._fee(o.fee, n.fee)
+        self._term(o, n)
+        self._validity(o.validity, n.validity)
+        self._channels(o, n)
+        self._authorities(o, n)
+        self._roles(o, n)
+        self._steps(o, n)
+        self._grounds(o.refusal_grounds, n.refusal_grounds, "refusal_grounds", "refusal_ground",
+                      "основание для отказа")
+        self._suspension(o, n)
+        self._appeal(o, n)
+
+    def _legal_basis(self, o: Procedure, n: Procedure) -> None:
+        for text in o.legal_basis:
+            if text not in n.legal_basis:
+                self.add("legal_basis.removed", "legal_basis", text, None,
+                         f"Исключено основание: {_q(text)}")
+        for text in n.legal_basis:
+            if text not in o.legal_basis:
+                self.add("legal_basis.added", "legal_basis", None, text,
+                         f"Добавлено основание: {_q(text)}")
+
+    # -- documents --------------------------------------------------------------------------------
+
+    def _documents(self, o: Procedure, n: Procedure) -> None:
+        old_docs = [("p", d) for d in o.documents] + [("r", d) for d in o.requested_documents]
+        new_docs = [("p", d) for d in n.documents] + [("r", d) for d in n.requested_documents]
+        pairs, removed, added = _match(old_docs, new_docs, key=lambda x: x[1].id,
+                                       fallback=lambda x: _by_title(x[1]))
+        for side, doc in removed:
+            if side == "p":
+                self.add("document.removed", f"documents[{doc.id}]", doc.title, None,
+                         f"Гражданин больше не представляет документ: {_q(doc.title)}")
+            else:
+                paid = bool(doc.fee)
+                self.add("requested_document.removed", f"requested_documents[{doc.id}]", doc.title,
+                         None, f"Орган больше не запрашивает документ: {_q(doc.title)}"
+                         + (f" (плата за него была {units_ru(doc.fee)})" if paid else ""),
+                         SIMPLIFICATION if paid else NEUTRAL)
+        for (old_side, a), (new_side, b) in pairs:
+            if old_side == new_side == "p":
+                self._presented(a, b)
+            elif old_side == new_side == "r":
+                self._requested(a, b)
+            elif new_side == "p":
+                self.add("document.moved_to_citizen", f"documents[{b.id}]", "requested", "presented",
+                         f"Документ теперь представляет гражданин (раньше его запрашивал орган): "
+                         f"{_q(b.title)}")
+                self._retitled(a, b, "document", f"documents[{b.id}]")
+            else:
+                fee = f" (плата за него — {units_ru(b.fee)})" if b.fee else ""
+                self.add("document.moved_to_authority", f"requested_documents[{b.id}]", "presented",
+                         "requested", f"Документ теперь запрашивает орган (раньше его представлял "
+                         f"гражданин): {_q(b.title)}{fee}")
+                self._retitled(a, b, "requested_document", f"requested_documents[{b.id}]")
+        for side, doc in added:
+            cond = f" (если {doc.condition})" if doc.condition else ""
+            if side == "p":
+                self.add("document.added", f"documents[{doc.id}]", None, doc.title,
+                         f"Гражданин должен представить новый документ: {_q(doc.title)}{cond}")
+            else:
+                paid = bool(doc.fee)
+                self.add("requested_document.added", f"requested_documents[{doc.id}]", None,
+                         doc.title, f"Орган будет запрашивать документ: {_q(doc.title)}{cond}"
+                         + (f"; плата за него — {units_ru(doc.fee)}" if paid else ""),
+                         BURDEN if paid else NEUTRAL)
+
+    def _retitled(self, a: Any, b: Any, prefix: str, path: str) -> None:
+        if not _same_text(a.title, b.title):
+            self.add(f"{prefix}.retitled", f"{path}.title", a.title, b.title,
+                     f"Изменено наименование документа: {_q(a.title)} → {_q(b.title)}")
+
+    def _presented(self, a: Any, b: Any) -> None:
+        path = f"documents[{b.id}]"
+        self._retitled(a, b, "document", path)
+        if not _same_text(a.condition, b.condition):
+            if b.condition is None:
+                self.add("document.condition_removed", f"{path}.condition", a.condition, None,
+                         f"Документ {_q(b.title)} теперь нужен всегда (раньше — только если "
+                         f"{a.condition})")
+            elif a.condition is None:
+                self.add("document.condition_added", f"{path}.condition", None, b.condition,
+                         f"Документ {_q(b.title)} теперь нужен только если {b.condition} "
+                         f"(раньше — всегда)")
+            else:
+                self.add("document.condition_changed", f"{path}.condition", a.condition,
+                         b.condition, f"Изменено условие документа {_q(b.title)}: "
+                         f"{a.condition} → {b.condition}")
+        if not _same_text(a.notes, b.notes):
+            self.add("document.notes_changed", f"{path}.notes", a.notes, b.notes,
+                     f"Изменено примечание к документу {_q(b.title)}")
+
+    def _requested(self, a: Any, b: Any) -> None:
+        path = f"requested_documents[{b.id}]"
+        self._retitled(a, b, "requested_document", path)
+        if not _same_text(a.source, b.source):
+            self.add("requested_document.source_changed", f"{path}.source", a.source, b.source,
+                     f"Изменён источник документа {_q(b.title)}: {_q(a.source)} → {_q(b.source)}")
+        if not _same_text(a.condition, b.condition):
+            self.add("requested_document.condition_changed", f"{path}.condition", a.condition,
+                     b.condition, f"Изменено условие запроса документа {_q(b.title)}: "
+                     f"{a.condition or 'всегда'} → {b.condition or 'всегда'}")
+        if not _same_text(a.notes, b.notes):
+            self.add("requested_document.notes_changed", f"{path}.notes", a.notes, b.notes,
+                     f"Изменено примечание к документу {_q(b.title)}")
+        if a.citizen_may_bring and not b.citizen_may_bring:
+            self.add("requested_document.may_bring_removed", f"{path}.citizen_may_bring", True,
+                     False, f"Гражданин больше не вправе представить документ {_q(b.title)} сам")
+        elif b.citizen_may_bring and not a.citizen_may_bring:
+            self.add("requested_document.may_bring_added", f"{path}.citizen_may_bring", False,
+                     True, f"Гражданин вправе представить документ {_q(b.title)} сам")
+        old_fee, new_fee = a.fee or 0, b.fee or 0
+        if old_fee != new_fee:
+            if not old_fee:
+                kind, text = "fee_added", "стал платным"
+            elif not new_fee:
+                kind, text = "fee_removed", "стал бесплатным"
+            elif new_fee > old_fee:
+                kind, text = "fee_increased", "— плата увеличена"
+            else:
+                kind, text = "fee_decreased", "— плата уменьшена"
+            self.add(f"requested_document.{kind}", f"{path}.fee", a.fee, b.fee,
+                     f"Запрашиваемый документ {_q(b.title)} {text}: "
+                     f"{units_ru(old_fee)} → {units_ru(new_fee)}")
+
+    # -- fee --------------------------------------------------------------------------------------
+
+    def _fee(self, a: Fee, b: Fee) -> None:
+        if a.kind != b.kind or (a.kind == "base_units" and a.base_units != b.base_units):
+            old_amounts, new_amounts = _amounts(a), _amounts(b)
+            if max(old_amounts) == 0 and max(new_amounts) > 0:
+                self.add("fee.added", "fee", fee_value(a), fee_value(b),
+                         f"Введена плата: {fee_ru(a)} → {fee_ru(b)}")
+            elif max(old_amounts) > 0 and max(new_amounts) == 0:
+                self.add("fee.removed", "fee", fee_value(a), fee_value(b),
+                         f"Плата отменена: {fee_ru(a)} → {fee_ru(b)}")
+            elif a.kind == b.kind:
+                if b.base_units > a.base_units:
+                    self.add("fee.increased", "fee.base_units", a.base_units, b.base_units,
+                             f"Плата увеличена: {units_ru(a.base_units)} → {units_ru(b.base_units)}")
+                else:
+                    self.add("fee.decreased", "fee.base_units", a.base_units, b.base_units,
+                             f"Плата уменьшена: {units_ru(a.base_units)} → {units_ru(b.base_units)}")
+            else:
+                # Who falls in which new category is unknown: burden if anyone may pay more.
+                if max(new_amounts) > min(old_amounts):
+                    cls = BURDEN
+                elif min(new_amounts) < max(old_amounts):
+                    cls = SIMPLIFICATION
+                else:
+                    cls = NEUTRAL
+                self.add("fee.kind_changed", "fee", fee_value(a), fee_value(b),
+                         f"Изменён порядок платы: {fee_ru(a)} → {fee_ru(b)}", cls)
+        if a.kind == b.kind == "by_category":
+            self._categories(a, b)
+        self._grounds(a.exemptions, b.exemptions, "fee.exemptions", "fee.exemption", "льгота по плате",
+                      added="fee.exemption_added", removed="fee.exemption_removed",
+                      changed="fee.exemption_changed")
+        if not _same_text(a.notes, b.notes):
+            self.add("fee.notes_changed", "fee.notes", a.notes, b.notes,
+                     "Изменено примечание к плате")
+
+    def _categories(self, a: Fee, b: Fee) -> None:
+        old_amounts, new_amounts = _amounts(a), _amounts(b)
+        pairs, removed, added = _match(a.categories, b.categories, _by_id, _by_title)
+        for cat in removed:
+            # Its members now fall in some remaining category: worse if any of those costs more.
+            cls = (BURDEN if cat.base_units < max(new_amounts)
+                   else SIMPLIFICATION if cat.base_units > max(new_amounts) else NEUTRAL)
+            self.add("fee.category_removed", f"fee.categories[{cat.id}]", cat.base_units, None,
+                     f"Исключена категория платы: {_q(cat.title)} ({units_ru(cat.base_units)})", cls)
+        for x, y in pairs:
+            path = f"fee.categories[{y.id}]"
+            if not _same_text(x.title, y.title):
+                self.add("fee.category_retitled", f"{path}.title", x.title, y.title,
+                         f"Изменено наименование категории платы: {_q(x.title)} → {_q(y.title)}")
+            if x.base_units != y.base_units:
+                up = y.base_units > x.base_units
+                self.add("fee.category_increased" if up else "fee.category_decreased",
+                         f"{path}.base_units", x.base_units, y.base_units,
+                         f"Плата для категории {_q(y.title)} {'увеличена' if up else 'уменьшена'}: "
+                         f"{units_ru(x.base_units)} → {units_ru(y.base_units)}")
+        for cat in added:
+            # Its members were in some old category: worse if they may have paid less there.
+            cls = (BURDEN if cat.base_units > min(old_amounts)
+                   else SIMPLIFICATION if cat.base_units < min(old_amounts) else NEUTRAL)
+            self.add("fee.category_added", f"fee.categories[{cat.id}]", None, cat.base_units,
+                     f"Добавлена категория платы: {_q(cat.title)} ({units_ru(cat.base_units)})", cls)
+
+    # -- grounds (refusal, suspension, fee exemptions) --------------------------------------------
+
+    def _grounds(self, a: Iterable[Any], b: Iterable[Any], path: str, prefix: str, what: str, *,
+                 added: str | None = None, removed: str | None = None,
+                 changed: str | None = None) -> None:
+        added = added or f"{prefix}.added"
+        removed = removed or f"{prefix}.removed"
+        changed = changed or f"{prefix}.changed"
+        pairs, gone, new = _match(tuple(a), tuple(b), _by_id, _by_title)
+        for g in gone:
+            self.add(removed, f"{path}[{g.id}]", g.title, None, f"Исключено: {what} {_q(g.title)}")
+        for x, y in pairs:
+            if not _same_text(x.title, y.title) or x.legal_basis != y.legal_basis:
+                self.add(changed, f"{path}[{y.id}]", x.title, y.title,
+                         f"Изменено: {what} {_q(x.title)} → {_q(y.title)}")
+        for g in new:
+            self.add(added, f"{path}[{g.id}]", None, g.title, f"Добавлено: {what} {_q(g.title)}")
+
+    def _suspension(self, o: Procedure, n: Procedure) -> None:
+        if n.suspension_allowed and not o.suspension_allowed:
+            self.add("suspension.allowed", "suspension.allowed", False, True,
+                     "Процедуру теперь можно приостановить (срок может продлиться)")
+        elif o.suspension_allowed and not n.suspension_allowed:
+            self.add("suspension.disallowed", "suspension.allowed", True, False,
+                     "Процедуру больше нельзя приостановить")
+        self._grounds(o.suspension_grounds, n.suspension_grounds, "suspension.grounds", "suspension",
+                      "основание приостановления", added="suspension.ground_added",
+                      removed="suspension.ground_removed", changed="suspension.ground_changed")
+
+    # -- terms and validity -----------------------------------------------------------------------
+
+    def _term(self, o: Procedure, n: Procedure) -> None:
+        a, b = o.term, n.term
+        self._term_value("term.max", "Срок", a.max, b.max, a.max, b.max)
+        if a.when_documents_requested != b.when_documents_requested:
+            # Without its own term the case with requested documents has the maximum term.
+            self._term_value("term.when_documents_requested", "Срок при запросе документов",
+                             a.when_documents_requested, b.when_documents_requested,
+                             a.when_documents_requested or a.max, b.when_documents_requested or b.max)
+        if a.counted_from != b.counted_from:
+            later = b.counted_from == "documents_received"
+            where = {"application": "со дня подачи заявления",
+                     "documents_received": "со дня получения запрошенных документов"}
+            self.add("term.counted_from_changed", "term.counted_from", a.counted_from,
+                     b.counted_from, f"Срок отсчитывается {where.get(b.counted_from, b.counted_from)}"
+                     f" (раньше — {where.get(a.counted_from, a.counted_from)})",
+                     BURDEN if later else SIMPLIFICATION)
+        if not _same_text(a.notes, b.notes):
+            self.add("term.notes_changed", "term.notes", a.notes, b.notes,
+                     "Изменено примечание к сроку")
+
+    def _term_value(self, path: str, label: str, old: str | None, new: str | None,
+                    old_effective: str, new_effective: str) -> None:
+        if old == new:
+            return
+        d_old, d_new = _term_days(old_effective), _term_days(new_effective)
+
+        def shown(text: str | None, effective: str) -> str:
+            return term_ru(text) if text else f"не указан (равен сроку {term_ru(effective)})"
+
+        arrow = f"{shown(old, old_effective)} → {shown(new, new_effective)}"
+        if d_new > d_old:
+            self.add("term.longer", path, old, new, f"{label} увеличен: {arrow}")
+        elif d_new < d_old:
+            self.add("term.shorter", path, old, new, f"{label} сокращён: {arrow}")
+        else:
+            self.add("term.reworded", path, old, new, f"{label} записан иначе, длина та же: {arrow}")
+
+    def _validity(self, a: Validity, b: Validity) -> None:
+        if a == b:
+            return
+        old, new = validity_value(a), validity_value(b)
+        arrow = f"{validity_ru(a)} → {validity_ru(b)}"
+        finite = ("duration", "until_event")
+        if a.kind == b.kind == "duration":
+            d_old, d_new = _term_days(a.duration or ""), _term_days(b.duration or "")
+            if d_new < d_old:
+                self.add("validity.shorter", "validity.duration", old, new,
+                         f"Срок действия сокращён: {arrow}")
+            elif d_new > d_old:
+                self.add("validity.longer", "validity.duration", old, new,
+                         f"Срок действия увеличен: {arrow}")
+            else:
+                self.add("validity.reworded", "validity.duration", old, new,
+                         f"Срок действия записан иначе, длина та же: {arrow}")
+        elif a.kind == b.kind == "until_event":
+            self.add("validity.event_changed", "validity.event", a.event, b.event,
+                     f"Изменён срок действия: {arrow}")
+        elif a.kind == "unlimited" and b.kind in finite:
+            self.add("validity.limited", "validity", old, new,
+                     f"Результат больше не бессрочный: {arrow}")
+        elif b.kind == "unlimited" and a.kind in finite:
+            self.add("validity.unlimited", "validity", old, new,
+                     f"Результат стал бессрочным: {arrow}")
+        else:
+            self.add("validity.kind_changed", "validity", old, new, f"Изменён срок действия: {arrow}")
+
+    # -- channels, authorities, roles, steps, appeal ----------------------------------------------
+
+    def _channels(self, o: Procedure, n: Procedure) -> None:
+        order = {c: i for i, c in enumerate(CHANNELS)}
+        for ch in sorted(set(o.channels) - set(n.channels), key=lambda c: order.get(c, 99)):
+            self.add("channel.removed", f"channels[{ch}]", ch, None,
+                     f"Исключён способ подачи: {CHANNEL_RU.get(ch, ch)}")
+        for ch in sorted(set(n.channels) - set(o.channels), key=lambda c: order.get(c, 99)):
+            self.add("channel.added", f"channels[{ch}]", None, ch,
+                     f"Добавлен способ подачи: {CHANNEL_RU.get(ch, ch)}")
+
+    def _authorities(self, o: Procedure, n: Procedure) -> None:
+        pairs, removed, added = _match(o.authorities, n.authorities,
+                                       key=lambda a: (a.kind, normalize_name(a.title)),
+                                       fallback=lambda a: a.kind)
+        for a in removed:
+            self.add("authority.removed", f"authorities[{a.kind}]", a.title, None,
+                     f"Исключён орган: {_q(a.title)}")
+        for x, y in pairs:
+            if x.title != y.title:
+                self.add("authority.changed", f"authorities[{y.kind}]", x.title, y.title,
+                         f"Изменено наименование органа: {_q(x.title)} → {_q(y.title)}")
+        for a in added:
+            self.add("authority.added", f"authorities[{a.kind}]", None, a.title,
+                     f"Добавлен орган: {_q(a.title)}")
+
+    def _roles(self, o: Procedure, n: Procedure) -> None:
+        pairs, removed, added = _match(o.roles, n.roles, _by_id, _by_title)
+        for r in removed:
+            self.add("role.removed", f"roles[{r.id}]", r.title, None, f"Исключена роль: {_q(r.title)}")
+        for x, y in pairs:
+            for attr in ("id", "title", "acts_as"):
+                if getattr(x, attr) != getattr(y, attr):
+                    self.add("role.changed", f"roles[{y.id}].{attr}", getattr(x, attr),
+                             getattr(y, attr), f"Изменена роль {_q(y.title)}: {attr} "
+                             f"{getattr(x, attr)} → {getattr(y, attr)}")
+        for r in added:
+            self.add("role.added", f"roles[{r.id}]", None, r.title, f"Добавлена роль: {_q(r.title)}")
+
+    def _steps(self, o: Procedure, n: Procedure) -> None:
+        if o.bpmn != n.bpmn or o.bpmn_xml != n.bpmn_xml:
+            self.add("bpmn.changed", "bpmn", o.bpmn, n.bpmn, "Изменена схема процедуры (BPMN)")
+        pairs, removed, added = _match(o.steps, n.steps, _by_id, _by_title)
+        for s in removed:
+            self.add("step.removed", f"steps[{s.id}]", s.title, None, f"Исключён шаг: {_q(s.title)}")
+        for x, y in pairs:
+            path = f"steps[{y.id}]"
+            for attr in ("id", "kind", "title", "role", "condition", "term", "notes"):
+                a, b = getattr(x, attr), getattr(y, attr)
+                if a != b:
+                    self.add("step.changed", f"{path}.{attr}", a, b,
+                             f"Изменён шаг {_q(y.title)}: {attr} {a if a is not None else '—'} → "
+                             f"{b if b is not None else '—'}")
+            fpairs, fgone, fnew = _match(x.fields, y.fields, _by_id, _by_title)
+            for f in fgone:
+                self.add("step.field_removed", f"{path}.fields[{f.id}]", f.title, None,
+                         f"Шаг {_q(y.title)}: исключено поле {_q(f.title)}")
+            for fa, fb in fpairs:
+                if fa != fb:
+                    self.add("step.field_changed", f"{path}.fields[{fb.id}]", fa.title, fb.title,
+                             f"Шаг {_q(y.title)}: изменено поле {_q(fb.title)}")
+            for f in fnew:
+                self.add("step.field_added", f"{path}.fields[{f.id}]", None, f.title,
+                         f"Шаг {_q(y.title)}: добавлено поле {_q(f.title)}")
+        for s in added:
+            self.add("step.added", f"steps[{s.id}]", None, s.title, f"Добавлен шаг: {_q(s.title)}")
+
+    def _appeal(self, o: Procedure, n: Procedure) -> None:
+        a, b = o.appeal, n.appeal
+        if a == b:
+            return
+        if a is None or b is None:
+            if b is not None:
+                self.add("appeal.added", "appeal", None, b.superior_body,
+                         f"Указан порядок обжалования: {_q(b.superior_body)}, {term_ru(b.term)}")
+            else:
+                assert a is not None
+                self.add("appeal.removed", "appeal", a.superior_body, None,
+                         "Порядок обжалования больше не указан")
+            return
+        if not _same_text(a.superior_body, b.superior_body):
+            self.add("appeal.body_changed", "appeal.superior_body", a.superior_body,
+                     b.superior_body, f"Изменён вышестоящий орган: {_q(a.superior_body)} → "
+                     f"{_q(b.superior_body)}")
+        if a.term != b.term:
+            d_old, d_new = _term_days(a.term), _term_days(b.term)
+            kind = ("appeal.term_shorter" if d_new < d_old else "appeal.term_longer"
+                    if d_new > d_old else "appeal.term_reworded")
+            word = {"appeal.term_shorter": "сокращён", "appeal.term_longer": "увеличен",
+                    "appeal.term_reworded": "записан иначе"}[kind]
+            self.add(kind, "appeal.term", a.term, b.term,
+                     f"Срок обжалования {word}: {term_ru(a.term)} → {term_ru(b.term)}")
+        if a.court and not b.court:
+            self.add("appeal.court_removed", "appeal.court", True, False,
+                     "Обжалование в суд больше не указано")
+        elif b.court and not a.court:
+            self.add("appeal.court_added", "appeal.court", False, True, "Указано обжалование в суд")
+
+
+def _amounts(fee: Fee) -> tuple[float, ...]:
+    """What each group of citizens pays, in base units."""
+    if fee.kind == "free":
+        return (0.0,)
+    if fee.kind == "base_units":
+        return (float(fee.base_units),)
+    return tuple(float(c.base_units) for c in fee.categories) or (0.0,)
+
+
+# --------------------------------------------------------------------------------------------------
+# Pairing procedures and the diff itself
+# --------------------------------------------------------------------------------------------------
+
+def _similarity(a: str, b: str) -> float:
+    if 2 * min(len(a), len(b)) < NEAR_IDENTICAL * (len(a) + len(b)):
+        return 0.0  # the lengths alone rule it out
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.quick_ratio() < NEAR_IDENTICAL:
+        return 0.0
+    return matcher.ratio()
+
+
+def _near_pairs(old: list[tuple[str, Procedure]], new: list[tuple[str, Procedure]]
+                ) -> list[tuple[float, Procedure, Procedure]]:
+    """Every (score, old, new) whose normalised names are near-identical, best first."""
+    found = []
+    matcher = SequenceMatcher(None, autojunk=False)
+    for b, n in new:
+        matcher.set_seq2(b)  # difflib caches the analysis of the second sequence
+        for a, o in old:
+            if 2 * min(len(a), len(b)) < NEAR_IDENTICAL * (len(a) + len(b)):
+                continue
+            matcher.set_seq1(a)
+            if matcher.quick_ratio() >= NEAR_IDENTICAL and (score := matcher.ratio()) >= NEAR_IDENTICAL:
+                found.append((score, o, n))
+    found.sort(key=lambda c: (-c[0], number_key(c[1].number), number_key(c[2].number)))
+    return found
+
+
+def pair_procedures(old: Mapping[str, Procedure], new: Mapping[str, Procedure]
+                    ) -> tuple[list[tuple[Procedure, Procedure]], list[Procedure], list[Procedure]]:
+    """Pair old and new versions: (pairs, removed, added).
+
+    In order: the same number with the same name; the same name under another number
+    (renumbered); the same number with a near-identical name; a near-identical name under another
+    number; the same number with another name (renamed). What is left was removed or added.
+    """
+    old_left = dict(old)
+    new_left = dict(new)
+    pairs: list[tuple[Procedure, Procedure]] = []
+    cache: dict[int, str] = {}
+
+    def norm(p: Procedure) -> str:
+        if id(p) not in cache:
+            cache[id(p)] = normalize_name(p.name)
+        return cache[id(p)]
+
+    def take(o: Procedure, n: Procedure) -> None:
+        pairs.append((o, n))
+        del old_left[o.number], new_left[n.number]
+
+    def by_number(procedures: Mapping[str, Procedure]) -> list[Procedure]:
+        return sorted(procedures.values(), key=lambda p: number_key(p.number))
+
+    for num in [num for num in old_left if num in new_left]:
+        o, n = old_left[num], new_left[num]
+        if o.name == n.name or norm(o) == norm(n):
+            take(o, n)
+    if old_left and new_left:
+        by_name: dict[str, list[Procedure]] = {}
+        for p in by_number(new_left):
+            by_name.setdefault(norm(p), []).append(p)
+        for o in by_number(old_left):
+            found = by_name.get(norm(o))
+            if found:
+                take(o, found.pop(0))
+    for num in [num for num in old_left if num in new_left]:
+        if _similarity(norm(old_left[num]), norm(new_left[num])) >= NEAR_IDENTICAL:
+            take(old_left[num], new_left[num])
+    if old_left and new_left:
+        near = _near_pairs([(norm(p), p) for p in by_number(old_left)],
+                           [(norm(p), p) for p in by_number(new_left)])
+        for _, o, n in near:
+            if o.number in old_left and n.number in new_left:
+                take(o, n)
+    for num in [num for num in old_left if num in new_left]:
+        take(old_left[num], new_left[num])
+    return pairs, list(old_left.values()), list(new_left.values())
+
+
+def _nk(number: str | None) -> tuple[int, ...]:
+    return number_key(number) if number else ()
+
+
+def _sort_key(c: Change) -> tuple:
+    return (_nk(c.number), _nk(c.old_number), c.kind, c.path, repr(c.old), repr(c.new), c.message)
+
+
+def diff_catalogs(old: Mapping[str, Procedure], new: Mapping[str, Procedure], *,
+                  old_label: str = "old", new_label: str = "new") -> CatalogDiff:
+    """Every change from catalog ``old`` to catalog ``new`` (each: number -> Procedure)."""
+    changes: list[Change] = []
+    pairs, removed, added = pair_procedures(old, new)
+    for o, n in pairs:
+        if o.number == n.number and o.version == n.version:
+            continue
+        _Pair(o, n, changes).compare()
+    for p in removed:
+        _Pair(p, None, changes).add("procedure.removed", "", p.name, None,
+                                    f"Процедура исключена: {p.number} {_q(p.name)}")
+    for p in added:
+        _Pair(None, p, changes).add("procedure.added", "", None, p.name,
+                                    f"Новая процедура: {p.number} {_q(p.name)}")
+    changes.sort(key=_sort_key)
+    return CatalogDiff(tuple(changes), len(old), len(new), old_label, new_label)
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading a side: a folder or git:REV
+# --------------------------------------------------------------------------------------------------
+
+GIT_PREFIX = "git:"
+CATALOG_FOLDER = "procedures"
+
+
+class SideError(ValueError):
+    """A side that cannot be read at all (not a git repository, unknown revision)."""
+
+
+def _git(repo: Path, *args: str, binary: bool = False) -> Any:
+    try:
+        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False,
+                              env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    except FileNotFoundError:
+        raise SideError("git is not installed") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise SideError(f"git {' '.join(args)}: {message[-1] if message else 'failed'}")
+    return done.stdout if binary else done.stdout.decode("utf-8").strip()
+
+
+def load_git_catalog(rev: str, repo: str | Path | None = None,
+                     folder: str = CATALOG_FOLDER) -> dict[str, Procedure]:
+    """The catalog in ``folder`` at revision ``rev`` of the git repository containing ``repo``
+    (default: the current directory). A revision without the folder is an empty catalog.
+    Problems name ``git:REV:path:line:column`` and raise CatalogError."""
+    if not rev or rev.startswith("-"):
+        raise SideError(f"invalid git revision {rev!r}")
+    root = Path(_git(Path(repo) if repo else Path.cwd(), "rev-parse", "--show-toplevel"))
+    try:
+        commit = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
+    except SideError:
+        raise SideError(f"unknown git revision {rev!r} in {root}") from None
+    if not _git(root, "ls-tree", "-d", "--name-only", commit, "--", folder):
+        return {}
+    archive = _git(root, "archive", "--format=tar", commit, "--", folder, binary=True)
+    label = f"{GIT_PREFIX}{rev}:"
+    with tempfile.TemporaryDirectory(prefix="okno-diff-") as tmp:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        _extract_outside_bpmn(root, commit, Path(tmp), folder)
+        procedures, problems = validate_paths([Path(tmp) / folder])
+
+        def rel(path: str) -> str:
+            try:
+                return label + Path(path).relative_to(tmp).as_posix()
+            except ValueError:
+                return path
+
+        if problems:
+            raise CatalogError([Problem(rel(p.path), p.line, p.column, p.message) for p in problems])
+        return {p.number: replace(p, source=rel(p.source))
+                for p in sorted(procedures, key=lambda p: number_key(p.number))}
+
+
+def _extract_outside_bpmn(root: Path, commit: str, tmp: Path, folder: str) -> None:
+    """Definitions may name a BPMN file outside the catalog folder: fetch those too."""
+    import yaml
+
+    base = tmp / folder
+    for file in base.rglob("*.yaml"):
+        try:
+            data = yaml.safe_load(file.read_bytes())
+        except yaml.YAMLError:
+            continue  # validation reports it
+        bpmn = data.get("bpmn") if isinstance(data, dict) else None
+        if not isinstance(bpmn, str):
+            continue
+        target = (file.parent / bpmn).resolve()
+        if target.exists():
+            continue
+        try:
+            inside = target.relative_to(tmp.resolve()).as_posix()
+        except ValueError:
+            continue  # outside the repository
+        try:
+            content = _git(root, "show", f"{commit}:{inside}", binary=True)
+        except SideError:
+            continue  # validation reports the missing file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+
+
+def load_side(spec: str, repo: str | Path | None = None) -> dict[str, Procedure]:
+    """One side of a diff: ``git:REV`` (the procedures/ folder at REV) or a catalog folder."""
+    if spec.startswith(GIT_PREFIX):
+        return load_git_catalog(spec[len(GIT_PREFIX):], repo=repo)
+    path = Path(spec)
+    procedures, problems = validate_paths([path])
+    if problems:
+        raise CatalogError(problems)
+    return {p.number: p for p in sorted(procedures, key=lambda p: number_key(p.number))}
+
+
+__all__ = [
+    "BURDEN", "CLASSES", "CLASS_RU", "KINDS", "NEUTRAL", "SCHEMA_ID", "SIMPLIFICATION",
+    "CatalogDiff", "Change", "SideError", "diff_catalogs", "diff_to_json", "load_git_catalog",
+    "load_side", "pair_procedures", "term_ru",
+]
