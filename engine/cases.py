@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
@@ -40,6 +40,24 @@ LEGAL_22 = ("Directive No. 2, §2.2: demanding documents that the procedure does
             "gross violation")
 
 
+# The hot path's statements are built once: SQLAlchemy then reuses their compiled form.
+_CASE_BY_ID = select(cases).where(cases.c.id == bindparam("case_id"))
+_ASSIGNEE = select(tasks.c.assignee).where(tasks.c.id == bindparam("task_id"),
+                                           tasks.c.case_id == bindparam("case_id"))
+_UPDATE_CASE = update(cases).where(cases.c.id == bindparam("_id"),
+                                   cases.c.row_version == bindparam("_expected"))
+_INSERT_CASE = insert(cases)
+_INSERT_EVENT = insert(events)
+_CLOSE_TASK = update(tasks).where(tasks.c.id == bindparam("_task")).values(
+    state=bindparam("state"), closed_at=bindparam("closed_at"), closed_by=bindparam("closed_by"))
+_INSERT_TASK = insert(tasks)
+_ASSIGN_TASK = update(tasks).where(tasks.c.id == bindparam("_task"),
+                                   tasks.c.case_id == bindparam("_case")).values(
+    assignee=bindparam("assignee"))
+_DELETE_TIMERS = delete(timers).where(timers.c.case_id == bindparam("_case"))
+_INSERT_TIMER = insert(timers)
+
+
 @dataclass
 class _Command:
     """What a running command sees and what it decides to write."""
@@ -58,6 +76,7 @@ class _Command:
     assign: tuple[str, str | None] | None = None
     workflow_changed: bool = True
     assignee: str | None = None  # who holds the task the command names, from the tasks table
+    timers_before: list = field(default_factory=list)
 
 
 class Cases:
@@ -308,11 +327,10 @@ class Cases:
     def _run(self, case_id: str, actor: str, action: str, apply: Callable[[_Command], None], *,
              expected_version: int | None = None, task_id: str | None = None) -> None:
         with self.db.connect() as conn:
-            found = conn.execute(select(cases).where(cases.c.id == case_id)).first()
+            found = conn.execute(_CASE_BY_ID, {"case_id": case_id}).first()
             assignee = None
             if task_id is not None and found is not None:
-                assignee = conn.execute(select(tasks.c.assignee).where(
-                    tasks.c.id == task_id, tasks.c.case_id == case_id)).scalar()
+                assignee = conn.execute(_ASSIGNEE, {"task_id": task_id, "case_id": case_id}).scalar()
         if found is None:
             raise NotFound(f"case {case_id} does not exist", field="case_id")
         row = dict(found._mapping)
@@ -324,11 +342,12 @@ class Cases:
                        assignee=assignee)
         try:
             before = self._ready(workflow)
+            cmd.timers_before = bpmn.timer_due_times(workflow)
             apply(cmd)
             self._write(cmd, action, before, self._ready(workflow))
         except BaseException:
             raise  # the workflow may be half-changed: it is not put back into the cache
-        self._put(case_id, cmd.row["row_version"] + 1, workflow)
+        self._put(case_id, cmd.row["row_version"], workflow)  # _write set the new version
 
     def _take(self, row: dict[str, Any], proc: Procedure) -> BpmnWorkflow:
         with self._live_lock:
@@ -435,17 +454,22 @@ class Cases:
         due = values.get("due_date", row["due_date"])
         with self.write_db.begin() as conn:
             if new:
-                conn.execute(insert(cases).values({**row, **values}))
+                conn.execute(_INSERT_CASE, {**row, **values})
             else:
-                changed = conn.execute(update(cases).where(
-                    cases.c.id == row["id"], cases.c.row_version == row["row_version"]
-                ).values(values)).rowcount
+                changed = conn.execute(_UPDATE_CASE, {
+                    **values, "_id": row["id"], "_expected": row["row_version"]}).rowcount
                 if changed != 1:
                     raise Conflict("the case was changed by another command; reload and retry")
-            conn.execute(insert(events).values(event))
+            conn.execute(_INSERT_EVENT, event)
             self._write_tasks(conn, cmd, before, after, due)
             if cmd.workflow_changed or new:
-                self._write_timers(conn, cmd, new)
+                after = bpmn.timer_due_times(cmd.workflow)
+                if after != cmd.timers_before:
+                    if not new:
+                        conn.execute(_DELETE_TIMERS, {"_case": row["id"]})
+                    if after:
+                        conn.execute(_INSERT_TIMER, [{"case_id": row["id"], "task_id": k, "due_at": v}
+                                                     for k, v in after])
             for document, status in cmd.documents.items():
                 self._write_document(conn, row["id"], document, status, cmd)
             if "due_date" in cmd.changes and not new:
@@ -458,16 +482,14 @@ class Cases:
         case_id = cmd.row["id"]
         for task_id in before.keys() - after.keys():
             done = task_id == cmd.done_task
-            conn.execute(update(tasks).where(tasks.c.id == task_id).values(
-                state="done" if done else "cancelled", closed_at=cmd.now,
-                closed_by=cmd.actor if done else None))
+            conn.execute(_CLOSE_TASK, {"_task": task_id, "state": "done" if done else "cancelled",
+                                       "closed_at": cmd.now, "closed_by": cmd.actor if done else None})
         new = [t for tid, t in after.items() if tid not in before]
         if new:
-            conn.execute(insert(tasks), [self._task_row(cmd, t, due) for t in new])
+            conn.execute(_INSERT_TASK, [self._task_row(cmd, t, due) for t in new])
         if cmd.assign is not None:
             task_id, assignee = cmd.assign
-            conn.execute(update(tasks).where(tasks.c.id == task_id, tasks.c.case_id == case_id)
-                         .values(assignee=assignee))
+            conn.execute(_ASSIGN_TASK, {"_task": task_id, "_case": case_id, "assignee": assignee})
 
     def _task_row(self, cmd: _Command, task: Task, case_due: date) -> dict[str, Any]:
         proc = cmd.procedure
@@ -486,14 +508,6 @@ class Cases:
             "role": role_id, "acts_as": acts_as, "authority": cmd.row["authority"], "state": "open",
             "assignee": None, "due_date": step_due, "created_at": cmd.now,
         }
-
-    def _write_timers(self, conn: Connection, cmd: _Command, new: bool) -> None:
-        waiting = dict(bpmn.timer_due_times(cmd.workflow))
-        if not new:
-            conn.execute(delete(timers).where(timers.c.case_id == cmd.row["id"]))
-        if waiting:
-            conn.execute(insert(timers), [{"case_id": cmd.row["id"], "task_id": k, "due_at": v}
-                                          for k, v in waiting.items()])
 
     @staticmethod
     def _write_document(conn: Connection, case_id: str, document: str, status: str, cmd: _Command) -> None:

@@ -75,3 +75,29 @@ def _value(fld: Field, value: Any) -> Any:
 
 def _bad() -> Any:
     raise ValueError
+
+
+_PATTERN_SAMPLES = ("1234567", "AB1234567", "МР1234567", "1234567A001PB1", "12345", "123456",
+                    "1", "12", "123", "1234", "12345678", "123456789", "1234567890", "+375291234567",
+                    "375291234567", "2025-01-01", "abc", "А", "Иванов")
+
+
+def example_form(fields: tuple[Field, ...]) -> dict[str, Any]:
+    """A valid value for every field: for API examples, tests and load generators."""
+    data: dict[str, Any] = {}
+    for f in fields:
+        if f.type == "choice":
+            data[f.id] = f.choices[0].id
+        elif f.type == "boolean":
+            data[f.id] = False
+        elif f.type in ("integer", "number"):
+            data[f.id] = int(f.min) if f.min is not None else 1
+        elif f.type == "date":
+            data[f.id] = "2025-06-01"
+        elif f.pattern:
+            matching = [c for c in _PATTERN_SAMPLES if re.fullmatch(f.pattern, c)]
+            if matching:
+                data[f.id] = matching[0]
+        else:
+            data[f.id] = "текст"[: f.max_length or 5]
+    return data

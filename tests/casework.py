@@ -1,7 +1,7 @@
 """Shared test plumbing for running cases: a real SQLite file, the real catalog, a movable clock."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import select
 from engine.cases import Cases
 from engine.catalog import load_catalog
 from engine.clock import FixedClock
+from engine.forms import example_form as sample_form
 from engine.procedure import Field, Procedure
 from engine.store import connect, tasks
 from engine.versions import Versions
@@ -73,34 +74,3 @@ def _fields(proc: Procedure, step_id: str) -> tuple[Field, ...]:
         if step.id == step_id:
             return step.fields
     return ()
-
-
-def sample_form(fields: tuple[Field, ...]) -> dict[str, Any]:
-    """A valid value for every field (required or not), as a performer would fill the form."""
-    data: dict[str, Any] = {}
-    for f in fields:
-        if f.type == "choice":
-            data[f.id] = f.choices[0].id
-        elif f.type == "boolean":
-            data[f.id] = False
-        elif f.type in ("integer", "number"):
-            data[f.id] = int(f.min) if f.min is not None else 1
-        elif f.type == "date":
-            data[f.id] = date(2025, 6, 1).isoformat()
-        elif f.pattern:
-            data[f.id] = _matching(f.pattern)
-        else:
-            data[f.id] = "текст"[: f.max_length or 5]
-    return data
-
-
-def _matching(pattern: str) -> str:
-    """A string matching a simple field pattern (digits, letters); enough for catalog patterns."""
-    import re
-
-    for candidate in ("1234567", "AB1234567", "1234567A001PB1", "12345", "2025-01-01", "А", "abc",
-                      "+375291234567", "375291234567", "1", "12", "123", "1234", "123456",
-                      "12345678", "123456789", "1234567890", "AB123456", "МР1234567"):
-        if re.fullmatch(pattern, candidate):
-            return candidate
-    raise AssertionError(f"add a sample for pattern {pattern!r} to tests/casework.py")

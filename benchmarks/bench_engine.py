@@ -1,0 +1,253 @@
+"""Case engine throughput against raw SpiffWorkflow, measured in the same run.
+
+Figures are medians of several rounds; compare the ratios, not the absolute numbers (the machine
+is shared). What is measured:
+- raw: SpiffWorkflow completing the same process in memory, no storage (the floor);
+- default: SpiffWorkflow's default serializer (spec embedded, task data as diffs) writing the whole
+  workflow to an SQLite row after every step, as an application would without our store;
+- okno: `Cases.complete_task` persisted to SQLite (spec cached per version, spec-less orjson state,
+  task side table, audit event, optimistic version check), with and without the live-case cache;
+- cases started per second;
+- the cost of one step after 10 and after 100 completed steps (must not grow quadratically);
+- the cost of one step with 1,000 and with 100,000 cases stored (must stay flat).
+"""
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import insert, select
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import TaskState
+
+from engine import bpmn
+from engine.cases import Cases
+from engine.catalog import build_procedure, load_catalog
+from engine.clock import FixedClock
+from engine.forms import example_form
+from engine.store import cases, connect, tasks
+from engine.versions import Versions
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUNDS = 5
+NUMBER = "2.1"  # a short real procedure without forms: intake, prepare, decision, issue
+
+LOOP_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="loop_defs"
+  targetNamespace="http://okno.example/bench">
+  <bpmn:process id="procedure_99_1" isExecutable="true">
+    <bpmn:laneSet id="lanes"><bpmn:lane id="lane_clerk" name="clerk">
+      <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>work</bpmn:flowNodeRef>
+      <bpmn:flowNodeRef>more</bpmn:flowNodeRef><bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+    </bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="work" name="Work"><bpmn:incoming>f1</bpmn:incoming><bpmn:incoming>f3</bpmn:incoming>
+      <bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:exclusiveGateway id="more" default="f3"><bpmn:incoming>f2</bpmn:incoming>
+      <bpmn:outgoing>f3</bpmn:outgoing><bpmn:outgoing>f4</bpmn:outgoing></bpmn:exclusiveGateway>
+    <bpmn:endEvent id="end"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="more"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="more" targetRef="work"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="more" targetRef="end">
+      <bpmn:conditionExpression>done == True</bpmn:conditionExpression></bpmn:sequenceFlow>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def _median_rate(fn, count: int) -> float:
+    """Median operations per second of `fn(count)` over ROUNDS rounds."""
+    rates = []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        fn(count)
+        rates.append(count / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def _loop_procedure():
+    data = load_catalog(ROOT / "procedures")[NUMBER].definition
+    data.pop("steps", None)
+    data.update(number="99.1", chapter=99, bpmn="loop.bpmn",
+                roles=[{"id": "clerk", "title": "специалист", "acts_as": "clerk"}])
+    return build_procedure(data, "99.1.yaml", LOOP_BPMN)
+
+
+class _Setup:
+    def __init__(self, folder: Path, name: str, cache_size: int = 2048) -> None:
+        self.db = connect(f"sqlite:///{folder / name}")
+        self.clock = FixedClock(datetime(2025, 6, 18, 7, 0, tzinfo=timezone.utc))
+        self.versions = Versions(self.db, self.clock)
+        self.catalog = load_catalog(ROOT / "procedures")
+        self.loop = _loop_procedure()
+        self.versions.publish([*self.catalog.values(), self.loop])
+        self.cases = Cases(self.db, self.versions, self.clock, cache_size=cache_size)
+
+    def start(self, number: str = NUMBER) -> str:
+        return self.cases.start(number, applicant="a", channel="in_person", authority="org",
+                                actor="clerk")
+
+    def open_task(self, case_id: str) -> str | None:
+        row = self._open(case_id)
+        return row.id if row is not None else None
+
+    def _open(self, case_id: str):
+        with self.db.connect() as conn:
+            return conn.execute(select(tasks.c.id, tasks.c.step, tasks.c.kind).where(
+                tasks.c.case_id == case_id, tasks.c.state == "open")).first()
+
+    def finish(self, case_id: str) -> int:
+        """Complete the case's tasks in order with valid form data; returns the steps done."""
+        proc = self.catalog[NUMBER]
+        steps = 0
+        while (row := self._open(case_id)) is not None:
+            data = example_form(proc.step(row.step).fields)
+            if row.kind == "decision":
+                data["outcome"] = "approve"
+            self.cases.complete_task(case_id, row.id, data, actor="clerk")
+            steps += 1
+        return steps
+
+
+def _data_for(proc, task) -> dict:
+    data = example_form(proc.step(task.task_spec.name).fields)
+    if task.task_spec.name == "decision":
+        data["outcome"] = "approve"
+    return data
+
+
+def raw_in_memory(proc, count_cases: int) -> int:
+    """Complete `count_cases` cases of `proc` in memory; returns the number of steps."""
+    spec = bpmn.load_spec(proc)
+    steps = 0
+    for _ in range(count_cases):
+        wf = BpmnWorkflow(spec.spec, spec.subprocess_specs, script_engine=bpmn.SafeScriptEngine())
+        wf.do_engine_steps()
+        while ready := wf.get_tasks(state=TaskState.READY, manual=True):
+            task = ready[0]
+            task.set_data(**_data_for(proc, task))
+            task.run()
+            wf.do_engine_steps()
+            steps += 1
+    return steps
+
+
+def default_persisted(proc, folder: Path, count_cases: int) -> int:
+    """SpiffWorkflow's default serializer, whole workflow (with spec) saved and reloaded per step."""
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    spec = bpmn.load_spec(proc)
+    conn = sqlite3.connect(folder / "default.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS wf (id TEXT PRIMARY KEY, state TEXT)")
+    steps = 0
+    for _ in range(count_cases):
+        wf = BpmnWorkflow(spec.spec, spec.subprocess_specs, script_engine=bpmn.SafeScriptEngine())
+        wf.do_engine_steps()
+        case_id = str(uuid.uuid4())
+        conn.execute("INSERT INTO wf VALUES (?, ?)", (case_id, serializer.serialize_json(wf)))
+        while True:
+            state = conn.execute("SELECT state FROM wf WHERE id = ?", (case_id,)).fetchone()[0]
+            wf = serializer.deserialize_json(state)
+            wf.script_engine = bpmn.SafeScriptEngine()
+            ready = wf.get_tasks(state=TaskState.READY, manual=True)
+            if not ready:
+                break
+            ready[0].set_data(**_data_for(proc, ready[0]))
+            ready[0].run()
+            wf.do_engine_steps()
+            conn.execute("BEGIN")
+            conn.execute("UPDATE wf SET state = ? WHERE id = ?", (serializer.serialize_json(wf), case_id))
+            conn.execute("COMMIT")
+            steps += 1
+    return steps
+
+
+def _steps_per_second(fn) -> float:
+    rates = []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        steps = fn()
+        rates.append(steps / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def _step_cost_after(setup: _Setup, done: int, samples: int = 20) -> float:
+    """Median milliseconds of one step in a loop case that already has `done` completed steps."""
+    case_id = setup.start("99.1")
+    for _ in range(done):
+        setup.cases.complete_task(case_id, setup.open_task(case_id), {"done": False}, actor="clerk")
+    times = []
+    for _ in range(samples):
+        task_id = setup.open_task(case_id)
+        start = time.perf_counter()
+        setup.cases.complete_task(case_id, task_id, {"done": False}, actor="clerk")
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def _fill(setup: _Setup, total: int) -> None:
+    """Store `total` cases in all, by copying the row of a real started case (fast, realistic size)."""
+    template = None
+    with setup.db.connect() as conn:
+        have = conn.execute(select(cases.c.id)).scalars().all()
+        template = dict(conn.execute(select(cases).where(cases.c.id == have[0])).one()._mapping)
+    missing = total - len(have)
+    batch = []
+    with setup.db.begin() as conn:
+        for _ in range(missing):
+            batch.append({**template, "id": str(uuid.uuid4())})
+            if len(batch) == 5000:
+                conn.execute(insert(cases), batch)
+                batch = []
+        if batch:
+            conn.execute(insert(cases), batch)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        proc = load_catalog(ROOT / "procedures")[NUMBER]
+        cases_per_round = 40
+        raw = _steps_per_second(lambda: raw_in_memory(proc, cases_per_round))
+        default = _steps_per_second(lambda: default_persisted(proc, folder, cases_per_round))
+        cold = _Setup(folder, "cold.db", cache_size=0)
+        warm = _Setup(folder, "warm.db")
+
+        def okno(setup: _Setup) -> int:
+            ids = [setup.start() for _ in range(cases_per_round)]
+            return sum(setup.finish(case_id) for case_id in ids)
+
+        okno_cold = _steps_per_second(lambda: okno(cold))
+        okno_warm = _steps_per_second(lambda: okno(warm))
+        started = _median_rate(lambda n: [warm.start() for _ in range(n)], 200)
+        print(f"engine: process {NUMBER} ({proc.name[:50]}…), medians of {ROUNDS} rounds")
+        print(f"  raw SpiffWorkflow in memory     {raw:8.0f} steps/s  (baseline 100 %)")
+        print(f"  default serializer, SQLite       {default:8.0f} steps/s  ({default / raw:6.1%} of raw)")
+        print(f"  okno persisted, no live cache    {okno_cold:8.0f} steps/s  ({okno_cold / raw:6.1%} of raw)")
+        print(f"  okno persisted, live cache       {okno_warm:8.0f} steps/s  ({okno_warm / raw:6.1%} of raw)")
+        print(f"  okno cases started               {started:8.0f} cases/s")
+        for label, setup in (("no cache", cold), ("live cache", warm)):
+            after10 = _step_cost_after(setup, 10)
+            after100 = _step_cost_after(setup, 100)
+            print(f"  one step after 10 / 100 steps ({label}): {after10:.2f} ms / {after100:.2f} ms "
+                  f"(x{after100 / after10:.2f})")
+        flat = _Setup(folder, "flat.db", cache_size=0)
+        flat.start()
+        results = []
+        for total in (1_000, 100_000):
+            _fill(flat, total)
+            results.append((total, _step_cost_after(flat, 0, samples=30)))
+        (n1, t1), (n2, t2) = results
+        print(f"  one step with {n1:,} / {n2:,} cases stored: {t1:.2f} ms / {t2:.2f} ms (x{t2 / t1:.2f})")
+
+
+if __name__ == "__main__":
+    main()
