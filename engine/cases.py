@@ -42,8 +42,9 @@ LEGAL_22 = ("Directive No. 2, §2.2: demanding documents that the procedure does
 
 # The hot path's statements are built once: SQLAlchemy then reuses their compiled form.
 _CASE_BY_ID = select(cases).where(cases.c.id == bindparam("case_id"))
-_ASSIGNEE = select(tasks.c.assignee).where(tasks.c.id == bindparam("task_id"),
-                                           tasks.c.case_id == bindparam("case_id"))
+_CASE_AND_ASSIGNEE = select(cases, select(tasks.c.assignee).where(
+    tasks.c.id == bindparam("task_id"), tasks.c.case_id == cases.c.id
+).scalar_subquery().label("_assignee")).where(cases.c.id == bindparam("case_id"))
 _UPDATE_CASE = update(cases).where(cases.c.id == bindparam("_id"),
                                    cases.c.row_version == bindparam("_expected"))
 _INSERT_CASE = insert(cases)
@@ -141,12 +142,16 @@ class Cases:
     # ---------------------------------------------------------------- tasks
 
     def complete_task(self, case_id: str, task_id: str, data: dict[str, Any] | None, *,
-                      actor: str, expected_version: int | None = None) -> None:
-        """Complete a human task with form data validated against its step's fields."""
+                      actor: str, expected_version: int | None = None) -> list[str]:
+        """Complete a human task with form data validated against its step's fields.
+
+        Returns the ids of the tasks that opened as a result, so callers need not query for them.
+        """
         def run(cmd: _Command) -> None:
             task = self._ready_task(cmd, task_id)
             self._complete(cmd, task, data or {})
-        self._run(case_id, actor, "complete", run, expected_version=expected_version, task_id=task_id)
+        return self._run(case_id, actor, "complete", run, expected_version=expected_version,
+                         task_id=task_id)
 
     def claim(self, case_id: str, task_id: str, *, actor: str) -> None:
         """Take a task into one's own work list; a task claimed by someone else stays theirs."""
@@ -325,15 +330,17 @@ class Cases:
     # ---------------------------------------------------------------- internals
 
     def _run(self, case_id: str, actor: str, action: str, apply: Callable[[_Command], None], *,
-             expected_version: int | None = None, task_id: str | None = None) -> None:
+             expected_version: int | None = None, task_id: str | None = None) -> list[str]:
+        """Run one command; returns the ids of the human tasks it opened."""
         with self.db.connect() as conn:
-            found = conn.execute(_CASE_BY_ID, {"case_id": case_id}).first()
-            assignee = None
-            if task_id is not None and found is not None:
-                assignee = conn.execute(_ASSIGNEE, {"task_id": task_id, "case_id": case_id}).scalar()
+            if task_id is None:
+                found = conn.execute(_CASE_BY_ID, {"case_id": case_id}).first()
+            else:
+                found = conn.execute(_CASE_AND_ASSIGNEE, {"case_id": case_id, "task_id": task_id}).first()
         if found is None:
             raise NotFound(f"case {case_id} does not exist", field="case_id")
         row = dict(found._mapping)
+        assignee = row.pop("_assignee", None)
         if expected_version is not None and row["row_version"] != expected_version:
             raise Conflict(f"case is at version {row['row_version']}, not {expected_version}")
         proc = self.versions.get(row["version"])
@@ -344,10 +351,12 @@ class Cases:
             before = self._ready(workflow)
             cmd.timers_before = bpmn.timer_due_times(workflow)
             apply(cmd)
-            self._write(cmd, action, before, self._ready(workflow))
+            after = self._ready(workflow)
+            self._write(cmd, action, before, after)
         except BaseException:
             raise  # the workflow may be half-changed: it is not put back into the cache
         self._put(case_id, cmd.row["row_version"], workflow)  # _write set the new version
+        return [task_id for task_id in after if task_id not in before]
 
     def _take(self, row: dict[str, Any], proc: Procedure) -> BpmnWorkflow:
         with self._live_lock:
