@@ -161,5 +161,69 @@ def worker(
     run_worker(cases, interval)
 
 
+@app.command("serve")
+def serve_command(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, min=1, help="Processes; above 1, gunicorn with uvicorn workers."),
+    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+    catalog: str = typer.Option(None, "--catalog", help="Catalog folder (default: procedures/)."),
+    access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+) -> None:
+    """Serve the HTTP API (docs at /docs). The scheduler runs separately: `okno worker`."""
+    from api.serve import serve
+
+    serve(host, port, workers, database, catalog, access_log)
+
+
+@app.command("run")
+def run_command(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+) -> None:
+    """Demo: publish the catalog, create demo users (DEMO ONLY), run the worker loop and serve."""
+    from api.serve import run_demo
+
+    run_demo(host, port)
+
+
+user_app = typer.Typer(no_args_is_help=True, help="User accounts of the HTTP API.")
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    name: str = typer.Argument(..., help="User name (unique, no spaces)."),
+    role: str = typer.Option(..., help="analyst, clerk, supervisor, applicant or auditor."),
+    org: str = typer.Option(..., help="Organisation (authority code, e.g. minsk-sovetsky)."),
+    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+) -> None:
+    """Add a user; the password is read from stdin (asked twice on a terminal)."""
+    from api.serve import read_password
+    from engine import accounts
+    from engine.errors import OknoError
+    from engine.store import connect
+
+    try:
+        password = read_password(prompt=True)
+        accounts.add_user(connect(database), name, password, role, org)
+    except (OknoError, ValueError) as exc:
+        typer.echo(f"error: {getattr(exc, 'detail', exc)}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"user {name} added ({role}, {org})")
+
+
+@user_app.command("list")
+def user_list(
+    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+) -> None:
+    """List users: name, role, organisation."""
+    from engine import accounts
+    from engine.store import connect
+
+    for user in accounts.list_users(connect(database)):
+        typer.echo(f"{user.name}\t{user.role}\t{user.org}")
+
+
 def main() -> None:
     app()

@@ -1,0 +1,71 @@
+"""Who may see and do what: the authorisation rules of the HTTP API in one place.
+
+Roles: analyst, clerk, supervisor, applicant, auditor; every user belongs to one organisation
+(an authority code, the same as `cases.authority`).
+
+* clerk, supervisor: see and act on the cases of their own organisation only. A case of another
+  organisation answers 404, exactly like a case that does not exist, so ids of other
+  authorities' cases cannot be probed. A task whose role acts as `supervisor` needs a
+  supervisor; a supervisor may also perform clerk tasks (a head can stand in for staff).
+* applicant: sees only cases whose applicant is their user name (others: 404); may create
+  cases (filed electronically, channel `portal`) and withdraw their own; nothing else (403).
+* auditor: reads every case and audit trail of every organisation, changes nothing (403).
+* analyst: reads procedures and the catalog diff; cases are not theirs (403).
+
+Order of checks: authentication (401), then the role may use the route at all (403, before the
+case is looked up so a 403 leaks nothing), then the case is visible to the caller (404), then
+the task-level rule (403).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from api.auth import require_role
+from api.problems import ApiError, forbidden, not_found
+from engine.accounts import User
+
+STAFF = ("clerk", "supervisor")
+CASE_READERS = ("clerk", "supervisor", "applicant", "auditor")
+EVENT_READERS = ("clerk", "supervisor", "auditor")
+CASE_CREATORS = ("clerk", "supervisor", "applicant")
+WITHDRAWERS = ("clerk", "supervisor", "applicant")
+DIFF_READERS = ("analyst", "supervisor", "auditor")
+
+
+def can_see(user: User, facts: dict[str, Any]) -> bool:
+    if user.role == "auditor":
+        return True
+    if user.role in STAFF:
+        return facts["authority"] == user.org
+    if user.role == "applicant":
+        return facts["applicant"] == user.name
+    return False
+
+
+def visible_case(user: User, facts: dict[str, Any] | None, case_id: str) -> dict[str, Any]:
+    """The case's facts if the caller may see it; 404 otherwise (absent and foreign alike)."""
+    if facts is None or not can_see(user, facts):
+        raise not_found(f"case {case_id} does not exist", field="case_id")
+    return facts
+
+
+def may_act(user: User, facts: dict[str, Any] | None, case_id: str, *roles: str) -> dict[str, Any]:
+    """Role check (403), then visibility (404)."""
+    require_role(user, *roles)
+    return visible_case(user, facts, case_id)
+
+
+def may_perform(user: User, task: dict[str, Any] | None, task_id: str) -> None:
+    """A task of the case that the caller's role may perform (supervisor tasks need a supervisor)."""
+    if task is None:
+        raise not_found(f"task {task_id} does not exist in this case", field="task_id")
+    if task["acts_as"] == "supervisor" and user.role != "supervisor":
+        raise forbidden("this step is performed by a supervisor", field="task_id")
+
+
+def staff_authority(user: User, requested: str | None) -> str:
+    """The authority a staff member registers a case for: their own organisation."""
+    if requested is not None and requested != user.org:
+        raise ApiError(403, f"you register cases for your own organisation ({user.org})",
+                       field="authority")
+    return user.org

@@ -1,0 +1,132 @@
+"""Every error the API sends is an RFC 9457 problem: `application/problem+json`.
+
+A problem has `type`, `title`, `status`, `detail`, and, when one part of the request is at fault,
+`field` (a dotted path such as `data.child_order` or `query.limit`) and `errors[]` (each with
+`field` and `detail`). Engine errors (`engine.errors.OknoError`) keep their status; FastAPI's
+validation errors become 422 naming the field; anything unexpected is a 500 without internals.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from engine.errors import OknoError
+
+PROBLEM = "application/problem+json"
+TYPE_BASE = "urn:okno:problem:"
+log = logging.getLogger("okno.api")
+
+TITLES = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
+          405: "Method not allowed", 409: "Conflict", 415: "Unsupported media type",
+          422: "Invalid input", 500: "Internal error"}
+SLUGS = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
+         405: "method-not-allowed", 409: "conflict", 415: "unsupported-media-type",
+         422: "invalid-input", 500: "internal-error"}
+
+
+class ApiError(Exception):
+    """An error raised by the HTTP face itself (authentication, access, idempotency)."""
+
+    def __init__(self, status: int, detail: str, *, field: str | None = None,
+                 title: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.field = status, detail, field
+        self.title = title or TITLES.get(status, "Error")
+        self.headers = headers
+
+
+def unauthenticated(detail: str) -> ApiError:
+    return ApiError(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(detail: str, field: str | None = None) -> ApiError:
+    return ApiError(403, detail, field=field)
+
+
+def not_found(detail: str, field: str | None = None) -> ApiError:
+    return ApiError(404, detail, field=field)
+
+
+def problem_body(status: int, detail: str, *, title: str | None = None, field: str | None = None,
+                 errors: list[dict[str, Any]] | None = None, slug: str | None = None) -> dict:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + (slug or SLUGS.get(status, "error")),
+        "title": title or TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if field is not None:
+        body["field"] = field
+    if errors:
+        body["errors"] = errors
+    elif field is not None:
+        body["errors"] = [{"field": field, "detail": detail}]
+    return body
+
+
+def problem(status: int, detail: str, *, headers: dict[str, str] | None = None, **kw: Any) -> Response:
+    return Response(orjson.dumps(problem_body(status, detail, **kw)), status_code=status,
+                    media_type=PROBLEM, headers=headers)
+
+
+def _slug(exc: OknoError) -> str:
+    name = type(exc).__name__
+    return {"NotAllowed": "not-allowed", "Conflict": "conflict", "InvalidInput": "invalid-input",
+            "NotFound": "not-found", "Forbidden": "forbidden"}.get(name, SLUGS.get(exc.status, "error"))
+
+
+def _loc_to_field(loc: tuple | list) -> str:
+    """FastAPI's ('body', 'data', 'x') -> 'data.x'; ('query', 'limit') -> 'query.limit'."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for err in errors:
+        loc = err.get("loc", ())
+        msg = str(err.get("msg", "invalid"))
+        out.append({"field": _loc_to_field(loc), "detail": msg})
+    return out
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into a problem."""
+
+    @app.exception_handler(OknoError)
+    async def _okno(_request: Request, exc: OknoError) -> Response:
+        return problem(exc.status, exc.detail, title=exc.title, field=exc.field, slug=_slug(exc))
+
+    @app.exception_handler(ApiError)
+    async def _api(_request: Request, exc: ApiError) -> Response:
+        return problem(exc.status, exc.detail, title=exc.title, field=exc.field, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+        errors = validation_errors(list(exc.errors()))
+        first = errors[0] if errors else {"field": "body", "detail": "invalid request"}
+        detail = f"{first['field']}: {first['detail']}"
+        if len(errors) > 1:
+            detail += f" (and {len(errors) - 1} more)"
+        return problem(422, detail, field=first["field"], errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
+        if exc.status_code == 400:  # a body FastAPI cannot parse (e.g. not UTF-8): bad input
+            return problem(422, f"body: {detail}", field="body")
+        return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, "an unexpected error occurred; nothing was changed if the request "
+                            "was refused before its transaction committed")

@@ -1,0 +1,32 @@
+"""Signing in: the OAuth2 password flow, and who the caller is."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.app import Services, json_response, services
+from api.auth import CurrentUser, issue_token
+from api.problems import unauthenticated
+from api.schemas import Me, Token, errors
+from engine.accounts import verify_password
+
+router = APIRouter(prefix="/api", tags=["auth"])
+
+
+@router.post("/auth/token", response_model=Token, responses=errors(401))
+def token(form: Annotated[OAuth2PasswordRequestForm, Depends()],
+          svc: Annotated[Services, Depends(services)]):
+    """Exchange a user name and password (form fields) for a bearer token."""
+    user = verify_password(svc.db, form.username, form.password)
+    if user is None:
+        raise unauthenticated("wrong user name or password")
+    access, lifetime = issue_token(user, svc.secret)
+    return json_response({"access_token": access, "token_type": "bearer", "expires_in": lifetime})
+
+
+@router.get("/me", response_model=Me, responses=errors(401))
+def me(user: CurrentUser):
+    """The signed-in user: name, role and organisation."""
+    return json_response({"name": user.name, "role": user.role, "org": user.org})

@@ -1,0 +1,298 @@
+"""Cases, their audit trails, work lists and the commands clerks, applicants and supervisors send.
+
+Each handler authorises (api.access), makes one engine call, and answers with the case's new
+state. Commands answer with a `CommandResult` (status, row_version, the open tasks), which is
+enough to carry on; `GET /api/cases/{id}` gives the full view.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query
+from starlette.responses import Response
+
+from api import access
+from api.access import CASE_CREATORS, CASE_READERS, EVENT_READERS, STAFF, WITHDRAWERS
+from api.app import Services, json_response, services
+from api.auth import CurrentUser, require_role
+from api.idempotency import HEADER, run_once
+from api.problems import forbidden
+from api.schemas import (
+    CaseCreate,
+    CaseOut,
+    CasePage,
+    CaseStatus,
+    CommandResult,
+    Complete,
+    Decide,
+    DocumentStatus,
+    EventsOut,
+    GroundIn,
+    Issue,
+    TaskPage,
+    Unclaim,
+    Withdraw,
+    errors,
+)
+from engine import accounts, audit, queries
+from engine.accounts import User
+from engine.errors import InvalidInput, NotAllowed
+
+router = APIRouter(prefix="/api", tags=["cases"])
+Svc = Annotated[Services, Depends(services)]
+CaseId = Annotated[str, Path(min_length=1, max_length=64, description="case id (UUID)")]
+TaskId = Annotated[str, Path(min_length=1, max_length=64, description="task id (UUID)")]
+DocId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                            description="document id from the procedure's checklist")]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+IdemKey = Annotated[str | None, Header(alias=HEADER, max_length=255,
+                                       description="retry safely: the first answer is replayed")]
+Filter = Annotated[str | None, Query(min_length=1, max_length=128)]
+
+
+def _case(svc: Services, user: User, case_id: str, roles: tuple[str, ...],
+          task_id: str | None = None) -> dict:
+    """Role may use the route (403), the case is visible to the caller (404)."""
+    require_role(user, *roles)
+    return access.visible_case(user, queries.case_facts(svc.db, case_id, task_id), case_id)
+
+
+def _result(svc: Services, case_id: str, status: int = 200) -> Response:
+    return json_response(queries.case_status(svc.db, case_id), status)
+
+
+# ------------------------------------------------------------------------------------ cases
+
+@router.post("/cases", status_code=201, response_model=CaseOut, responses=errors(401, 403, 404, 409))
+def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKey = None):
+    """Register an application. Staff register it for their own organisation; an applicant files
+    their own, electronically (channel portal), naming the authority."""
+    require_role(user, *CASE_CREATORS)
+    if user.role == "applicant":
+        if body.applicant not in (None, user.name):
+            raise forbidden("applicants file their own applications only", field="applicant")
+        if body.channel not in (None, "portal"):
+            raise InvalidInput("applicants file electronically: channel must be 'portal'",
+                               field="channel")
+        if body.authority is None:
+            raise InvalidInput("name the authority you apply to", field="authority")
+        if not accounts.org_has_staff(svc.db, body.authority):
+            raise InvalidInput(f"no authority {body.authority!r} works in okno", field="authority")
+        applicant, channel, authority = user.name, "portal", body.authority
+    else:
+        if body.applicant is None:
+            raise InvalidInput("applicant is required", field="applicant")
+        if body.channel is None:
+            raise InvalidInput("channel is required", field="channel")
+        applicant, channel = body.applicant, body.channel
+        authority = access.staff_authority(user, body.authority)
+
+    def start() -> Response:
+        case_id = svc.cases.start(body.number, applicant=applicant, channel=channel,
+                                  authority=authority, actor=user.name, category=body.category,
+                                  exempt=body.exempt)
+        proc = svc.versions.current(body.number)
+        return json_response(queries.case_view(svc.db, case_id, proc), 201,
+                             headers={"Location": f"/api/cases/{case_id}"})
+
+    return run_once(svc, user.name, key, "POST /api/cases", body.model_dump(mode="json"), start)
+
+
+@router.get("/cases", response_model=CasePage, responses=errors(401, 403))
+def list_cases(user: CurrentUser, svc: Svc,
+               status: Annotated[CaseStatus | None, Query()] = None,
+               number: Annotated[str | None, Query(max_length=32)] = None,
+               authority: Filter = None, applicant: Filter = None,
+               due_before: date | None = None, overdue: bool | None = None,
+               limit: Limit = 50, offset: Offset = 0):
+    """Cases the caller may see, newest first: staff their organisation's, applicants their own,
+    auditors all. A filter outside the caller's scope yields an empty page."""
+    require_role(user, *CASE_READERS)
+    scope: dict[str, str] = {}
+    if user.role in STAFF:
+        scope["authority"] = user.org
+    elif user.role == "applicant":
+        scope["applicant"] = user.name
+    for name, value in (("authority", authority), ("applicant", applicant)):
+        if value is not None and scope.get(name, value) != value:
+            return json_response({"items": [], "total": 0, "limit": limit, "offset": offset})
+    page = queries.list_cases(svc.db, status=status, number=number,
+                              authority=scope.get("authority", authority),
+                              applicant=scope.get("applicant", applicant),
+                              due_before=due_before, overdue=overdue, limit=limit, offset=offset)
+    return json_response(page)
+
+
+@router.get("/cases/{case_id}", response_model=CaseOut, responses=errors(401, 403, 404))
+def get_case(case_id: CaseId, user: CurrentUser, svc: Svc):
+    """One case: status, fee, dates, open tasks, the document checklist and the data collected."""
+    _case(svc, user, case_id, CASE_READERS)
+    return json_response(queries.case_view(svc.db, case_id))
+
+
+@router.get("/cases/{case_id}/events", response_model=EventsOut, responses=errors(401, 403, 404))
+def get_events(case_id: CaseId, user: CurrentUser, svc: Svc):
+    """The hash-chained audit trail of a case, and whether its chain verifies."""
+    _case(svc, user, case_id, EVENT_READERS)
+    _checked, breaks = audit.verify(svc.db, case_id)
+    return json_response({"case_id": case_id, "chain_ok": not breaks,
+                          "breaks": [str(b) for b in breaks],
+                          "events": queries.case_events(svc.db, case_id)})
+
+
+# ------------------------------------------------------------------------------------ tasks
+
+@router.get("/tasks", response_model=TaskPage, tags=["tasks"], responses=errors(401, 403))
+def list_tasks(user: CurrentUser, svc: Svc,
+               role: Annotated[str | None, Query(max_length=64,
+                                                 description="the step's job role id")] = None,
+               acts_as: Literal["clerk", "supervisor"] | None = None,
+               state: Literal["open", "done", "cancelled"] = "open",
+               due_before: date | None = None, overdue: bool | None = None,
+               mine: Annotated[bool, Query(description="only tasks I have claimed")] = False,
+               limit: Limit = 50, offset: Offset = 0):
+    """The caller's work list, earliest due first: tasks of their organisation. A clerk sees
+    clerk tasks nobody claimed and their own; a supervisor sees every task of the organisation."""
+    require_role(user, *STAFF)
+    if acts_as is None:
+        acts_as_filter: str | tuple[str, ...] = "clerk" if user.role == "clerk" else STAFF
+    else:
+        acts_as_filter = acts_as
+    page = queries.worklist(
+        svc.db, authority=user.org, acts_as=acts_as_filter, role=role, state=state,
+        assignee=user.name if mine else None,
+        unassigned_or=user.name if (user.role == "clerk" and not mine and state == "open") else None,
+        due_before=due_before, overdue=overdue, today=svc.clock.today(), limit=limit,
+        offset=offset)
+    return json_response(page)
+
+
+@router.post("/cases/{case_id}/tasks/{task_id}/claim", response_model=CommandResult,
+             tags=["tasks"], responses=errors(401, 403, 404, 409))
+def claim(case_id: CaseId, task_id: TaskId, user: CurrentUser, svc: Svc):
+    """Take a task into your own work list."""
+    facts = _case(svc, user, case_id, STAFF, task_id)
+    access.may_perform(user, facts["task"], task_id)
+    svc.cases.claim(case_id, task_id, actor=user.name)
+    return _result(svc, case_id)
+
+
+@router.post("/cases/{case_id}/tasks/{task_id}/unclaim", response_model=CommandResult,
+             tags=["tasks"], responses=errors(401, 403, 404, 409))
+def unclaim(case_id: CaseId, task_id: TaskId, user: CurrentUser, svc: Svc,
+            body: Unclaim | None = None):
+    """Give a task back to the shared work list (a supervisor may force it)."""
+    facts = _case(svc, user, case_id, STAFF, task_id)
+    force = bool(body and body.force)
+    if force and user.role != "supervisor":
+        raise forbidden("only a supervisor may take back another's task", field="force")
+    if not force:
+        access.may_perform(user, facts["task"], task_id)
+    elif facts["task"] is None:
+        access.may_perform(user, None, task_id)
+    svc.cases.unclaim(case_id, task_id, actor=user.name, force=force)
+    return _result(svc, case_id)
+
+
+@router.post("/cases/{case_id}/tasks/{task_id}/complete", response_model=CommandResult,
+             tags=["tasks"], responses=errors(401, 403, 404, 409))
+def complete(case_id: CaseId, task_id: TaskId, body: Complete, user: CurrentUser, svc: Svc,
+             key: IdemKey = None):
+    """Complete a task with its form data; decision steps take `{"outcome", "ground"}`."""
+    facts = _case(svc, user, case_id, STAFF, task_id)
+    access.may_perform(user, facts["task"], task_id)
+
+    def run() -> Response:
+        svc.cases.complete_task(case_id, task_id, body.data, actor=user.name,
+                                expected_version=body.expected_version)
+        return _result(svc, case_id)
+
+    route = f"POST /api/cases/{case_id}/tasks/{task_id}/complete"
+    return run_once(svc, user.name, key, route, body.model_dump(mode="json"), run)
+
+
+# ------------------------------------------------------------------------------------ commands
+
+def _kind_task(svc: Services, user: User, case_id: str, kind: str) -> None:
+    task = queries.open_task_of_kind(svc.db, case_id, kind)
+    if task is None:
+        raise NotAllowed(f"no {kind} step is waiting in this case")
+    access.may_perform(user, task, task["id"])
+
+
+@router.post("/cases/{case_id}/documents/{doc_id}", response_model=CommandResult,
+             tags=["documents"], responses=errors(401, 403, 404, 409))
+def record_document(case_id: CaseId, doc_id: DocId, body: DocumentStatus, user: CurrentUser,
+                    svc: Svc):
+    """Mark a listed document presented, requested from another body, or received. A document
+    the procedure does not list is refused (409): Directive No. 2, §2.2."""
+    _case(svc, user, case_id, STAFF)
+    svc.cases.record_document(case_id, doc_id, body.status, actor=user.name)
+    return _result(svc, case_id)
+
+
+@router.post("/cases/{case_id}/withdraw", response_model=CommandResult,
+             responses=errors(401, 403, 404, 409))
+def withdraw(case_id: CaseId, user: CurrentUser, svc: Svc, body: Withdraw | None = None):
+    """The applicant withdraws the application (staff may record a withdrawal)."""
+    _case(svc, user, case_id, WITHDRAWERS)
+    svc.cases.withdraw(case_id, actor=user.name, reason=body.reason if body else None)
+    return _result(svc, case_id)
+
+
+@router.post("/cases/{case_id}/refuse-acceptance", response_model=CommandResult,
+             responses=errors(401, 403, 404, 409))
+def refuse_acceptance(case_id: CaseId, body: GroundIn, user: CurrentUser, svc: Svc):
+    """Refuse to accept the application on a ground of Law No. 433-З (before intake is done)."""
+    _case(svc, user, case_id, STAFF)
+    svc.cases.refuse_acceptance(case_id, body.ground, actor=user.name)
+    return _result(svc, case_id)
+
+
+@router.post("/cases/{case_id}/suspend", response_model=CommandResult,
+             responses=errors(401, 403, 404, 409))
+def suspend(case_id: CaseId, body: GroundIn, user: CurrentUser, svc: Svc):
+    """Suspend the case where the procedure allows it; the term stops running."""
+    _case(svc, user, case_id, STAFF)
+    svc.cases.suspend(case_id, body.ground, actor=user.name)
+    return _result(svc, case_id)
+
+
+@router.post("/cases/{case_id}/resume", response_model=CommandResult,
+             responses=errors(401, 403, 404, 409))
+def resume(case_id: CaseId, user: CurrentUser, svc: Svc):
+    """Resume a suspended case; the due date moves by the days it was suspended."""
+    _case(svc, user, case_id, STAFF)
+    svc.cases.resume(case_id, actor=user.name)
+    return _result(svc, case_id)
+
+
+@router.post("/cases/{case_id}/decide", response_model=CommandResult,
+             responses=errors(401, 403, 404, 409))
+def decide(case_id: CaseId, body: Decide, user: CurrentUser, svc: Svc):
+    """Complete the waiting decision step: approve, or refuse naming a legal ground."""
+    _case(svc, user, case_id, STAFF)
+    _kind_task(svc, user, case_id, "decision")
+    svc.cases.decide(case_id, body.outcome, actor=user.name, ground=body.ground, data=body.data)
+    return _result(svc, case_id)
+
+
+@router.post("/cases/{case_id}/issue", response_model=CommandResult,
+             responses=errors(401, 403, 404, 409))
+def issue(case_id: CaseId, user: CurrentUser, svc: Svc, body: Issue | None = None):
+    """Complete the waiting issue step: the result is handed over."""
+    _case(svc, user, case_id, STAFF)
+    _kind_task(svc, user, case_id, "issue")
+    svc.cases.issue_result(case_id, actor=user.name, data=body.data if body else None)
+    return _result(svc, case_id)
+
+
+@router.post("/cases/{case_id}/close", response_model=CommandResult,
+             responses=errors(401, 403, 404, 409))
+def close(case_id: CaseId, user: CurrentUser, svc: Svc):
+    """Archive a case that has ended (completed, withdrawn or not accepted)."""
+    _case(svc, user, case_id, STAFF)
+    svc.cases.close(case_id, actor=user.name)
+    return _result(svc, case_id)

@@ -1,0 +1,124 @@
+"""The catalog: procedures as the information stand shows them, their BPMN, and the diff."""
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from starlette.responses import Response
+
+from api.access import DIFF_READERS
+from api.app import Services, json_response, services
+from api.auth import CurrentUser, require_role
+from api.problems import ApiError, not_found
+from api.schemas import DiffOut, ProcedureDetail, ProcedureSummary, errors
+from engine import queries
+from engine.bpmn import bpmn_text
+from engine.errors import NotFound
+from engine.procedure import Procedure
+
+router = APIRouter(prefix="/api", tags=["procedures"])
+Svc = Annotated[Services, Depends(services)]
+Number = Annotated[str, Path(pattern=r"^[0-9]{1,3}(\.[0-9]{1,3}){0,3}$", max_length=32,
+                             description="procedure number, e.g. 2.6 or 1.1.5")]
+VERSION_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _procedure(svc: Services, number: str, version: str | None = None) -> Procedure:
+    try:
+        if version is None:
+            return svc.versions.current(number)
+        proc = svc.versions.get(version)
+    except NotFound as exc:
+        raise not_found(exc.detail, field="version" if version else "number") from None
+    if proc.number != number:
+        raise not_found(f"version {version} is not a version of procedure {number}",
+                        field="version")
+    return proc
+
+
+@router.get("/procedures", response_model=list[ProcedureSummary], responses=errors(401))
+def list_procedures(_user: CurrentUser, svc: Svc):
+    """The current catalog, in the official list's order: number, name, version, fee, term."""
+    current = svc.versions.current_versions()
+    return json_response([queries.procedure_summary(svc.versions.get(v)) for v in current.values()])
+
+
+@router.get("/procedures/{number}", response_model=ProcedureDetail, responses=errors(401, 404))
+def get_procedure(number: Number, _user: CurrentUser, svc: Svc,
+                  version: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$",
+                                                       description="a stored version (default: "
+                                                                   "the current one)")] = None):
+    """A procedure in full: documents, requested documents, fee, term, validity, steps, history."""
+    proc = _procedure(svc, number, version)
+    current = svc.versions.current_versions().get(number)
+    return json_response(queries.procedure_detail(proc, svc.versions.history(number), current))
+
+
+@router.get("/procedures/{number}/bpmn", responses={
+    200: {"content": {"application/xml": {"schema": {"type": "string"}}},
+          "description": "BPMN 2.0 XML with diagram"}, **errors(401, 404)})
+def get_bpmn(number: Number, _user: CurrentUser, svc: Svc,
+             version: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None):
+    """The BPMN 2.0 XML of a procedure (drawn by hand, or compiled from its steps)."""
+    return Response(bpmn_text(_procedure(svc, number, version)), media_type="application/xml")
+
+
+def _side(svc: Services, spec: str, name: str) -> tuple[dict[str, Procedure], str]:
+    """A catalog side: 'current', an ISO date or timestamp, or one stored version hash."""
+    spec = spec.strip()
+    if spec == "current":
+        current = svc.versions.current_versions()
+        return {n: svc.versions.get(v) for n, v in current.items()}, "current"
+    if VERSION_RE.fullmatch(spec):
+        try:
+            proc = svc.versions.get(spec)
+        except NotFound:
+            raise not_found(f"version {spec} is not stored", field=f"query.{name}") from None
+        return {proc.number: proc}, f"version:{spec[:12]}"
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", spec):  # a date: the catalog at the end of that day
+            at = datetime.combine(date.fromisoformat(spec), time.max, tzinfo=UTC)
+        else:
+            at = datetime.fromisoformat(spec)
+            if at.tzinfo is None:
+                at = at.replace(tzinfo=UTC)
+    except ValueError:
+        raise ApiError(422, f"{name} must be 'current', an ISO date or timestamp, or a version "
+                            "hash", field=f"query.{name}") from None
+    versions = queries.catalog_as_of(svc.db, at)
+    return {n: svc.versions.get(v) for n, v in versions.items()}, at.isoformat()
+
+
+@router.get("/catalog/diff", response_model=DiffOut, tags=["catalog"],
+            responses=errors(401, 403, 404))
+def catalog_diff(
+    user: CurrentUser, svc: Svc,
+    from_: Annotated[str, Query(alias="from", min_length=1, max_length=64,
+                                description="'current', an ISO date/timestamp (the catalog as "
+                                            "published then), or a version hash")],
+    to: Annotated[str, Query(min_length=1, max_length=64)] = "current",
+    number: Annotated[str | None, Query(max_length=32, description="only this procedure")] = None,
+):
+    """Semantic diff of two stored catalogs (engine.diff): burdens, simplifications, neutral.
+
+    A side that is a single version hash compares that one procedure; the other side is then
+    narrowed to the same number.
+    """
+    require_role(user, *DIFF_READERS)
+    from engine.diff import diff_catalogs, diff_to_json
+
+    old, old_label = _side(svc, from_, "from")
+    new, new_label = _side(svc, to, "to")
+    keep: set[str] | None = None
+    for side, label in ((old, old_label), (new, new_label)):
+        if label.startswith("version:"):
+            keep = set(side) | (keep or set())
+    if number:
+        keep = {number} if keep is None else keep & {number}
+    if keep is not None:
+        old = {n: p for n, p in old.items() if n in keep}
+        new = {n: p for n, p in new.items() if n in keep}
+    return json_response(diff_to_json(diff_catalogs(old, new, old_label=old_label,
+                                                    new_label=new_label)))

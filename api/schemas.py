@@ -1,0 +1,434 @@
+"""Request and response bodies: pydantic models, so the OpenAPI document says exactly what is sent.
+
+Requests refuse unknown keys (`extra="forbid"`), so a misspelt field is a 422 naming it rather
+than silently ignored. Form data (`data`) is an object of JSON values checked against the
+step's fields by the engine; here it is only bounded (depth, size, 64-bit integers, valid
+Unicode) so nothing reaches storage that the store or the audit trail cannot hold.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+INT64 = 2**63 - 1
+MAX_DATA_ITEMS = 200
+MAX_DEPTH = 5
+
+
+def _valid_text(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    return value
+
+
+def _json_value(value: Any, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise ValueError(f"values nest at most {MAX_DEPTH} levels deep")
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return
+    if isinstance(value, int):
+        if not -INT64 - 1 <= value <= INT64:
+            raise ValueError("integers must fit in 64 bits")
+    elif isinstance(value, str):
+        _valid_text(value)
+    elif isinstance(value, list):
+        if len(value) > MAX_DATA_ITEMS:
+            raise ValueError(f"at most {MAX_DATA_ITEMS} items")
+        for item in value:
+            _json_value(item, depth + 1)
+    elif isinstance(value, dict):
+        if len(value) > MAX_DATA_ITEMS:
+            raise ValueError(f"at most {MAX_DATA_ITEMS} keys")
+        for key, item in value.items():
+            _valid_text(key)
+            _json_value(item, depth + 1)
+
+
+def _form_data(value: dict[str, Any]) -> dict[str, Any]:
+    _json_value(value)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_valid_text)]
+Name = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_valid_text)]
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+FormData = Annotated[dict[str, Any], AfterValidator(_form_data)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ----------------------------------------------------------------------------------- auth
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds until the token expires")
+
+
+class Me(BaseModel):
+    name: str
+    role: Literal["analyst", "clerk", "supervisor", "applicant", "auditor"]
+    org: str
+
+
+# ----------------------------------------------------------------------------------- catalog
+
+class GroundOut(BaseModel):
+    id: str
+    title: str
+    legal_basis: str | None = None
+
+
+class FeeCategoryOut(BaseModel):
+    id: str
+    title: str
+    base_units: float
+
+
+class FeeOut(BaseModel):
+    kind: Literal["free", "base_units", "by_category"]
+    base_units: float = Field(description="for kind base_units: the multiple of the base unit")
+    categories: list[FeeCategoryOut]
+    exemptions: list[GroundOut]
+    notes: str | None = None
+
+
+class TermOut(BaseModel):
+    max: str
+    when_documents_requested: str | None = None
+    counted_from: str
+    notes: str | None = None
+
+
+class ValidityOut(BaseModel):
+    kind: str
+    duration: str | None = None
+    event: str | None = None
+
+
+class ProcedureSummary(BaseModel):
+    number: str
+    name: str
+    version: str
+    channels: list[str]
+    fee: FeeOut
+    term: TermOut
+    validity: ValidityOut
+
+
+class PresentedDocumentOut(BaseModel):
+    id: str
+    title: str
+    notes: str | None = None
+    condition: str | None = None
+
+
+class RequestedDocumentOut(BaseModel):
+    id: str
+    title: str
+    source: str
+    citizen_may_bring: bool
+    fee: float | None = None
+    condition: str | None = None
+    notes: str | None = None
+
+
+class ChoiceOut(BaseModel):
+    id: str
+    title: str
+
+
+class FieldOut(BaseModel):
+    id: str
+    title: str
+    type: str
+    required: bool
+    pattern: str | None = None
+    min: float | None = None
+    max: float | None = None
+    max_length: int | None = None
+    choices: list[ChoiceOut]
+
+
+class StepOut(BaseModel):
+    id: str
+    kind: str
+    title: str
+    role: str
+    condition: str | None = None
+    term: str | None = None
+    fields: list[FieldOut]
+
+
+class RoleOut(BaseModel):
+    id: str
+    title: str
+    acts_as: Literal["clerk", "supervisor"]
+
+
+class AuthorityOut(BaseModel):
+    kind: str
+    title: str
+
+
+class VersionOut(BaseModel):
+    version: str
+    loaded_at: datetime
+    seq: int
+    current: bool
+
+
+class ProcedureDetail(ProcedureSummary):
+    chapter: int
+    legal_basis: list[str]
+    authorities: list[AuthorityOut]
+    documents: list[PresentedDocumentOut]
+    requested_documents: list[RequestedDocumentOut]
+    result: str
+    roles: list[RoleOut]
+    steps: list[StepOut]
+    refusal_grounds: list[GroundOut]
+    acceptance_refusal_grounds: list[GroundOut]
+    suspension_allowed: bool
+    suspension_grounds: list[GroundOut]
+    history: list[VersionOut]
+    definition: dict[str, Any] = Field(description="the definition as written (YAML as JSON)")
+
+
+class DiffSide(BaseModel):
+    source: str
+    procedures: int
+
+
+class DiffChange(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    old_number: str | None
+    new_number: str | None
+    procedure: str
+    kind: str
+    class_: Literal["burden", "simplification", "neutral"] = Field(alias="class")
+    path: str
+    old: str | int | float | bool | None
+    new: str | int | float | bool | None
+    message: str
+
+
+class DiffOut(BaseModel):
+    schema_: str = Field(alias="schema")
+    old: DiffSide
+    new: DiffSide
+    summary: dict[str, int]
+    changes: list[DiffChange]
+
+
+# ----------------------------------------------------------------------------------- cases
+
+class CaseCreate(Request):
+    number: Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_valid_text)]
+    applicant: Name | None = Field(None, description="staff: required; applicants: omit (it is you)")
+    channel: Literal["in_person", "post", "portal"] | None = Field(
+        None, description="staff: required; applicants file through the portal")
+    category: Id | None = None
+    exempt: bool = False
+    authority: Name | None = Field(
+        None, description="staff: omit (your organisation); applicants: required — an "
+                          "organisation that has staff in okno")
+
+
+class TaskOut(BaseModel):
+    id: str
+    case_id: str
+    step: str
+    kind: str
+    title: str
+    role: str
+    acts_as: Literal["clerk", "supervisor"]
+    authority: str
+    state: Literal["open", "done", "cancelled"]
+    assignee: str | None = None
+    due_date: date | None = None
+
+
+class WorkItem(TaskOut):
+    case_status: str
+    number: str
+
+
+class TaskPage(BaseModel):
+    items: list[WorkItem]
+    total: int
+    limit: int
+    offset: int
+
+
+class CaseFee(BaseModel):
+    kind: Literal["free", "base_units", "by_category"]
+    base_units: float = Field(description="what the applicant owes, in base units (0 if exempt)")
+    category: str | None = None
+    exempt: bool
+
+
+class ChecklistItem(BaseModel):
+    id: str
+    title: str
+    kind: Literal["presented", "requested"] = Field(
+        description="presented by the citizen, or requested by the authority itself")
+    needed: Literal["yes", "maybe"] = Field(
+        description="maybe: its condition cannot be evaluated with the data collected so far")
+    condition: str | None = None
+    status: Literal["presented", "requested", "received"] | None = None
+    source: str | None = None
+    citizen_may_bring: bool
+    fee: float | None = None
+
+
+CaseStatus = Literal["open", "suspended", "completed", "withdrawn", "not_accepted", "closed"]
+
+
+class CaseOut(BaseModel):
+    id: str
+    number: str
+    version: str
+    procedure: str
+    status: CaseStatus
+    outcome: Literal["approved", "refused"] | None = None
+    ground: str | None = None
+    applicant: str
+    channel: str
+    authority: str
+    fee: CaseFee
+    started_at: datetime
+    start_date: date
+    due_date: date
+    overdue: bool
+    suspended_on: date | None = None
+    closed_at: datetime | None = None
+    documents_requested: bool
+    row_version: int = Field(description="send as expected_version to guard against lost updates")
+    tasks: list[TaskOut]
+    documents: list[ChecklistItem]
+    data: dict[str, Any] = Field(description="form data collected so far (from the audit trail)")
+
+
+class CaseSummary(BaseModel):
+    id: str
+    number: str
+    procedure: str
+    status: CaseStatus
+    outcome: Literal["approved", "refused"] | None = None
+    applicant: str
+    channel: str
+    authority: str
+    start_date: date
+    due_date: date
+    overdue: bool
+    row_version: int
+
+
+class CasePage(BaseModel):
+    items: list[CaseSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class CommandResult(BaseModel):
+    """The case after a command: enough to carry on (the next open tasks)."""
+
+    id: str
+    status: CaseStatus
+    outcome: Literal["approved", "refused"] | None = None
+    ground: str | None = None
+    row_version: int
+    due_date: date
+    tasks: list[TaskOut]
+
+
+class EventOut(BaseModel):
+    case_id: str
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    step: str | None = None
+    data: dict[str, Any]
+    digest: str
+    prev_hash: str
+    hash: str
+
+
+class EventsOut(BaseModel):
+    case_id: str
+    chain_ok: bool = Field(description="the hash chain of this case verifies")
+    breaks: list[str]
+    events: list[EventOut]
+
+
+# ----------------------------------------------------------------------------------- commands
+
+class Complete(Request):
+    data: FormData = Field(default_factory=dict, description="the step's form fields")
+    expected_version: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = Field(
+        None, description="the case's row_version you saw; 409 if it moved on")
+
+
+class Unclaim(Request):
+    force: bool = Field(False, description="supervisors: take a task back from another clerk")
+
+
+class DocumentStatus(Request):
+    status: Literal["presented", "requested", "received"]
+
+
+class Withdraw(Request):
+    reason: Annotated[str, Field(max_length=2000), AfterValidator(_valid_text)] | None = None
+
+
+class GroundIn(Request):
+    ground: Id
+
+
+class Decide(Request):
+    outcome: Literal["approve", "refuse"]
+    ground: Id | None = Field(None, description="a refusal names its legal ground")
+    data: FormData = Field(default_factory=dict)
+
+
+class Issue(Request):
+    data: FormData = Field(default_factory=dict)
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = Field(None, description="the request part at fault, e.g. data.child_order")
+    errors: list[dict[str, str]] | None = None
+
+
+_DESCRIPTIONS = {401: "Not authenticated (no, expired or invalid token)",
+                 403: "The caller's role may not do this",
+                 404: "No such resource, or not visible to the caller",
+                 409: "Not allowed in the case's current state, or a concurrent change",
+                 422: "Invalid input; `field` names the part at fault"}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for problem+json errors with the given status codes (422 always)."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in sorted({*codes, 422}):
+        out[code] = {"description": _DESCRIPTIONS.get(code, "Error"),
+                     "content": {"application/problem+json": {
+                         "schema": {"$ref": "#/components/schemas/Problem"}}}}
+    return out

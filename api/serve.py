@@ -1,0 +1,145 @@
+"""Running the HTTP API: `okno serve`, `okno run` (the demo `make run` starts) and user accounts.
+
+One process, one uvicorn worker, is the default. With `--workers N > 1` the server runs under
+gunicorn with uvicorn workers (see docs/api.md: `uvicorn --workers` showed stalls here, and
+SQLite scales with processes, not threads). The catalog is published once by the parent before
+any worker starts, so workers never race to publish it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+from engine import accounts
+
+log = logging.getLogger("okno.serve")
+
+# DEMO ONLY: well-known passwords for trying okno out on one's own machine.
+DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
+    # name, password, role, org
+    ("clerk", "clerk", "clerk", "minsk-sovetsky"),
+    ("supervisor", "supervisor", "supervisor", "minsk-sovetsky"),
+    ("clerk2", "clerk2", "clerk", "minsk-frunzensky"),
+    ("applicant", "applicant", "applicant", "citizens"),
+    ("auditor", "auditor", "auditor", "kgk"),
+    ("analyst", "analyst", "analyst", "minjust"),
+)
+
+
+def ensure_demo_users(db: Any, users: Iterable[tuple[str, str, str, str]] = DEMO_USERS) -> list[str]:
+    """Create the demo users that do not exist yet; returns the names created."""
+    existing = {u.name for u in accounts.list_users(db)}
+    created = []
+    for name, password, role, org in users:
+        if name not in existing:
+            accounts.add_user(db, name, password, role, org)
+            created.append(name)
+    return created
+
+
+def demo_banner(host: str, port: int) -> str:
+    lines = ["", "=" * 72, "  okno demo — DEMO ONLY: these accounts have public passwords.",
+             "  Do not use them anywhere real; create users with `okno user add`.", "",
+             f"  {'user':<12}{'password':<12}{'role':<12}org"]
+    for name, password, role, org in DEMO_USERS:
+        lines.append(f"  {name:<12}{password:<12}{role:<12}{org}")
+    lines += ["", f"  API docs: http://{host}:{port}/docs", "=" * 72, ""]
+    return "\n".join(lines)
+
+
+def _prepare(database_url: str | None, catalog: str | None) -> None:
+    """Create the schema and publish the catalog once, before any worker process starts."""
+    from api.app import build_services
+
+    build_services(database_url, catalog_path=catalog)
+
+
+def _environment(database_url: str | None, catalog: str | None) -> None:
+    if database_url:
+        os.environ["OKNO_DATABASE_URL"] = database_url
+    if catalog:
+        os.environ["OKNO_CATALOG"] = catalog
+    if not os.environ.get("OKNO_SECRET_KEY"):
+        from api.auth import load_secret
+
+        os.environ["OKNO_SECRET_KEY"] = load_secret()  # every worker signs with the same key
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+          database_url: str | None = None, catalog: str | None = None,
+          access_log: bool = False) -> None:
+    """Serve the API until interrupted (one uvicorn process, or gunicorn with N uvicorn workers)."""
+    _environment(database_url, catalog)
+    _prepare(database_url, catalog)
+    if workers <= 1:
+        import uvicorn
+
+        uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port,
+                    access_log=access_log, log_level="info")
+        return
+    _gunicorn(host, port, workers, access_log)
+
+
+def _gunicorn(host: str, port: int, workers: int, access_log: bool) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="uvicorn.workers")
+
+    class _App(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "uvicorn.workers.UvicornWorker")
+            self.cfg.set("graceful_timeout", 10)
+            if access_log:
+                self.cfg.set("accesslog", "-")
+
+        def load(self):
+            from api.app import app_from_env
+
+            return app_from_env()
+
+    _App().run()
+
+
+def run_demo(host: str = "127.0.0.1", port: int = 8000, worker_interval: float = 30.0) -> None:
+    """What `make run` does: publish the catalog, create the demo users, start the scheduler
+    loop in a background thread, and serve on host:port until interrupted."""
+    import uvicorn
+
+    from api.app import build_services, create_app
+    from engine.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    svc = build_services()
+    created = ensure_demo_users(svc.db)
+    if created:
+        log.info("created demo users: %s", ", ".join(created))
+    print(demo_banner(host, port), flush=True)
+    app = create_app(services_=svc)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(svc.cases, worker_interval, stop),
+                              name="okno-worker", daemon=True)
+    worker.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
+def read_password(prompt: bool) -> str:
+    """The new user's password: asked twice on a terminal, else the first line of stdin."""
+    if prompt and sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat: ") != first:
+            raise ValueError("the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")

@@ -1,0 +1,374 @@
+"""The read side: what clerks, applicants and auditors see, from the tables alone.
+
+Nothing here loads or runs a workflow. A case's view comes from its row, its open task rows, its
+document rows and its audit events; work lists come from the `tasks` side table (joined to
+`cases` only for the case's status and number).
+
+The form data collected so far is not stored anywhere new: it is rebuilt from the audit trail,
+where every completed step's event carries the cleaned data it was completed with (and the
+start event the channel, category and exemption). Later events win. The trail is the legal
+record of what was entered, so the view can never disagree with it.
+"""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, func, select
+from sqlalchemy.engine import Connection, Engine
+
+from engine import audit
+from engine.expressions import ExpressionError, evaluate
+from engine.procedure import Procedure
+from engine.store import case_documents, cases, events, procedure_versions, tasks
+
+NEEDED, MAYBE = "yes", "maybe"
+TASK_COLUMNS = (tasks.c.id, tasks.c.case_id, tasks.c.step, tasks.c.kind, tasks.c.title,
+                tasks.c.role, tasks.c.acts_as, tasks.c.authority, tasks.c.state,
+                tasks.c.assignee, tasks.c.due_date)
+
+
+def _conn(conn_or_db: Connection | Engine):
+    """A context manager yielding a Connection, whether given an Engine or a Connection."""
+    if isinstance(conn_or_db, Connection):
+        from contextlib import nullcontext
+        return nullcontext(conn_or_db)
+    return conn_or_db.connect()
+
+
+# ------------------------------------------------------------------------------------ one case
+
+def case_facts(conn_or_db: Connection | Engine, case_id: str,
+               task_id: str | None = None) -> dict[str, Any] | None:
+    """Who a case belongs to and its state (and one of its tasks): enough to authorise a command.
+
+    One query; None when the case does not exist. `task` is None when `task_id` names no task
+    of this case.
+    """
+    with _conn(conn_or_db) as conn:
+        if task_id is None:
+            row = conn.execute(select(cases.c.authority, cases.c.applicant, cases.c.status)
+                               .where(cases.c.id == case_id)).first()
+            return None if row is None else {**row._mapping, "task": None}
+        row = conn.execute(
+            select(cases.c.authority, cases.c.applicant, cases.c.status, tasks.c.acts_as,
+                   tasks.c.state, tasks.c.assignee, tasks.c.kind)
+            .select_from(cases.outerjoin(tasks, and_(tasks.c.case_id == cases.c.id,
+                                                     tasks.c.id == task_id)))
+            .where(cases.c.id == case_id)).first()
+    if row is None:
+        return None
+    task = None if row.acts_as is None else {"acts_as": row.acts_as, "state": row.state,
+                                             "assignee": row.assignee, "kind": row.kind}
+    return {"authority": row.authority, "applicant": row.applicant, "status": row.status,
+            "task": task}
+
+
+def open_task_of_kind(conn_or_db: Connection | Engine, case_id: str, kind: str) -> dict | None:
+    """The open task of `kind` (decision, issue) in a case, if one is waiting."""
+    with _conn(conn_or_db) as conn:
+        row = conn.execute(select(*TASK_COLUMNS).where(
+            tasks.c.case_id == case_id, tasks.c.kind == kind, tasks.c.state == "open")
+            .order_by(tasks.c.created_at).limit(1)).first()
+    return None if row is None else _task(row)
+
+
+def case_status(conn_or_db: Connection | Engine, case_id: str) -> dict[str, Any] | None:
+    """The short answer to a command: status, outcome, row version and the open tasks."""
+    with _conn(conn_or_db) as conn:
+        row = conn.execute(select(cases.c.id, cases.c.status, cases.c.outcome, cases.c.ground,
+                                  cases.c.row_version, cases.c.due_date)
+                           .where(cases.c.id == case_id)).first()
+        if row is None:
+            return None
+        open_tasks = conn.execute(select(*TASK_COLUMNS).where(
+            tasks.c.case_id == case_id, tasks.c.state == "open")
+            .order_by(tasks.c.created_at, tasks.c.id)).all()
+    return {"id": row.id, "status": row.status, "outcome": row.outcome, "ground": row.ground,
+            "row_version": row.row_version, "due_date": row.due_date,
+            "tasks": [_task(t) for t in open_tasks]}
+
+
+def case_view(conn_or_db: Connection | Engine, case_id: str,
+              procedure: Procedure | None = None) -> dict[str, Any] | None:
+    """Everything a clerk needs on one screen; None when the case does not exist.
+
+    `procedure` is the case's version (give it when it is at hand, e.g. from `Versions.get`);
+    otherwise it is rebuilt from the stored definition.
+    """
+    with _conn(conn_or_db) as conn:
+        row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
+        if row is None:
+            return None
+        c = row._mapping
+        if procedure is None or procedure.version != c["version"]:
+            procedure = _procedure(conn, c["version"])
+        open_tasks = conn.execute(select(*TASK_COLUMNS).where(
+            tasks.c.case_id == case_id, tasks.c.state == "open")
+            .order_by(tasks.c.created_at, tasks.c.id)).all()
+        docs = dict(conn.execute(select(case_documents.c.document, case_documents.c.status)
+                                 .where(case_documents.c.case_id == case_id)).all())
+        trail = conn.execute(select(events.c.action, events.c.step, events.c.data)
+                             .where(events.c.case_id == case_id).order_by(events.c.seq)).all()
+    data, done_steps = form_data(trail)
+    names = condition_names(procedure, data, done_steps, c)
+    return {
+        "id": c["id"], "number": c["number"], "version": c["version"], "procedure": procedure.name,
+        "status": c["status"], "outcome": c["outcome"], "ground": c["ground"],
+        "applicant": c["applicant"], "channel": c["channel"], "authority": c["authority"],
+        "fee": {"kind": procedure.fee.kind, "base_units": c["fee"], "category": c["category"],
+                "exempt": bool(c["exempt"])},
+        "started_at": c["started_at"], "start_date": c["start_date"], "due_date": c["due_date"],
+        "overdue": bool(c["overdue"]), "suspended_on": c["suspended_on"],
+        "closed_at": c["closed_at"], "documents_requested": bool(c["documents_requested"]),
+        "row_version": c["row_version"],
+        "tasks": [_task(t) for t in open_tasks],
+        "documents": checklist(procedure, names, docs),
+        "data": data,
+    }
+
+
+def form_data(trail) -> tuple[dict[str, Any], set[str]]:
+    """The form data of a case from its audit events (action, step, data JSON), and the steps done.
+
+    The start event gives channel/category/exempt; each completed step's event its cleaned data.
+    """
+    data: dict[str, Any] = {}
+    done: set[str] = set()
+    for action, step, raw in trail:
+        if action == "start":
+            payload = orjson.loads(raw)
+            for key in ("channel", "category", "exempt"):
+                if key in payload:
+                    data[key] = payload[key]
+        elif action == "complete":
+            payload = orjson.loads(raw)
+            if isinstance(payload.get("data"), dict):
+                data.update(payload["data"])
+            if step:
+                done.add(step)
+    return data, done
+
+
+def condition_names(procedure: Procedure, data: dict[str, Any], done_steps: set[str],
+                    row) -> dict[str, Any]:
+    """Names a checklist condition may use: the builtins, the collected form data, and None for
+    the optional fields of steps already completed without a value."""
+    names: dict[str, Any] = {}
+    for step in procedure.steps:
+        if step.id in done_steps:
+            for fld in step.fields:
+                names[fld.id] = None
+    names.update(data)
+    names.update(channel=row["channel"], category=row["category"], exempt=bool(row["exempt"]),
+                 documents_requested=bool(row["documents_requested"]))
+    return names
+
+
+def _needed(condition: str | None, names: dict[str, Any]) -> str | None:
+    """'yes', 'maybe' (cannot be told yet), or None (the condition does not hold)."""
+    if not condition:
+        return NEEDED
+    try:
+        return NEEDED if evaluate(condition, names) else None
+    except ExpressionError:
+        return MAYBE  # a name not collected yet, or a value of the wrong type so far
+    except Exception:  # noqa: BLE001 - a condition that breaks never hides a document
+        return MAYBE
+
+
+def checklist(procedure: Procedure, names: dict[str, Any], statuses: dict[str, str]) -> list[dict]:
+    """Every presented document whose condition holds (or may hold), then every requested one."""
+    items: list[dict[str, Any]] = []
+    for doc in procedure.documents:
+        needed = _needed(doc.condition, names)
+        if needed is not None:
+            items.append({"id": doc.id, "title": doc.title, "kind": "presented", "needed": needed,
+                          "condition": doc.condition, "status": statuses.get(doc.id),
+                          "source": None, "citizen_may_bring": True, "fee": None})
+    for doc in procedure.requested_documents:
+        needed = _needed(doc.condition, names)
+        if needed is not None:
+            items.append({"id": doc.id, "title": doc.title, "kind": "requested", "needed": needed,
+                          "condition": doc.condition, "status": statuses.get(doc.id),
+                          "source": doc.source, "citizen_may_bring": doc.citizen_may_bring,
+                          "fee": doc.fee})
+    return items
+
+
+def _procedure(conn: Connection, version: str) -> Procedure:
+    from engine.catalog import build_procedure
+
+    row = conn.execute(select(procedure_versions.c.definition, procedure_versions.c.source,
+                              procedure_versions.c.bpmn_xml)
+                       .where(procedure_versions.c.version == version)).one()
+    return build_procedure(orjson.loads(row.definition), row.source, row.bpmn_xml)
+
+
+def _task(row) -> dict[str, Any]:
+    return {"id": row.id, "case_id": row.case_id, "step": row.step, "kind": row.kind,
+            "title": row.title, "role": row.role, "acts_as": row.acts_as,
+            "authority": row.authority, "state": row.state, "assignee": row.assignee,
+            "due_date": row.due_date}
+
+
+# ------------------------------------------------------------------------------------ lists
+
+CASE_LIST_COLUMNS = (cases.c.id, cases.c.number, procedure_versions.c.name, cases.c.status,
+                     cases.c.outcome, cases.c.applicant, cases.c.channel, cases.c.authority,
+                     cases.c.start_date, cases.c.due_date, cases.c.overdue, cases.c.row_version)
+
+
+def list_cases(db: Connection | Engine, *, status: str | None = None, number: str | None = None,
+               authority: str | None = None, applicant: str | None = None,
+               due_before: date | None = None, overdue: bool | None = None,
+               limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    """A page of cases, newest first, and how many match in all."""
+    where = []
+    if status is not None:
+        where.append(cases.c.status == status)
+    if number is not None:
+        where.append(cases.c.number == number)
+    if authority is not None:
+        where.append(cases.c.authority == authority)
+    if applicant is not None:
+        where.append(cases.c.applicant == applicant)
+    if due_before is not None:
+        where.append(cases.c.due_date < due_before)
+    if overdue is not None:
+        where.append(cases.c.overdue.is_(overdue))
+    with _conn(db) as conn:
+        total = conn.execute(select(func.count()).select_from(cases).where(*where)).scalar_one()
+        rows = conn.execute(
+            select(*CASE_LIST_COLUMNS)
+            .join_from(cases, procedure_versions, procedure_versions.c.version == cases.c.version)
+            .where(*where).order_by(cases.c.started_at.desc(), cases.c.id)
+            .limit(limit).offset(offset)).all()
+    items = [{**r._mapping, "procedure": r.name, "overdue": bool(r.overdue)} for r in rows]
+    for item in items:
+        item.pop("name")
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def worklist(db: Connection | Engine, *, authority: str | None = None,
+             acts_as: str | tuple[str, ...] | None = None, role: str | None = None,
+             state: str | None = "open", assignee: str | None = None,
+             unassigned_or: str | None = None, due_before: date | None = None,
+             overdue: bool | None = None, today: date | None = None,
+             limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    """A page of task rows, earliest due first, read from the `tasks` side table only.
+
+    `unassigned_or=name` keeps tasks nobody claimed plus those `name` holds (a clerk's queue);
+    `overdue` compares the task's due date with `today`.
+    """
+    where = []
+    if authority is not None:
+        where.append(tasks.c.authority == authority)
+    if isinstance(acts_as, str):
+        where.append(tasks.c.acts_as == acts_as)
+    elif acts_as is not None:
+        where.append(tasks.c.acts_as.in_(acts_as))
+    if role is not None:
+        where.append(tasks.c.role == role)
+    if state is not None:
+        where.append(tasks.c.state == state)
+    if assignee is not None:
+        where.append(tasks.c.assignee == assignee)
+    if unassigned_or is not None:
+        where.append(tasks.c.assignee.is_(None) | (tasks.c.assignee == unassigned_or))
+    if due_before is not None:
+        where.append(tasks.c.due_date < due_before)
+    if overdue is not None:
+        if today is None:
+            raise ValueError("overdue needs today")
+        late = tasks.c.due_date < today
+        where.append(late if overdue else ~late)
+    with _conn(db) as conn:
+        total = conn.execute(select(func.count()).select_from(tasks).where(*where)).scalar_one()
+        rows = conn.execute(
+            select(*TASK_COLUMNS, cases.c.status.label("case_status"), cases.c.number)
+            .join_from(tasks, cases, cases.c.id == tasks.c.case_id)
+            .where(*where).order_by(tasks.c.due_date, tasks.c.created_at, tasks.c.id)
+            .limit(limit).offset(offset)).all()
+    items = [{**_task(r), "case_status": r.case_status, "number": r.number} for r in rows]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def case_events(db: Connection | Engine, case_id: str) -> list[dict[str, Any]]:
+    """The audit trail of a case, oldest first, with each event's data decoded."""
+    with _conn(db) as conn:
+        rows = audit.case_events(conn, case_id)
+    return [{**r, "data": orjson.loads(r["data"])} for r in rows]
+
+
+# ------------------------------------------------------------------------------------ catalog
+
+def _ground(g) -> dict[str, Any]:
+    return {"id": g.id, "title": g.title, "legal_basis": g.legal_basis}
+
+
+def procedure_summary(proc: Procedure) -> dict[str, Any]:
+    """One row of the catalog: the information stand's essentials."""
+    fee = proc.fee
+    return {
+        "number": proc.number, "name": proc.name, "version": proc.version,
+        "channels": list(proc.channels),
+        "fee": {"kind": fee.kind, "base_units": fee.base_units,
+                "categories": [{"id": c.id, "title": c.title, "base_units": c.base_units}
+                               for c in fee.categories],
+                "exemptions": [_ground(g) for g in fee.exemptions], "notes": fee.notes},
+        "term": {"max": proc.term.max, "when_documents_requested": proc.term.when_documents_requested,
+                 "counted_from": proc.term.counted_from, "notes": proc.term.notes},
+        "validity": {"kind": proc.validity.kind, "duration": proc.validity.duration,
+                     "event": proc.validity.event},
+    }
+
+
+def procedure_detail(proc: Procedure, history: list[dict[str, Any]], current: str | None) -> dict:
+    """A procedure version in full: definition, checklists, fee, term, validity, version history."""
+    return {
+        **procedure_summary(proc),
+        "chapter": proc.chapter, "legal_basis": list(proc.legal_basis),
+        "authorities": [{"kind": a.kind, "title": a.title} for a in proc.authorities],
+        "documents": [{"id": d.id, "title": d.title, "notes": d.notes, "condition": d.condition}
+                      for d in proc.documents],
+        "requested_documents": [
+            {"id": d.id, "title": d.title, "source": d.source,
+             "citizen_may_bring": d.citizen_may_bring, "fee": d.fee, "condition": d.condition,
+             "notes": d.notes} for d in proc.requested_documents],
+        "result": proc.result,
+        "roles": [{"id": r.id, "title": r.title, "acts_as": r.acts_as} for r in proc.roles],
+        "steps": [
+            {"id": s.id, "kind": s.kind, "title": s.title, "role": s.role,
+             "condition": s.condition, "term": s.term,
+             "fields": [{"id": f.id, "title": f.title, "type": f.type, "required": f.required,
+                         "pattern": f.pattern, "min": f.min, "max": f.max,
+                         "max_length": f.max_length,
+                         "choices": [{"id": c.id, "title": c.title} for c in f.choices]}
+                        for f in s.fields]}
+            for s in proc.steps],
+        "refusal_grounds": [_ground(g) for g in proc.refusal_grounds],
+        "acceptance_refusal_grounds": [_ground(g) for g in proc.acceptance_refusal_grounds],
+        "suspension_allowed": proc.suspension_allowed,
+        "suspension_grounds": [_ground(g) for g in proc.suspension_grounds],
+        "history": [{**h, "current": h["version"] == current} for h in history],
+        "definition": proc.definition,
+    }
+
+
+def catalog_as_of(db: Connection | Engine, at: datetime) -> dict[str, str]:
+    """number -> the version that was newest at `at` (the latest load at or before it).
+
+    Versions are never deleted, so a procedure dropped from the YAML catalog still counts;
+    an older version loaded again counts from its latest load (`Versions.publish` moves it).
+    """
+    if at.tzinfo is not None:  # stored as UTC; SQLite compares the naive text form
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    pv = procedure_versions
+    newest = (select(pv.c.number, func.max(pv.c.seq).label("seq"))
+              .where(pv.c.loaded_at <= at).group_by(pv.c.number).subquery())
+    with _conn(db) as conn:
+        rows = conn.execute(select(pv.c.number, pv.c.version).join(
+            newest, (newest.c.number == pv.c.number) & (newest.c.seq == pv.c.seq))).all()
+    return {number: version for number, version in rows}

@@ -1,0 +1,164 @@
+"""Shared set-up for the HTTP API tests: a real SQLite file, the real catalog, real users.
+
+Not a test module itself (it holds no tests); the test_api* modules import from it.
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+warnings.filterwarnings("ignore", message=".*httpx2.*")
+
+from fastapi.testclient import TestClient
+from hypothesis import find
+from hypothesis import strategies as st
+
+from api.app import build_services, create_app
+from api.auth import issue_token
+from engine.accounts import User, add_user
+from engine.catalog import load_catalog
+from engine.clock import FixedClock
+from engine.procedure import Field, Procedure
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG_PATH = ROOT / "procedures"
+SECRET = "test-secret-" + "x" * 40
+ORG_A, ORG_B = "minsk-sovetsky", "minsk-frunzensky"
+
+# name, role, org
+USERS = (
+    ("clerk", "clerk", ORG_A),
+    ("supervisor", "supervisor", ORG_A),
+    ("clerk_b", "clerk", ORG_B),
+    ("ivan", "applicant", "citizens"),
+    ("petr", "applicant", "citizens"),
+    ("auditor", "auditor", "kgk"),
+    ("analyst", "analyst", "minjust"),
+)
+PASSWORD = "correct horse battery staple"
+
+
+@functools.cache
+def catalog() -> dict[str, Procedure]:
+    return load_catalog(CATALOG_PATH)
+
+
+class Api:
+    """A TestClient on a fresh database, with a token per user."""
+
+    def __init__(self, tmp: Path, clock: FixedClock | None = None) -> None:
+        self.clock = clock or FixedClock(datetime(2025, 6, 18, 9, 0, tzinfo=UTC))
+        self.services = build_services(f"sqlite:///{tmp / 'okno.db'}", self.clock,
+                                       catalog_path=CATALOG_PATH, secret=SECRET, publish=False)
+        self.services.versions.publish(catalog().values())
+        self.app = create_app(services_=self.services)
+        self.client = TestClient(self.app, raise_server_exceptions=False)
+        self.users: dict[str, User] = {}
+        for name, role, org in USERS:
+            self.users[name] = add_user(self.services.db, name, PASSWORD, role, org)
+        self.tokens = {name: issue_token(u, SECRET)[0] for name, u in self.users.items()}
+
+    @property
+    def db(self):
+        return self.services.db
+
+    def h(self, user: str | None) -> dict[str, str]:
+        return {} if user is None else {"Authorization": f"Bearer {self.tokens[user]}"}
+
+    def get(self, path: str, user: str | None = "clerk", **kw: Any):
+        return self.client.get(path, headers={**self.h(user), **kw.pop("headers", {})}, **kw)
+
+    def post(self, path: str, user: str | None = "clerk", json: Any = None, **kw: Any):
+        return self.client.post(path, json=json, headers={**self.h(user), **kw.pop("headers", {})},
+                                **kw)
+
+    # ------------------------------------------------------------------ driving a case
+
+    def start(self, number: str, user: str = "clerk", applicant: str = "ivan") -> dict:
+        proc = catalog()[number]
+        body: dict[str, Any] = {"number": number, "applicant": applicant,
+                                "channel": proc.channels[0]}
+        if proc.fee.kind == "by_category":
+            body["category"] = proc.fee.categories[0].id
+        r = self.post("/api/cases", user, body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def open_tasks(self, case_id: str) -> list[dict]:
+        r = self.get(f"/api/cases/{case_id}", "auditor")
+        assert r.status_code == 200, r.text
+        return r.json()["tasks"]
+
+    def complete(self, case_id: str, task: dict, number: str, outcome: str = "approve",
+                 user: str | None = None):
+        user = user or ("supervisor" if task["acts_as"] == "supervisor" else "clerk")
+        data = task_data(catalog()[number], task, outcome)
+        return self.post(f"/api/cases/{case_id}/tasks/{task['id']}/complete", user,
+                         {"data": data})
+
+    def advance(self, case_id: str, number: str, until_kind: str | None = None,
+                max_steps: int = 40) -> dict:
+        """Complete open tasks on the approve path until a task of `until_kind` waits or the
+        case ends; returns the last command result."""
+        result: dict = {}
+        for _ in range(max_steps):
+            tasks = self.open_tasks(case_id)
+            if not tasks:
+                return result
+            if until_kind is not None and any(t["kind"] == until_kind for t in tasks):
+                return result
+            r = self.complete(case_id, tasks[0], number)
+            assert r.status_code == 200, (tasks[0], r.text)
+            result = r.json()
+            if result["status"] != "open":
+                return result
+        raise AssertionError(f"case {case_id} did not reach {until_kind or 'its end'}")
+
+
+def task_data(proc: Procedure, task: dict, outcome: str = "approve") -> dict[str, Any]:
+    """Valid form data for a task: every field of its step filled from the field's type."""
+    if task["kind"] == "decision":
+        data: dict[str, Any] = {"outcome": outcome}
+        if outcome == "refuse":
+            data["ground"] = proc.refusal_grounds[0].id
+    else:
+        data = {}
+    step = next((s for s in proc.steps if s.id == task["step"]), None)
+    if step is not None:
+        for fld in step.fields:
+            data[fld.id] = field_value(fld)
+    return data
+
+
+def field_value(fld: Field) -> Any:
+    """A valid value for a form field (deterministic)."""
+    if fld.type in ("string", "text"):
+        if fld.pattern:
+            limit = fld.max_length or 10_000
+            return find(st.from_regex(fld.pattern, fullmatch=True), lambda s: len(s) <= limit)
+        return "x" * min(5, fld.max_length or 5)
+    if fld.type in ("integer", "number"):
+        value = fld.min if fld.min is not None else (min(1, fld.max) if fld.max is not None else 1)
+        return int(value) if fld.type == "integer" else float(value)
+    if fld.type == "boolean":
+        return True
+    if fld.type == "date":
+        return date(2025, 6, 1).isoformat()
+    if fld.type == "choice":
+        return fld.choices[0].id
+    raise AssertionError(f"no value for field type {fld.type}")
+
+
+def pick(predicate) -> Procedure | None:
+    return next((p for p in catalog().values() if predicate(p)), None)
+
+
+def role_of(proc: Procedure, kind: str) -> str | None:
+    """acts_as of the (first) step of `kind`, for step definitions."""
+    for step in proc.steps:
+        if step.kind == kind:
+            return proc.role(step.role).acts_as
+    return None
