@@ -34,6 +34,7 @@ pending due times for the scheduler's index.
 from __future__ import annotations
 
 import contextlib
+import functools
 import contextvars
 import re
 import threading
@@ -421,6 +422,13 @@ class ParsedSpec:
     spec: BpmnProcessSpec
     subprocess_specs: dict[str, BpmnProcessSpec]
     xml: str = field(repr=False)
+
+    @functools.cached_property
+    def has_timers(self) -> bool:
+        """Whether any process of this version has a timer event (else no timer bookkeeping)."""
+        specs = [self.spec, *self.subprocess_specs.values()]
+        return any(isinstance(getattr(ts, "event_definition", None), _spiff_timer.TimerEventDefinition)
+                   for sp in specs for ts in sp.task_specs.values())
 
 
 def _q(tag: str, prefix: str = "bpmn") -> str:

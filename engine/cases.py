@@ -14,13 +14,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.engine import Connection, Engine
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task, TaskState
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.engine import Engine
 
 from engine import audit, bpmn, workflow_state
 from engine.clock import SystemClock
@@ -28,7 +28,7 @@ from engine.errors import Conflict, Forbidden, InvalidInput, NotAllowed, NotFoun
 from engine.expressions import ExpressionError
 from engine.forms import clean_form
 from engine.procedure import Procedure
-from engine.store import case_documents, cases, events, tasks, timers
+from engine.store import RawTransactions, case_documents, cases, events, tasks, timers
 from engine.terms import WorkCalendar, default_calendar, due_date, extend_due, shift_by_pause
 from engine.versions import Versions
 
@@ -40,23 +40,46 @@ LEGAL_22 = ("Directive No. 2, §2.2: demanding documents that the procedure does
             "gross violation")
 
 
-# The hot path's statements are built once: SQLAlchemy then reuses their compiled form.
-_CASE_BY_ID = select(cases).where(cases.c.id == bindparam("case_id"))
-_CASE_AND_ASSIGNEE = select(cases, select(tasks.c.assignee).where(
-    tasks.c.id == bindparam("task_id"), tasks.c.case_id == cases.c.id
-).scalar_subquery().label("_assignee")).where(cases.c.id == bindparam("case_id"))
-_UPDATE_CASE = update(cases).where(cases.c.id == bindparam("_id"),
-                                   cases.c.row_version == bindparam("_expected"))
-_INSERT_CASE = insert(cases)
-_INSERT_EVENT = insert(events)
-_CLOSE_TASK = update(tasks).where(tasks.c.id == bindparam("_task")).values(
-    state=bindparam("state"), closed_at=bindparam("closed_at"), closed_by=bindparam("closed_by"))
-_INSERT_TASK = insert(tasks)
-_ASSIGN_TASK = update(tasks).where(tasks.c.id == bindparam("_task"),
-                                   tasks.c.case_id == bindparam("_case")).values(
-    assignee=bindparam("assignee"))
-_DELETE_TIMERS = delete(timers).where(timers.c.case_id == bindparam("_case"))
-_INSERT_TIMER = insert(timers)
+# The statements every command runs. They are compiled once per database (store.Prepared) and
+# run on the DBAPI cursor: SQLAlchemy's per-statement machinery cost more than SQLite itself.
+def _p(name: str, column) -> Any:
+    return bindparam(name, type_=column.type)
+
+
+_STATEMENTS = {
+    "case": (select(*cases.columns, select(tasks.c.assignee).where(
+        tasks.c.id == _p("task_id", tasks.c.id), tasks.c.case_id == cases.c.id
+    ).scalar_subquery().label("assignee")).where(cases.c.id == _p("case_id", cases.c.id)),
+        (*cases.columns, tasks.c.assignee)),
+    "insert_case": insert(cases),
+    "insert_event": insert(events),
+    "close_task": update(tasks).where(tasks.c.id == _p("_task", tasks.c.id)).values(
+        state=_p("state", tasks.c.state), closed_at=_p("closed_at", tasks.c.closed_at),
+        closed_by=_p("closed_by", tasks.c.closed_by)),
+    "insert_task": insert(tasks),
+    "assign_task": update(tasks).where(
+        tasks.c.id == _p("_task", tasks.c.id), tasks.c.case_id == _p("_case", tasks.c.case_id)
+    ).values(assignee=_p("assignee", tasks.c.assignee)),
+    "task_due": update(tasks).where(
+        tasks.c.case_id == _p("_case", tasks.c.case_id), tasks.c.state == "open"
+    ).values(due_date=_p("due_date", tasks.c.due_date)),
+    "delete_timers": delete(timers).where(timers.c.case_id == _p("_case", timers.c.case_id)),
+    "insert_timer": insert(timers),
+    "update_document": update(case_documents).where(
+        case_documents.c.case_id == _p("_case", case_documents.c.case_id),
+        case_documents.c.document == _p("_document", case_documents.c.document),
+    ).values(status=_p("status", case_documents.c.status),
+             updated_at=_p("updated_at", case_documents.c.updated_at),
+             actor=_p("actor", case_documents.c.actor)),
+    "insert_document": insert(case_documents),
+}
+
+
+class Opened(NamedTuple):
+    """A human task a command opened."""
+
+    id: str
+    step: str
 
 
 @dataclass
@@ -86,7 +109,9 @@ class Cases:
     def __init__(self, db: Engine, versions: Versions, clock: SystemClock | None = None,
                  calendar: WorkCalendar | None = None, cache_size: int = 2048) -> None:
         self.db = db
-        self.write_db = db.execution_options(okno_write=True)
+        self.raw = RawTransactions(db)
+        self.sql = {name: self.raw.prepare(*(stmt if isinstance(stmt, tuple) else (stmt,)))
+                    for name, stmt in _STATEMENTS.items()}
         self.versions = versions
         self.clock = clock or versions.clock
         self.calendar = calendar or default_calendar()
@@ -142,10 +167,10 @@ class Cases:
     # ---------------------------------------------------------------- tasks
 
     def complete_task(self, case_id: str, task_id: str, data: dict[str, Any] | None, *,
-                      actor: str, expected_version: int | None = None) -> list[str]:
+                      actor: str, expected_version: int | None = None) -> list[Opened]:
         """Complete a human task with form data validated against its step's fields.
 
-        Returns the ids of the tasks that opened as a result, so callers need not query for them.
+        Returns the tasks that opened as a result, so callers need not query for them.
         """
         def run(cmd: _Command) -> None:
             task = self._ready_task(cmd, task_id)
@@ -330,17 +355,13 @@ class Cases:
     # ---------------------------------------------------------------- internals
 
     def _run(self, case_id: str, actor: str, action: str, apply: Callable[[_Command], None], *,
-             expected_version: int | None = None, task_id: str | None = None) -> list[str]:
-        """Run one command; returns the ids of the human tasks it opened."""
-        with self.db.connect() as conn:
-            if task_id is None:
-                found = conn.execute(_CASE_BY_ID, {"case_id": case_id}).first()
-            else:
-                found = conn.execute(_CASE_AND_ASSIGNEE, {"case_id": case_id, "task_id": task_id}).first()
-        if found is None:
+             expected_version: int | None = None, task_id: str | None = None) -> list[Opened]:
+        """Run one command; returns the human tasks it opened."""
+        with self.raw.read() as cursor:
+            row = self.sql["case"].one(cursor, {"case_id": case_id, "task_id": task_id})
+        if row is None:
             raise NotFound(f"case {case_id} does not exist", field="case_id")
-        row = dict(found._mapping)
-        assignee = row.pop("_assignee", None)
+        assignee = row.pop("assignee")
         if expected_version is not None and row["row_version"] != expected_version:
             raise Conflict(f"case is at version {row['row_version']}, not {expected_version}")
         proc = self.versions.get(row["version"])
@@ -349,14 +370,15 @@ class Cases:
                        assignee=assignee)
         try:
             before = self._ready(workflow)
-            cmd.timers_before = bpmn.timer_due_times(workflow)
+            if bpmn.load_spec(proc).has_timers:
+                cmd.timers_before = bpmn.timer_due_times(workflow)
             apply(cmd)
             after = self._ready(workflow)
             self._write(cmd, action, before, after)
         except BaseException:
             raise  # the workflow may be half-changed: it is not put back into the cache
         self._put(case_id, cmd.row["row_version"], workflow)  # _write set the new version
-        return [task_id for task_id in after if task_id not in before]
+        return [Opened(tid, task.task_spec.name) for tid, task in after.items() if tid not in before]
 
     def _take(self, row: dict[str, Any], proc: Procedure) -> BpmnWorkflow:
         with self._live_lock:
@@ -374,7 +396,13 @@ class Cases:
 
     @staticmethod
     def _ready(workflow: BpmnWorkflow) -> dict[str, Task]:
-        return {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        """Ready human tasks by id (a flat scan: cheaper than SpiffWorkflow's tree iterator)."""
+        return {
+            str(task.id): task
+            for wf in (workflow, *workflow.subprocesses.values())
+            for task in wf.tasks.values()
+            if task.state == TaskState.READY and task.task_spec.manual
+        }
 
     def _ready_task(self, cmd: _Command, task_id: str, allow_foreign: bool = False) -> Task:
         self._require_open(cmd)
@@ -452,7 +480,7 @@ class Cases:
 
     def _write(self, cmd: _Command, action: str, before: dict[str, Task], after: dict[str, Task],
                new: bool = False) -> None:
-        row, proc = cmd.row, cmd.procedure
+        row, proc, sql = cmd.row, cmd.procedure, self.sql
         version = row["row_version"] + 1
         event = audit.new_event(row["id"], version, row["last_hash"], cmd.now, cmd.actor, action,
                                 cmd.step, cmd.data)
@@ -461,44 +489,52 @@ class Cases:
             values["state"] = workflow_state.dump(cmd.workflow)
             values["state_format"] = workflow_state.FORMAT
         due = values.get("due_date", row["due_date"])
-        with self.write_db.begin() as conn:
+        timers_after = None
+        if (cmd.workflow_changed or new) and bpmn.load_spec(proc).has_timers:
+            timers_after = bpmn.timer_due_times(cmd.workflow)
+        case_id = row["id"]
+        with self.raw.write() as cur:
             if new:
-                conn.execute(_INSERT_CASE, {**row, **values})
+                sql["insert_case"].run(cur, {**row, **values})
             else:
-                changed = conn.execute(_UPDATE_CASE, {
-                    **values, "_id": row["id"], "_expected": row["row_version"]}).rowcount
-                if changed != 1:
+                if self._update_case(tuple(sorted(values))).run(
+                        cur, {**values, "_id": case_id, "_expected": row["row_version"]}) != 1:
                     raise Conflict("the case was changed by another command; reload and retry")
-            conn.execute(_INSERT_EVENT, event)
-            self._write_tasks(conn, cmd, before, after, due)
-            if cmd.workflow_changed or new:
-                after = bpmn.timer_due_times(cmd.workflow)
-                if after != cmd.timers_before:
-                    if not new:
-                        conn.execute(_DELETE_TIMERS, {"_case": row["id"]})
-                    if after:
-                        conn.execute(_INSERT_TIMER, [{"case_id": row["id"], "task_id": k, "due_at": v}
-                                                     for k, v in after])
+            sql["insert_event"].run(cur, event)
+            for task_id in before.keys() - after.keys():
+                done = task_id == cmd.done_task
+                sql["close_task"].run(cur, {"_task": task_id, "state": "done" if done else "cancelled",
+                                            "closed_at": cmd.now, "closed_by": cmd.actor if done else None})
+            opened = [t for tid, t in after.items() if tid not in before]
+            if opened:
+                sql["insert_task"].run_many(cur, [self._task_row(cmd, t, due) for t in opened])
+            if cmd.assign is not None:
+                sql["assign_task"].run(cur, {"_task": cmd.assign[0], "_case": case_id,
+                                             "assignee": cmd.assign[1]})
+            if timers_after is not None and timers_after != cmd.timers_before:
+                if not new:
+                    sql["delete_timers"].run(cur, {"_case": case_id})
+                if timers_after:
+                    sql["insert_timer"].run_many(cur, [{"case_id": case_id, "task_id": k, "due_at": v}
+                                                       for k, v in timers_after])
             for document, status in cmd.documents.items():
-                self._write_document(conn, row["id"], document, status, cmd)
+                doc = {"status": status, "updated_at": cmd.now, "actor": cmd.actor}
+                if sql["update_document"].run(cur, {**doc, "_case": case_id, "_document": document}) == 0:
+                    sql["insert_document"].run(cur, {**doc, "case_id": case_id, "document": document})
             if "due_date" in cmd.changes and not new:
-                conn.execute(update(tasks).where(tasks.c.case_id == row["id"], tasks.c.state == "open")
-                             .values(due_date=cmd.changes["due_date"]))
+                sql["task_due"].run(cur, {"_case": case_id, "due_date": cmd.changes["due_date"]})
         row.update(values)
 
-    def _write_tasks(self, conn: Connection, cmd: _Command, before: dict[str, Task],
-                     after: dict[str, Task], due: date) -> None:
-        case_id = cmd.row["id"]
-        for task_id in before.keys() - after.keys():
-            done = task_id == cmd.done_task
-            conn.execute(_CLOSE_TASK, {"_task": task_id, "state": "done" if done else "cancelled",
-                                       "closed_at": cmd.now, "closed_by": cmd.actor if done else None})
-        new = [t for tid, t in after.items() if tid not in before]
-        if new:
-            conn.execute(_INSERT_TASK, [self._task_row(cmd, t, due) for t in new])
-        if cmd.assign is not None:
-            task_id, assignee = cmd.assign
-            conn.execute(_ASSIGN_TASK, {"_task": task_id, "_case": case_id, "assignee": assignee})
+    def _update_case(self, columns: tuple[str, ...]):
+        """UPDATE of exactly these columns (unchanged indexed columns cost index writes)."""
+        key = "update_case:" + ",".join(columns)
+        statement = self.sql.get(key)
+        if statement is None:
+            statement = self.sql[key] = self.raw.prepare(update(cases).where(
+                cases.c.id == _p("_id", cases.c.id),
+                cases.c.row_version == _p("_expected", cases.c.row_version),
+            ).values({c: _p(c, cases.c[c]) for c in columns}))
+        return statement
 
     def _task_row(self, cmd: _Command, task: Task, case_due: date) -> dict[str, Any]:
         proc = cmd.procedure
@@ -515,16 +551,9 @@ class Cases:
             "id": str(task.id), "case_id": cmd.row["id"], "step": name,
             "kind": step_kind(proc, name), "title": task.task_spec.bpmn_name or name,
             "role": role_id, "acts_as": acts_as, "authority": cmd.row["authority"], "state": "open",
-            "assignee": None, "due_date": step_due, "created_at": cmd.now,
+            "assignee": None, "due_date": step_due, "created_at": cmd.now, "closed_at": None,
+            "closed_by": None,
         }
-
-    @staticmethod
-    def _write_document(conn: Connection, case_id: str, document: str, status: str, cmd: _Command) -> None:
-        key = (case_documents.c.case_id == case_id) & (case_documents.c.document == document)
-        values = {"status": status, "updated_at": cmd.now, "actor": cmd.actor}
-        if conn.execute(update(case_documents).where(key).values(values)).rowcount == 0:
-            conn.execute(insert(case_documents).values(case_id=case_id, document=document, **values))
-
 
 def _has_step(proc: Procedure, name: str) -> bool:
     return any(s.id == name for s in proc.steps)
@@ -533,7 +562,7 @@ def _has_step(proc: Procedure, name: str) -> bool:
 def _plain(data: dict[str, Any]) -> dict[str, Any]:
     """Data for a task of a hand-drawn BPMN: plain JSON values under identifier keys only."""
     for key, value in data.items():
-        if not isinstance(key, str) or not key.isidentifier() or key.startswith("_"):
+        if not isinstance(key, str) or not key.isidentifier() or key.startswith("_") or key == "typename":
             raise InvalidInput(f"field name {key!r} is not allowed", field=f"data.{key}")
         if not isinstance(value, (str, int, float, bool, type(None))):
             raise InvalidInput("values must be text, numbers, booleans or null", field=f"data.{key}")

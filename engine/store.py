@@ -171,3 +171,98 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA busy_timeout=5000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+class Prepared:
+    """A statement compiled once for a dialect and run straight on the DBAPI cursor.
+
+    Every command runs the same few statements; going through SQLAlchemy's execution machinery
+    for each cost more than SQLite itself (see docs/engine.md). The SQL is still SQLAlchemy's own
+    portable rendering, and values go through the column types' own bind and result processors,
+    so rows read back through Core are exactly as if Core had written them.
+    """
+
+    def __init__(self, stmt, dialect, columns=()) -> None:
+        compiled = stmt.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.positional = bool(compiled.positional)
+        self.order = tuple(compiled.positiontup or ()) if self.positional else ()
+        self.binds = {
+            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+            for name, bind in compiled.binds.items()
+        }
+        self.binds = {name: proc for name, proc in self.binds.items() if proc is not None}
+        # Literals in the statement (`state == 'open'`) became binds with their value attached.
+        self.literals = {name: bind.value for name, bind in compiled.binds.items()
+                         if bind.value is not None}
+        self.columns = tuple(col.key for col in columns)
+        self.results = tuple(col.type.dialect_impl(dialect).result_processor(dialect, None)
+                             for col in columns)
+
+    def params(self, values: dict):
+        if self.literals:
+            values = {**self.literals, **values}
+        if self.binds:
+            values = dict(values)
+            for name, proc in self.binds.items():
+                if name in values:
+                    values[name] = proc(values[name])
+        return tuple(values[name] for name in self.order) if self.positional else values
+
+    def run(self, cursor, values: dict) -> int:
+        cursor.execute(self.sql, self.params(values))
+        return cursor.rowcount
+
+    def run_many(self, cursor, rows: list[dict]) -> None:
+        cursor.executemany(self.sql, [self.params(row) for row in rows])
+
+    def one(self, cursor, values: dict) -> dict | None:
+        """The first row as a dict keyed by column, values converted as Core would."""
+        cursor.execute(self.sql, self.params(values))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return {key: (proc(value) if proc is not None and value is not None else value)
+                for key, proc, value in zip(self.columns, self.results, row)}
+
+
+class RawTransactions:
+    """Transactions on pooled DBAPI connections, for the hot path of commands."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
+
+    def prepare(self, stmt, columns=()) -> Prepared:
+        return Prepared(stmt, self.engine.dialect, columns)
+
+    def read(self):
+        return _RawBlock(self, write=False)
+
+    def write(self):
+        return _RawBlock(self, write=True)
+
+
+class _RawBlock:
+    def __init__(self, owner: RawTransactions, write: bool) -> None:
+        self.owner, self.write = owner, write
+
+    def __enter__(self):
+        self.conn = self.owner.engine.raw_connection()
+        self.cursor = self.conn.cursor()
+        if self.owner.sqlite and self.write:  # a read is one autocommitted SELECT: no BEGIN
+            self.cursor.execute("BEGIN IMMEDIATE")
+        return self.cursor
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self.owner.sqlite:
+                if self.write:
+                    self.cursor.execute("ROLLBACK" if exc_type else "COMMIT")
+            elif exc_type or not self.write:
+                self.conn.rollback()
+            else:
+                self.conn.commit()
+        finally:
+            self.cursor.close()
+            self.conn.close()  # back to the pool

@@ -16,7 +16,8 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, SimpleTaskConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
-from SpiffWorkflow.task import Task
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.task import Task, TaskState
 
 from engine.expressions import SafeScriptEngine
 
@@ -42,11 +43,56 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
-_config = dict(SPIFF_CONFIG)
-_config[Task] = SimpleTaskConverter
-_config[BpmnWorkflow] = _SpeclessWorkflowConverter
-_serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_config))
+class _PlainTaskConverter(SimpleTaskConverter):
+    """Full task data per task, written as it stands: for data that is plain JSON (the usual case).
+
+    `dump` tries this layout first and lets orjson refuse anything that is not plain JSON; only
+    then does it fall back to SpiffWorkflow's typed conversion of every value (much slower).
+    """
+
+    def to_dict(self, task: Task) -> dict[str, Any]:
+        return {
+            "id": str(task.id),
+            "parent": str(task._parent) if task._parent is not None else None,
+            "children": [str(child) for child in task._children],
+            "last_state_change": task.last_state_change,
+            "state": task.state,
+            "task_spec": task.task_spec.name,
+            "triggered": task.triggered,
+            "internal_data": task.internal_data,
+            "data": task.data,
+        }
+
+    def from_dict(self, dct: dict[str, Any], workflow) -> Task:
+        task_spec = workflow.spec.task_specs.get(dct["task_spec"])
+        task = self.target_class(workflow, task_spec, state=dct["state"], id=UUID(dct["id"]))
+        task._parent = UUID(dct["parent"]) if dct["parent"] is not None else None
+        task._children = [UUID(child) for child in dct["children"]]
+        task.last_state_change = dct["last_state_change"]
+        task.triggered = dct["triggered"]
+        task.internal_data = dct["internal_data"]
+        task.data = dct["data"]
+        if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.DEFINITE_MASK):
+            task.workflow.top_workflow.event_manager.add_task(task)
+        return task
+
+
+def _serializer_with(task_converter) -> BpmnWorkflowSerializer:
+    config = dict(SPIFF_CONFIG)
+    config[Task] = task_converter
+    config[BpmnWorkflow] = _SpeclessWorkflowConverter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+
+
+_plain = _serializer_with(_PlainTaskConverter)
+_typed = _serializer_with(SimpleTaskConverter)
 _script_engine = SafeScriptEngine()
+_LAYOUT_KEY = "okno_layout"
+_PLAIN_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _not_plain(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not plain JSON")
 
 
 def script_engine() -> SafeScriptEngine:
@@ -56,11 +102,17 @@ def script_engine() -> SafeScriptEngine:
 
 def dump(workflow: BpmnWorkflow) -> bytes:
     """The workflow instance as compact JSON bytes (no spec)."""
-    return orjson.dumps(_serializer.to_dict(workflow))
+    try:
+        return orjson.dumps({**_plain.to_dict(workflow), _LAYOUT_KEY: "plain"},
+                            default=_not_plain, option=_PLAIN_OPTIONS)
+    except TypeError:  # a datetime, a set, a non-text key…: SpiffWorkflow's typed conversion
+        return orjson.dumps(_typed.to_dict(workflow))
 
 
 def load(state: bytes, spec, subprocess_specs) -> BpmnWorkflow:
     """Rebuild a workflow from `dump` output and its parsed spec, with the safe script engine."""
-    workflow = _serializer.from_dict(orjson.loads(state), spec=spec, subprocess_specs=subprocess_specs)
+    dct = orjson.loads(state)
+    serializer = _plain if dct.pop(_LAYOUT_KEY, None) == "plain" else _typed
+    workflow = serializer.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
     workflow.script_engine = _script_engine
     return workflow

@@ -1,0 +1,67 @@
+"""Saving and restoring workflows without their spec, in both layouts."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import orjson
+from SpiffWorkflow.task import TaskState
+
+from engine import bpmn, workflow_state
+from engine.catalog import load_catalog
+from engine.expressions import SafeScriptEngine
+from engine.forms import example_form
+from tests.casework import CATALOG
+
+PROC = load_catalog(CATALOG)["6.1.1"]
+
+
+def _advance(wf, steps: int) -> None:
+    for _ in range(steps):
+        task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
+        data = example_form(PROC.step(task.task_spec.name).fields)
+        task.set_data(**data, outcome="approve")
+        task.run()
+        wf.do_engine_steps()
+
+
+def _snapshot(wf) -> list:
+    return sorted((str(t.id), t.task_spec.name, t.state, repr(sorted(t.data.items())))
+                  for t in wf.get_tasks())
+
+
+def test_plain_data_round_trips_without_the_spec():
+    wf = bpmn.new_workflow(PROC, {"channel": "in_person", "category": "citizen_by", "exempt": False})
+    wf.do_engine_steps()
+    _advance(wf, 2)
+    state = workflow_state.dump(wf)
+    assert b'"okno_layout":"plain"' in state
+    assert b"task_specs" not in state  # the spec is not stored with the case
+    spec = bpmn.load_spec(PROC)
+    restored = workflow_state.load(state, spec.spec, spec.subprocess_specs)
+    assert _snapshot(restored) == _snapshot(wf)
+    assert isinstance(restored.script_engine, SafeScriptEngine)
+    _advance(restored, 1)
+
+
+def test_typed_values_fall_back_to_spiffworkflow_conversion():
+    wf = bpmn.new_workflow(PROC, {"channel": "in_person", "category": "citizen_by", "exempt": False})
+    wf.do_engine_steps()
+    task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
+    task.data["when"] = datetime(2025, 6, 18, 9, 30, tzinfo=timezone.utc)
+    state = workflow_state.dump(wf)
+    assert b"okno_layout" not in orjson.loads(state)
+    spec = bpmn.load_spec(PROC)
+    restored = workflow_state.load(state, spec.spec, spec.subprocess_specs)
+    again = restored.get_task_from_id(task.id)
+    assert again.data["when"] == datetime(2025, 6, 18, 9, 30, tzinfo=timezone.utc)
+    assert isinstance(again.data["when"], datetime)
+
+
+def test_plain_layout_keeps_dicts_that_look_typed():
+    wf = bpmn.new_workflow(PROC, {"channel": "in_person", "category": "citizen_by", "exempt": False})
+    wf.do_engine_steps()
+    task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
+    task.data["nested"] = {"typename": "UUID", "value": "x"}
+    spec = bpmn.load_spec(PROC)
+    restored = workflow_state.load(workflow_state.dump(wf), spec.spec, spec.subprocess_specs)
+    assert restored.get_task_from_id(task.id).data["nested"] == {"typename": "UUID", "value": "x"}
