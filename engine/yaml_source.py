@@ -67,30 +67,33 @@ def parse_yaml(raw: bytes) -> Document:
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         raise YamlError("file is not valid UTF-8", line, column) from None
     text = text.removeprefix("\ufeff")
+    bad = _NON_PRINTABLE.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        raise YamlError(f"invalid YAML: character #x{ord(bad.group()):04x} is not allowed",
+                        line, column)
+    loader = _Loader(text)
     try:
-        loader = yaml.SafeLoader(text)  # the reader checks for control characters here already
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        raise YamlError(f"invalid YAML: character #x{exc.character:04x} is not allowed", line,
-                        column) from None
-    try:
-        node = loader.get_single_node()
+        builder = _Builder(loader)
+        data = builder.document()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = f"invalid YAML: {exc.problem or exc.context}"
         raise YamlError(message, *_mark(mark)) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {exc}") from None
-    except RecursionError:  # the composer recurses once per level of nesting
-        raise YamlError(f"nesting is deeper than {MAX_DEPTH} levels") from None
     finally:
         loader.dispose()
-    if node is None:
-        raise YamlError("file is empty")
-    builder = _Builder(loader)
-    data = builder.build(node, ())
     return Document(data, builder.positions)
+
+
+# libyaml when PyYAML was built with it: the same events, several times faster.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
+_STR = "tag:yaml.org,2002:str"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 def _mark(mark: Any) -> tuple[int, int]:
@@ -98,50 +101,151 @@ def _mark(mark: Any) -> tuple[int, int]:
 
 
 class _Builder:
-    def __init__(self, loader: yaml.SafeLoader) -> None:
+    """Plain data straight from the parser's events, without PyYAML's composer.
+
+    The composer recurses once per level of nesting (a file of `[[[[...` overflows the stack, and
+    libyaml's composer crashes the process), so the data is built here with the depth bounded.
+    An alias replays the events of its anchored value: what it expands to counts against
+    MAX_NODES, which stops alias bombs.
+    """
+
+    def __init__(self, loader: Any) -> None:
         self.loader = loader
         self.positions: dict[Path, tuple[int, int]] = {}
         self.count = 0
+        self.anchors: dict[str, list[yaml.Event]] = {}
+        self.recording: list[tuple[str, list[yaml.Event]]] = []  # anchored values being read
+        self.replay: list[Any] = []  # iterators over the events of aliased values
 
-    def build(self, node: yaml.Node, path: Path) -> Any:
+    def document(self) -> Any:
+        self._next(yaml.StreamStartEvent)
+        event = self._next()
+        if isinstance(event, yaml.StreamEndEvent):
+            raise YamlError("file is empty")
+        data = self._node(self._next(), ())
+        self._next(yaml.DocumentEndEvent)
+        event = self._next()
+        if not isinstance(event, yaml.StreamEndEvent):
+            raise YamlError("invalid YAML: expected a single document, but found another",
+                            *_mark(event.start_mark))
+        return data
+
+    def _next(self, expected: type | None = None) -> yaml.Event:
+        while self.replay:
+            event = next(self.replay[-1], None)
+            if event is not None:
+                return event
+            self.replay.pop()
+        event = self.loader.get_event()
+        for _, events in self.recording:
+            events.append(event)
+        if expected is not None and not isinstance(event, expected):  # the parser ensures it
+            raise YamlError(f"invalid YAML: unexpected {type(event).__name__}",
+                            *_mark(event.start_mark))
+        return event
+
+    def _deref(self, event: yaml.Event) -> yaml.Event:
+        """The first event of the value at hand: an alias is replaced by what it names."""
+        if not isinstance(event, yaml.AliasEvent):
+            return event
+        if any(name == event.anchor for name, _ in self.recording):
+            raise YamlError(f"alias *{event.anchor} refers to the value that contains it",
+                            *_mark(event.start_mark))
+        if event.anchor not in self.anchors:
+            raise YamlError(f"invalid YAML: alias *{event.anchor} is not defined",
+                            *_mark(event.start_mark))
+        events = self.anchors[event.anchor]
+        self.replay.append(iter(events[1:]))
+        return events[0]
+
+    def _anchor(self, event: yaml.Event) -> None:
+        """Start keeping the events of an anchored value (read for the first time)."""
+        if event.anchor is None or self.replay:
+            return
+        if event.anchor in self.anchors or any(n == event.anchor for n, _ in self.recording):
+            raise YamlError(f"anchor &{event.anchor} is defined twice", *_mark(event.start_mark))
+        if isinstance(event, yaml.ScalarEvent):
+            self.anchors[event.anchor] = [event]
+        else:
+            self.recording.append((event.anchor, [event]))
+
+    def _node(self, event: yaml.Event, path: Path) -> Any:
+        event = self._deref(event)
         self.count += 1
         if self.count > MAX_NODES:
             raise YamlError(
                 f"more than {MAX_NODES} values after expanding aliases (an alias bomb?)",
-                *_mark(node.start_mark),
+                *_mark(event.start_mark),
             )
         if len(path) > MAX_DEPTH:
-            raise YamlError(f"nesting is deeper than {MAX_DEPTH} levels", *_mark(node.start_mark))
-        if node.tag not in _PLAIN_TAGS:
-            raise YamlError(f"tag {node.tag!r} is not allowed: definitions hold plain data only",
-                            *_mark(node.start_mark))
-        self.positions.setdefault(path, _mark(node.start_mark))
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
-        if path and path[-1] in _VERBATIM_KEYS and len(path) == 1 and node.style is None:
-            return node.value
-        value = self.loader.construct_object(node)
-        if hasattr(value, "isoformat"):  # dates stay text: the schema says what a field holds
-            return node.value
+            raise YamlError(f"nesting is deeper than {MAX_DEPTH} levels", *_mark(event.start_mark))
+        self.positions.setdefault(path, _mark(event.start_mark))
+        if isinstance(event, yaml.ScalarEvent):
+            self._anchor(event)
+            return self._scalar(event, path)
+        if isinstance(event, yaml.MappingStartEvent):
+            self._check_collection_tag(event, yaml.MappingNode)
+            self._anchor(event)
+            value: Any = self._mapping(path)
+        elif isinstance(event, yaml.SequenceStartEvent):
+            self._check_collection_tag(event, yaml.SequenceNode)
+            self._anchor(event)
+            value = []
+            while not isinstance(item := self._next(), yaml.SequenceEndEvent):
+                value.append(self._node(item, path + (len(value),)))
+        else:  # the parser never yields anything else here
+            raise YamlError(f"invalid YAML: unexpected {type(event).__name__}",
+                            *_mark(event.start_mark))
+        if self.recording and self.recording[-1][1][0] is event and not self.replay:
+            name, events = self.recording.pop()
+            self.anchors[name] = events
         return value
 
-    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+    def _check_collection_tag(self, event: yaml.Event, kind: type) -> None:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(kind, None, event.implicit)
+        if tag not in _PLAIN_TAGS:
+            raise YamlError(f"tag {tag!r} is not allowed: definitions hold plain data only",
+                            *_mark(event.start_mark))
+
+    def _resolve(self, event: yaml.ScalarEvent) -> str:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        return tag
+
+    def _scalar(self, event: yaml.ScalarEvent, path: Path) -> Any:
+        tag = self._resolve(event)
+        if tag not in _PLAIN_TAGS:
+            raise YamlError(f"tag {tag!r} is not allowed: definitions hold plain data only",
+                            *_mark(event.start_mark))
+        if tag == _STR or tag == _TIMESTAMP:  # dates stay text: the schema says what a field holds
+            return event.value
+        if len(path) == 1 and path[0] in _VERBATIM_KEYS and not event.style:  # plain style
+            return event.value
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        return self.loader.yaml_constructors[tag](self.loader, node)
+
+    def _mapping(self, path: Path) -> dict[str, Any]:
         result: dict[str, Any] = {}
         key_lines: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                raise YamlError("merge keys (<<) are not allowed", *_mark(key_node.start_mark))
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
-                raise YamlError("mapping keys must be plain text", *_mark(key_node.start_mark))
-            key = key_node.value
+        while not isinstance(key_event := self._next(), yaml.MappingEndEvent):
+            if not isinstance(key_event, yaml.ScalarEvent):
+                raise YamlError("mapping keys must be plain text", *_mark(key_event.start_mark))
+            tag = self._resolve(key_event)
+            if tag == _MERGE:
+                raise YamlError("merge keys (<<) are not allowed", *_mark(key_event.start_mark))
+            if tag not in _PLAIN_TAGS or key_event.anchor is not None:
+                raise YamlError("mapping keys must be plain text", *_mark(key_event.start_mark))
+            key = key_event.value
             if key in result:
                 raise YamlError(f"duplicate key {key!r} (first at line {key_lines[key]})",
-                                *_mark(key_node.start_mark))
-            key_lines[key] = key_node.start_mark.line + 1
+                                *_mark(key_event.start_mark))
+            key_lines[key] = key_event.start_mark.line + 1
+            value_event = self._deref(self._next())
             # A list or mapping begins on the line after its key; problems with it point at the key.
-            scalar = isinstance(value_node, yaml.ScalarNode)
-            self.positions[path + (key,)] = _mark((value_node if scalar else key_node).start_mark)
-            result[key] = self.build(value_node, path + (key,))
+            scalar = isinstance(value_event, yaml.ScalarEvent)
+            self.positions[path + (key,)] = _mark((value_event if scalar else key_event).start_mark)
+            result[key] = self._node(value_event, path + (key,))
         return result

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from engine import catalog
 from engine.catalog import (
     ROOT,
     CatalogError,
@@ -77,6 +78,16 @@ BASE: dict = {
 SCHEMA_REQUIRED = ["number", "chapter", "name", "authorities", "channels", "documents", "fee",
                    "term", "validity", "result", "roles"]
 GROUND = {"id": "some_ground", "title": "основание", "legal_basis": "закон"}
+
+
+@pytest.fixture(params=["fast", "reference"])
+def schema_validator(request, monkeypatch):
+    """Schema cases run with jsonschema-rs in front (when installed) and with jsonschema alone."""
+    if request.param == "reference":
+        monkeypatch.setattr(catalog, "_fast_validator", lambda: None)
+    elif catalog._fast_validator() is None:
+        pytest.skip("jsonschema-rs is not installed")
+    return request.param
 
 
 def dump(data: dict) -> str:
@@ -241,7 +252,7 @@ SCHEMA_VALID = {
 
 
 @pytest.mark.parametrize("change", SCHEMA_VALID.values(), ids=SCHEMA_VALID.keys())
-def test_schema_accepts(change):
+def test_schema_accepts(change, schema_validator):
     assert_valid(mutated(change), check_file_name=False)
 
 
@@ -443,7 +454,7 @@ SCHEMA_INVALID = {
 
 @pytest.mark.parametrize(("change", "path", "words"), SCHEMA_INVALID.values(),
                          ids=SCHEMA_INVALID.keys())
-def test_schema_refuses(change, path, words):
+def test_schema_refuses(change, path, words, schema_validator):
     assert_one_problem(mutated(change), path, *words, check_file_name=False)
 
 

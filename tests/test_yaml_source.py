@@ -2,8 +2,19 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
+from engine import yaml_source
 from engine.yaml_source import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, YamlError, parse_yaml
+
+LOADERS = [yaml.SafeLoader] + ([yaml.CSafeLoader] if hasattr(yaml, "CSafeLoader") else [])
+
+
+@pytest.fixture(autouse=True, params=LOADERS, ids=lambda loader: loader.__name__)
+def loader(request, monkeypatch):
+    """Every test runs on PyYAML's pure-Python parser and, where built, on libyaml."""
+    monkeypatch.setattr(yaml_source, "_Loader", request.param)
+    return request.param
 
 
 def refused(raw: bytes | str) -> YamlError:
@@ -128,6 +139,17 @@ def test_a_tag_on_a_key_is_refused(key):
     assert err.line == 2
 
 
+def test_an_alias_as_key_is_refused():
+    err = refused("a: &k key\n*k : 2\n")
+    assert "keys must be plain text" in err.message
+    assert err.line == 2
+
+
+def test_column_counts_characters_not_bytes():
+    doc = parse_yaml("a: [Выдача, справки]\n".encode())
+    assert doc.position(("a", 1)) == (1, 13)
+
+
 def test_complex_key_is_refused():
     err = refused("a: 1\n? [x, y]\n: 2\n")
     assert "keys must be plain text" in err.message
@@ -144,10 +166,23 @@ def test_billion_laughs_is_refused():
     assert 1 <= err.line <= 9
 
 
-def test_recursive_alias_is_refused():
-    err = refused("a: 1\nb: &x [*x]\n")
-    assert "nesting" in err.message
+@pytest.mark.parametrize("text", ["a: 1\nb: &x [*x]\n", "a: 1\nb: &x\n  c: [1, {d: *x}]\n"])
+def test_recursive_alias_is_refused(text):
+    err = refused(text)
+    assert "alias *x refers to the value that contains it" in err.message
+    assert err.line in (2, 3)
+
+
+def test_an_anchor_defined_twice_is_refused():
+    err = refused("a: &x 1\nb: &x 2\nc: *x\n")
+    assert "&x is defined twice" in err.message
     assert err.line == 2
+
+
+def test_nested_aliases_expand():
+    doc = parse_yaml(b"a: &a [1, 2]\nb: &b {x: *a, y: *a}\nc: [*b, *a]\n")
+    assert doc.data["c"] == [{"x": [1, 2], "y": [1, 2]}, [1, 2]]
+    assert doc.position(("c", 0, "x", 1)) == (1, 11)  # where the aliased value was written
 
 
 @pytest.mark.parametrize("levels", [MAX_DEPTH + 5, 5_000])
