@@ -40,6 +40,9 @@ def validate(
     for problem in problems:
         typer.echo(str(problem))
     files = len(definition_files(paths))
+    if files == 0 and not problems:
+        typer.echo(f"no procedure definitions (*.yaml) found in {' '.join(paths)}")
+        raise typer.Exit(code=1)
     if problems:
         bad = len({p.path for p in problems})
         typer.echo(f"{len(problems)} problem(s) in {bad} of {files} file(s)")

@@ -141,7 +141,10 @@ class Cases:
             raise InvalidInput("this procedure's fee has no exemptions", field="exempt")
         now, today = self.clock.now(), self.clock.today()
         try:
-            workflow = bpmn.new_workflow(proc, {"channel": channel, "category": category,
+            # Every form field starts as None, so a condition on a field not filled in (optional,
+            # or of a skipped step) reads None instead of failing on an unknown name.
+            fields = {f.id: None for step in proc.steps for f in step.fields}
+            workflow = bpmn.new_workflow(proc, {**fields, "channel": channel, "category": category,
                                                 "exempt": bool(exempt), "documents_requested": False})
         except bpmn.BpmnError as exc:
             raise NotAllowed(f"procedure {number} version {proc.version[:12]} cannot run: {exc}") from None

@@ -42,6 +42,9 @@ from engine.yaml_source import YamlError, parse_yaml
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "schemas" / "procedure.schema.json"
 LAW_PATH = Path(__file__).resolve().parent / "data" / "law_433.yaml"
+# Ids the BPMN compiler gives its own events, and data keys the engine or serializer owns.
+RESERVED_STEP_IDS = frozenset({"start", "end_approved", "end_refused"})
+RESERVED_FIELD_IDS = frozenset({"outcome", "ground", "typename"})
 
 
 @dataclass(frozen=True, order=True)
@@ -117,7 +120,8 @@ def definition_files(paths: Iterable[str | Path]) -> list[Path]:
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*.yaml") if not p.name.startswith("_")))
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")
+                                and p.is_file() and not p.name.startswith("_")))
         else:
             files.append(path)
     return files
@@ -240,6 +244,8 @@ def _read_bpmn(data: dict[str, Any], base_dir: Path | None) -> tuple[str | None,
     if base_dir is None:
         return None, "a BPMN file can only be checked for a definition read from a folder"
     path = (base_dir / data["bpmn"]).resolve()
+    if not path.is_relative_to(base_dir.resolve()):
+        return None, f"BPMN file {data['bpmn']} lies outside the definition's folder"
     if not path.is_file():
         return None, f"BPMN file {data['bpmn']} does not exist"
     from engine.bpmn import BpmnError, check_bpmn  # the compiler needs SpiffWorkflow; load lazily
@@ -305,20 +311,31 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
     if "decision" in kinds and "issue" in kinds and kinds.index("issue") < kinds.index("decision"):
         yield ("steps", kinds.index("issue"), "kind"), "the issue step must come after the decision"
     all_fields = {f["id"] for s in steps for f in s.get("fields", [])}
+    seen_fields: dict[str, str] = {}
     for i, step in enumerate(steps):
+        if step["id"] in RESERVED_STEP_IDS:
+            yield ("steps", i, "id"), f"step id {step['id']!r} is reserved for the compiled BPMN"
+        if step["kind"] == "decision" and "condition" in step:
+            yield ("steps", i, "condition"), "the decision step cannot be conditional: every case is decided"
+        for j, fld in enumerate(step.get("fields", [])):
+            if fld["id"] in seen_fields and seen_fields[fld["id"]] != step["id"]:
+                yield (("steps", i, "fields", j, "id"),
+                       f"field id {fld['id']!r} is already a field of step {seen_fields[fld['id']]!r}")
+            seen_fields.setdefault(fld["id"], step["id"])
         if step["role"] not in roles:
             yield ("steps", i, "role"), f"role {step['role']!r} is not declared in roles"
         yield from _unique(step.get("fields", []), ("steps", i, "fields"), "field")
         for j, fld in enumerate(step.get("fields", [])):
             yield from _unique(fld.get("choices", []), ("steps", i, "fields", j, "choices"), "choice")
-            if fld["id"] in BUILTIN_NAMES or fld["id"] in ("outcome", "ground"):
+            if fld["id"] in BUILTIN_NAMES or fld["id"] in RESERVED_FIELD_IDS:
                 yield ("steps", i, "fields", j, "id"), f"field id {fld['id']!r} is reserved"
             if fld.get("pattern"):
                 yield from _regex_problem(fld["pattern"], ("steps", i, "fields", j, "pattern"))
             if "min" in fld and "max" in fld and fld["min"] > fld["max"]:
                 yield ("steps", i, "fields", j, "min"), "min is greater than max"
         if "condition" in step:
-            yield from _condition_problems(step["condition"], known_names, ("steps", i, "condition"))
+            yield from _condition_problems(step["condition"], known_names, ("steps", i, "condition"),
+                                           "a field of an earlier step")
         known_names |= {f["id"] for f in step.get("fields", [])}
     if not steps:  # a BPMN definition: its forms are not known here, so any name may be used
         known_names = None
@@ -327,7 +344,8 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
     for key in ("documents", "requested_documents"):
         for i, doc in enumerate(data.get(key, [])):
             if "condition" in doc:
-                yield from _condition_problems(doc["condition"], known_names, (key, i, "condition"))
+                yield from _condition_problems(doc["condition"], known_names, (key, i, "condition"),
+                                               "a field of any step")
 
 
 def _unique(items: list[dict], path: tuple, what: str) -> Iterator[tuple[tuple, str]]:
@@ -338,7 +356,8 @@ def _unique(items: list[dict], path: tuple, what: str) -> Iterator[tuple[tuple, 
         seen.add(item["id"])
 
 
-def _condition_problems(text: str, known: set[str] | None, path: tuple) -> Iterator[tuple[tuple, str]]:
+def _condition_problems(text: str, known: set[str] | None, path: tuple,
+                        fields: str) -> Iterator[tuple[tuple, str]]:
     try:
         expression = compile_expression(text)
     except ExpressionError as exc:
@@ -346,7 +365,7 @@ def _condition_problems(text: str, known: set[str] | None, path: tuple) -> Itera
         return
     if known is not None:
         for name in sorted(expression.names - known):
-            yield path, f"condition uses {name!r}, which is neither a field of an earlier step nor one of {sorted(BUILTIN_NAMES)}"
+            yield path, f"condition uses {name!r}, which is neither {fields} nor one of {sorted(BUILTIN_NAMES)}"
 
 
 def _regex_problem(pattern: str, path: tuple) -> Iterator[tuple[tuple, str]]:

@@ -312,3 +312,14 @@ def test_hostile_condition_is_refused_at_run_time_and_runs_nothing(tmp_path):
     assert not marker.exists()
     with eng.db.connect() as conn:
         assert conn.execute(select(events)).all() == []
+
+
+def test_condition_on_a_field_left_empty_reads_none(tmp_path):
+    data = _variant()
+    data["steps"][0]["fields"].append({"id": "note", "title": "Примечание", "type": "string"})
+    data["steps"][2]["condition"] = "note == None or reason == 'lost'"
+    eng = _engine_with(tmp_path, data)
+    case_id = eng.start("6.1.1")
+    eng.cases.complete_task(case_id, eng.open_tasks(case_id)[0]["id"], _intake("damaged"),
+                            actor="clerk-1")
+    assert [t["step"] for t in eng.open_tasks(case_id)] == ["review"]

@@ -556,6 +556,8 @@ SEMANTIC_VALID = {
     "issue last after decision": add_step(5, {"id": "archive", "kind": "task", "title": "t",
                                               "role": "clerk"}),
     "field id like a builtin but not one": add_field(2, {**FIELD, "id": "channel_name"}),
+    "step id like a reserved one but not one": add_step(3, {"id": "start_review", "kind": "task",
+                                                            "title": "t", "role": "head"}),
     "valid regex": add_field(2, {**FIELD, "type": "string", "pattern": r"^\d{2}-[A-Z]+$"}),
     "min equal to max": add_field(2, {**FIELD, "min": 5, "max": 5}),
     "condition on an earlier field and builtins": setitem(
@@ -632,7 +634,17 @@ SEMANTIC_INVALID = {
     "issue before decision": (swap_steps(3, 4), ("steps", 3, "kind"), ("issue", "after the decision")),
     **{f"reserved field id {name}": (add_field(2, {**FIELD, "id": name}),
                                      ("steps", 2, "fields", 0, "id"), (f"'{name}'", "reserved"))
-       for name in ["channel", "category", "exempt", "documents_requested", "outcome", "ground"]},
+       for name in ["channel", "category", "exempt", "documents_requested", "outcome", "ground",
+                    "typename"]},
+    **{f"reserved step id {name}": (add_step(3, {"id": name, "kind": "task", "title": "t",
+                                                 "role": "head"}),
+                                    ("steps", 3, "id"), (f"'{name}'", "reserved"))
+       for name in ["start", "end_approved", "end_refused"]},
+    "conditional decision": (setitem("steps", 3, "condition", "reason == 'lost'"),
+                             ("steps", 3, "condition"), ("decision", "cannot be conditional")),
+    "field id repeated in another step": (add_field(2, {**FIELD, "id": "reason"}),
+                                          ("steps", 2, "fields", 0, "id"),
+                                          ("'reason'", "already a field of step 'intake'")),
     "invalid regex": (add_field(2, {**FIELD, "type": "string", "pattern": "[a-"}),
                       ("steps", 2, "fields", 0, "pattern"), ("pattern", "regular expression")),
     "min greater than max": (add_field(2, {**FIELD, "min": 10, "max": 1.5}),
@@ -713,6 +725,14 @@ def test_missing_bpmn_file(tmp_path):
     problem = assert_one_problem(data, ("bpmn",), "flows/6.1.1.bpmn", "does not exist",
                                  base_dir=tmp_path)
     assert problem.column > 1
+
+
+def test_bpmn_file_outside_the_folder_is_refused(tmp_path):
+    outside = tmp_path / "outside.bpmn"
+    outside.write_text("<x/>", encoding="utf-8")
+    data = mutated(both(delitem("steps"), setitem("bpmn", "../outside.bpmn")))
+    assert_one_problem(data, ("bpmn",), "outside the definition's folder",
+                       base_dir=tmp_path / "catalog")
 
 
 def test_bpmn_needs_a_folder():

@@ -143,3 +143,18 @@ def test_a_bad_file_among_good_ones_only_fails_itself(tmp_path):
     result = invoke(str(folder))
     assert result.exit_code == 1
     assert result.output.splitlines()[0] == f"{folder / '9.1.yaml'}:2:10: file is not valid UTF-8"
+
+
+def test_an_empty_folder_is_an_error(tmp_path):
+    result = invoke(str(tmp_path))
+    assert result.exit_code == 1
+    assert "no procedure definitions" in result.output
+
+
+def test_yml_files_are_validated_too(tmp_path):
+    source = (ROOT / "procedures" / "6.1.1.yaml").read_text(encoding="utf-8")
+    (tmp_path / "6.1.1.yml").write_text(source.replace('number: "6.1.1"', 'number: "6.1.1"\nbogus: 1'),
+                                        encoding="utf-8")
+    result = invoke(str(tmp_path))
+    assert result.exit_code == 1
+    assert "6.1.1.yml:" in result.output and "bogus" in result.output
