@@ -169,6 +169,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute("PRAGMA mmap_size=268435456")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 

@@ -8,15 +8,19 @@ the state: the safe one is reattached on every restore.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 from uuid import UUID
 
 import orjson
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, SimpleTaskConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnWorkflowConverter,
+    SimpleTaskConverter,
+)
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
-from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task, TaskState
 
 from engine.expressions import SafeScriptEngine
@@ -43,6 +47,12 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _text(task_id: UUID) -> str:
+    """str(UUID) is slow in pure Python and every save writes every task's ids again."""
+    return str(task_id)
+
+
 class _PlainTaskConverter(SimpleTaskConverter):
     """Full task data per task, written as it stands: for data that is plain JSON (the usual case).
 
@@ -52,9 +62,9 @@ class _PlainTaskConverter(SimpleTaskConverter):
 
     def to_dict(self, task: Task) -> dict[str, Any]:
         return {
-            "id": str(task.id),
-            "parent": str(task._parent) if task._parent is not None else None,
-            "children": [str(child) for child in task._children],
+            "id": _text(task.id),
+            "parent": _text(task._parent) if task._parent is not None else None,
+            "children": [_text(child) for child in task._children],
             "last_state_change": task.last_state_change,
             "state": task.state,
             "task_spec": task.task_spec.name,
