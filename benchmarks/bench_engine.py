@@ -18,14 +18,14 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import insert, select
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import TaskState
+from sqlalchemy import insert, select
 
 from engine import bpmn
 from engine.cases import Cases
@@ -84,7 +84,7 @@ def _loop_procedure():
 class _Setup:
     def __init__(self, folder: Path, name: str, cache_size: int = 2048) -> None:
         self.db = connect(f"sqlite:///{folder / name}")
-        self.clock = FixedClock(datetime(2025, 6, 18, 7, 0, tzinfo=timezone.utc))
+        self.clock = FixedClock(datetime(2025, 6, 18, 7, 0, tzinfo=UTC))
         self.versions = Versions(self.db, self.clock)
         self.catalog = load_catalog(ROOT / "procedures")
         self.loop = _loop_procedure()

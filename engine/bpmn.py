@@ -34,8 +34,8 @@ pending due times for the scheduler's index.
 from __future__ import annotations
 
 import contextlib
-import functools
 import contextvars
+import functools
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping

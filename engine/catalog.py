@@ -294,7 +294,8 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
         if not data.get("requested_documents"):
             yield ("term", "when_documents_requested"), "a term for requested documents, but no requested_documents"
         elif _term_days(term["when_documents_requested"]) < _term_days(term["max"]):
-            yield ("term", "when_documents_requested"), "the term when documents are requested is shorter than the maximum term"
+            yield (("term", "when_documents_requested"),
+                   "the term when documents are requested is shorter than the maximum term")
 
     roles = {r["id"] for r in data.get("roles", [])}
     known_names = set(BUILTIN_NAMES)
@@ -337,10 +338,8 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
             yield from _condition_problems(step["condition"], known_names, ("steps", i, "condition"),
                                            "a field of an earlier step")
         known_names |= {f["id"] for f in step.get("fields", [])}
-    if not steps:  # a BPMN definition: its forms are not known here, so any name may be used
-        known_names = None
-    else:
-        known_names = set(BUILTIN_NAMES) | all_fields
+    # In a BPMN definition the forms are not known here, so any name may be used.
+    known_names = set(BUILTIN_NAMES) | all_fields if steps else None
     for key in ("documents", "requested_documents"):
         for i, doc in enumerate(data.get(key, [])):
             if "condition" in doc:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 # Legal terms count in the authority's local days (Belarus: Europe/Minsk).
@@ -11,7 +11,7 @@ LOCAL_ZONE = ZoneInfo(os.environ.get("OKNO_TIMEZONE", "Europe/Minsk"))
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def today(self) -> date:
         return self.now().astimezone(LOCAL_ZONE).date()

@@ -224,7 +224,7 @@ class Prepared:
         if row is None:
             return None
         return {key: (proc(value) if proc is not None and value is not None else value)
-                for key, proc, value in zip(self.columns, self.results, row)}
+                for key, proc, value in zip(self.columns, self.results, row, strict=True)}
 
 
 class RawTransactions:

@@ -38,10 +38,9 @@ class Versions:
             current = dict(self._load_current(conn))
             seq = conn.execute(select(func.coalesce(func.max(procedure_versions.c.seq), 0))).scalar_one()
             for proc in procedures:
-                if proc.version in known:
-                    if current.get(proc.number) == proc.version:
-                        continue
-                    # An older version came back: store it again as the newest.
+                if proc.version in known and current.get(proc.number) == proc.version:
+                    continue
+                # A known version that is not current came back: it becomes the newest again.
                 seq += 1
                 if proc.version in known:
                     conn.execute(procedure_versions.update()

@@ -220,7 +220,7 @@ class _Builder:
         if tag not in _PLAIN_TAGS:
             raise YamlError(f"tag {tag!r} is not allowed: definitions hold plain data only",
                             *_mark(event.start_mark))
-        if tag == _STR or tag == _TIMESTAMP:  # dates stay text: the schema says what a field holds
+        if tag in (_STR, _TIMESTAMP):  # dates stay text: the schema says what a field holds
             return event.value
         if len(path) == 1 and path[0] in _VERBATIM_KEYS and not event.style:  # plain style
             return event.value

@@ -1,7 +1,7 @@
 """Shared test plumbing for running cases: a real SQLite file, the real catalog, a movable clock."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ CATALOG = Path(__file__).resolve().parent.parent / "procedures"
 class Engine:
     """A case engine on its own database file, with the clock standing at `at`."""
 
-    def __init__(self, path: Path, at: datetime = datetime(2025, 6, 18, 7, 0, tzinfo=timezone.utc),
+    def __init__(self, path: Path, at: datetime = datetime(2025, 6, 18, 7, 0, tzinfo=UTC),
                  procedures: dict[str, Procedure] | None = None) -> None:
         self.db = connect(f"sqlite:///{path}")
         self.clock = FixedClock(at)

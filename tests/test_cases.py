@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -274,7 +274,7 @@ def test_overdue_cases_are_marked_by_the_worker(eng):
     case_id = eng.start("2.1")
     due = eng.case(case_id)["due_date"]
     assert sweep(eng.cases) == (0, 0)
-    eng.clock.at = datetime.combine(due, datetime.min.time(), timezone.utc) + timedelta(days=1, hours=5)
+    eng.clock.at = datetime.combine(due, datetime.min.time(), UTC) + timedelta(days=1, hours=5)
     assert sweep(eng.cases) == (0, 1)
     assert eng.case(case_id)["overdue"]
     assert sweep(eng.cases) == (0, 0)  # marked once

@@ -116,7 +116,7 @@ def test_each_defect_is_reported_with_file_line_and_column(defective_copy):
     assert result.exit_code == 1
     *problems, summary = result.output.splitlines()
     assert len(problems) == 3, result.output
-    for line, (path, row, column, words) in zip(problems, expected):
+    for line, (path, row, column, words) in zip(problems, expected, strict=True):
         match = PROBLEM.match(line)
         assert match, line
         assert match["path"] == str(path)

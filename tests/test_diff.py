@@ -391,14 +391,14 @@ def _catalog_kinds() -> set[str]:
 
 def test_every_kind_is_covered() -> None:
     seen = set(_catalog_kinds()) | {"bpmn.changed"}
-    for old_mut, new_mut, expected in CASES.values():
+    for _old, _new, expected in CASES.values():
         seen |= {k for k, _ in expected}
     assert seen == set(KINDS)
 
 
 def test_the_class_of_each_kind_is_its_documented_default_or_decided_by_values() -> None:
     by_values = {k for k, (_, text) in KINDS.items() if "класс по" in text or "если" in text}
-    for old_mut, new_mut, expected in CASES.values():
+    for _old, _new, expected in CASES.values():
         for kind, cls in expected:
             assert cls in CLASSES
             if kind not in by_values:

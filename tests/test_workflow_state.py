@@ -1,7 +1,7 @@
 """Saving and restoring workflows without their spec, in both layouts."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 from SpiffWorkflow.task import TaskState
@@ -47,13 +47,13 @@ def test_typed_values_fall_back_to_spiffworkflow_conversion():
     wf = bpmn.new_workflow(PROC, {"channel": "in_person", "category": "citizen_by", "exempt": False})
     wf.do_engine_steps()
     task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
-    task.data["when"] = datetime(2025, 6, 18, 9, 30, tzinfo=timezone.utc)
+    task.data["when"] = datetime(2025, 6, 18, 9, 30, tzinfo=UTC)
     state = workflow_state.dump(wf)
     assert b"okno_layout" not in orjson.loads(state)
     spec = bpmn.load_spec(PROC)
     restored = workflow_state.load(state, spec.spec, spec.subprocess_specs)
     again = restored.get_task_from_id(task.id)
-    assert again.data["when"] == datetime(2025, 6, 18, 9, 30, tzinfo=timezone.utc)
+    assert again.data["when"] == datetime(2025, 6, 18, 9, 30, tzinfo=UTC)
     assert isinstance(again.data["when"], datetime)
 
 

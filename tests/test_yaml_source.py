@@ -158,7 +158,7 @@ def test_complex_key_is_refused():
 
 def test_billion_laughs_is_refused():
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for prev, name in zip("abcdefgh", "bcdefghi"):
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
         lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
     err = refused("\n".join(lines) + "\n")
     assert "alias bomb" in err.message
