@@ -197,8 +197,7 @@ class Prepared:
         self.literals = {name: bind.value for name, bind in compiled.binds.items()
                          if bind.value is not None}
         self.columns = tuple(col.key for col in columns)
-        self.results = tuple(col.type.dialect_impl(dialect).result_processor(dialect, None)
-                             for col in columns)
+        self.results = tuple(_result_processor(col, dialect) for col in columns)
 
     def params(self, values: dict):
         if self.literals:
@@ -225,6 +224,15 @@ class Prepared:
             return None
         return {key: (proc(value) if proc is not None and value is not None else value)
                 for key, proc, value in zip(self.columns, self.results, row, strict=True)}
+
+
+def _result_processor(column, dialect):
+    """The column type's own conversion of fetched values; None where the driver's value is final
+    (psycopg returns native floats and wants the wire type code, which a raw cursor does not give)."""
+    try:
+        return column.type.dialect_impl(dialect).result_processor(dialect, None)
+    except TypeError:
+        return None
 
 
 class RawTransactions:
