@@ -46,7 +46,8 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
                     media_type="application/json", headers=headers)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    """The process's Services (dependency; async: no thread-pool hop)."""
     return request.app.state.okno
 
 

@@ -172,11 +172,12 @@ def serve_command(
     database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
     catalog: str = typer.Option(None, "--catalog", help="Catalog folder (default: procedures/)."),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+    balancer: str = typer.Option("reuseport", help="With --workers > 1: reuseport or gunicorn."),
 ) -> None:
     """Serve the HTTP API (docs at /docs). The scheduler runs separately: `okno worker`."""
     from api.serve import serve
 
-    serve(host, port, workers, database, catalog, access_log)
+    serve(host, port, workers, database, catalog, access_log, balancer)
 
 
 @app.command("run")

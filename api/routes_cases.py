@@ -3,6 +3,11 @@
 Each handler authorises (api.access), makes one engine call, and answers with the case's new
 state. Commands answer with a `CommandResult` (status, row_version, the open tasks), which is
 enough to carry on; `GET /api/cases/{id}` gives the full view.
+
+The handlers are `async def` and call the (synchronous) engine directly, on purpose: a command
+is CPU-bound under the GIL and SQLite takes one writer at a time, so a thread pool only adds
+hand-offs and lets one process's threads queue on its own write lock. Each process runs one
+request at a time; throughput scales with processes (`okno serve --workers N`), see docs/api.md.
 """
 from __future__ import annotations
 
@@ -66,7 +71,7 @@ def _result(svc: Services, case_id: str, status: int = 200) -> Response:
 # ------------------------------------------------------------------------------------ cases
 
 @router.post("/cases", status_code=201, response_model=CaseOut, responses=errors(401, 403, 404, 409))
-def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKey = None):
+async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKey = None):
     """Register an application. Staff register it for their own organisation; an applicant files
     their own, electronically (channel portal), naming the authority."""
     require_role(user, *CASE_CREATORS)
@@ -101,7 +106,7 @@ def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKey = No
 
 
 @router.get("/cases", response_model=CasePage, responses=errors(401, 403))
-def list_cases(user: CurrentUser, svc: Svc,
+async def list_cases(user: CurrentUser, svc: Svc,
                status: Annotated[CaseStatus | None, Query()] = None,
                number: Annotated[str | None, Query(max_length=32)] = None,
                authority: Filter = None, applicant: Filter = None,
@@ -126,14 +131,14 @@ def list_cases(user: CurrentUser, svc: Svc,
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, responses=errors(401, 403, 404))
-def get_case(case_id: CaseId, user: CurrentUser, svc: Svc):
+async def get_case(case_id: CaseId, user: CurrentUser, svc: Svc):
     """One case: status, fee, dates, open tasks, the document checklist and the data collected."""
     _case(svc, user, case_id, CASE_READERS)
     return json_response(queries.case_view(svc.db, case_id))
 
 
 @router.get("/cases/{case_id}/events", response_model=EventsOut, responses=errors(401, 403, 404))
-def get_events(case_id: CaseId, user: CurrentUser, svc: Svc):
+async def get_events(case_id: CaseId, user: CurrentUser, svc: Svc):
     """The hash-chained audit trail of a case, and whether its chain verifies."""
     _case(svc, user, case_id, EVENT_READERS)
     _checked, breaks = audit.verify(svc.db, case_id)
@@ -145,7 +150,7 @@ def get_events(case_id: CaseId, user: CurrentUser, svc: Svc):
 # ------------------------------------------------------------------------------------ tasks
 
 @router.get("/tasks", response_model=TaskPage, tags=["tasks"], responses=errors(401, 403))
-def list_tasks(user: CurrentUser, svc: Svc,
+async def list_tasks(user: CurrentUser, svc: Svc,
                role: Annotated[str | None, Query(max_length=64,
                                                  description="the step's job role id")] = None,
                acts_as: Literal["clerk", "supervisor"] | None = None,
@@ -171,7 +176,7 @@ def list_tasks(user: CurrentUser, svc: Svc,
 
 @router.post("/cases/{case_id}/tasks/{task_id}/claim", response_model=CommandResult,
              tags=["tasks"], responses=errors(401, 403, 404, 409))
-def claim(case_id: CaseId, task_id: TaskId, user: CurrentUser, svc: Svc):
+async def claim(case_id: CaseId, task_id: TaskId, user: CurrentUser, svc: Svc):
     """Take a task into your own work list."""
     facts = _case(svc, user, case_id, STAFF, task_id)
     access.may_perform(user, facts["task"], task_id)
@@ -181,7 +186,7 @@ def claim(case_id: CaseId, task_id: TaskId, user: CurrentUser, svc: Svc):
 
 @router.post("/cases/{case_id}/tasks/{task_id}/unclaim", response_model=CommandResult,
              tags=["tasks"], responses=errors(401, 403, 404, 409))
-def unclaim(case_id: CaseId, task_id: TaskId, user: CurrentUser, svc: Svc,
+async def unclaim(case_id: CaseId, task_id: TaskId, user: CurrentUser, svc: Svc,
             body: Unclaim | None = None):
     """Give a task back to the shared work list (a supervisor may force it)."""
     facts = _case(svc, user, case_id, STAFF, task_id)
@@ -198,7 +203,7 @@ def unclaim(case_id: CaseId, task_id: TaskId, user: CurrentUser, svc: Svc,
 
 @router.post("/cases/{case_id}/tasks/{task_id}/complete", response_model=CommandResult,
              tags=["tasks"], responses=errors(401, 403, 404, 409))
-def complete(case_id: CaseId, task_id: TaskId, body: Complete, user: CurrentUser, svc: Svc,
+async def complete(case_id: CaseId, task_id: TaskId, body: Complete, user: CurrentUser, svc: Svc,
              key: IdemKey = None):
     """Complete a task with its form data; decision steps take `{"outcome", "ground"}`."""
     facts = _case(svc, user, case_id, STAFF, task_id)
@@ -224,7 +229,7 @@ def _kind_task(svc: Services, user: User, case_id: str, kind: str) -> None:
 
 @router.post("/cases/{case_id}/documents/{doc_id}", response_model=CommandResult,
              tags=["documents"], responses=errors(401, 403, 404, 409))
-def record_document(case_id: CaseId, doc_id: DocId, body: DocumentStatus, user: CurrentUser,
+async def record_document(case_id: CaseId, doc_id: DocId, body: DocumentStatus, user: CurrentUser,
                     svc: Svc):
     """Mark a listed document presented, requested from another body, or received. A document
     the procedure does not list is refused (409): Directive No. 2, §2.2."""
@@ -235,7 +240,7 @@ def record_document(case_id: CaseId, doc_id: DocId, body: DocumentStatus, user: 
 
 @router.post("/cases/{case_id}/withdraw", response_model=CommandResult,
              responses=errors(401, 403, 404, 409))
-def withdraw(case_id: CaseId, user: CurrentUser, svc: Svc, body: Withdraw | None = None):
+async def withdraw(case_id: CaseId, user: CurrentUser, svc: Svc, body: Withdraw | None = None):
     """The applicant withdraws the application (staff may record a withdrawal)."""
     _case(svc, user, case_id, WITHDRAWERS)
     svc.cases.withdraw(case_id, actor=user.name, reason=body.reason if body else None)
@@ -244,7 +249,7 @@ def withdraw(case_id: CaseId, user: CurrentUser, svc: Svc, body: Withdraw | None
 
 @router.post("/cases/{case_id}/refuse-acceptance", response_model=CommandResult,
              responses=errors(401, 403, 404, 409))
-def refuse_acceptance(case_id: CaseId, body: GroundIn, user: CurrentUser, svc: Svc):
+async def refuse_acceptance(case_id: CaseId, body: GroundIn, user: CurrentUser, svc: Svc):
     """Refuse to accept the application on a ground of Law No. 433-З (before intake is done)."""
     _case(svc, user, case_id, STAFF)
     svc.cases.refuse_acceptance(case_id, body.ground, actor=user.name)
@@ -253,7 +258,7 @@ def refuse_acceptance(case_id: CaseId, body: GroundIn, user: CurrentUser, svc: S
 
 @router.post("/cases/{case_id}/suspend", response_model=CommandResult,
              responses=errors(401, 403, 404, 409))
-def suspend(case_id: CaseId, body: GroundIn, user: CurrentUser, svc: Svc):
+async def suspend(case_id: CaseId, body: GroundIn, user: CurrentUser, svc: Svc):
     """Suspend the case where the procedure allows it; the term stops running."""
     _case(svc, user, case_id, STAFF)
     svc.cases.suspend(case_id, body.ground, actor=user.name)
@@ -262,7 +267,7 @@ def suspend(case_id: CaseId, body: GroundIn, user: CurrentUser, svc: Svc):
 
 @router.post("/cases/{case_id}/resume", response_model=CommandResult,
              responses=errors(401, 403, 404, 409))
-def resume(case_id: CaseId, user: CurrentUser, svc: Svc):
+async def resume(case_id: CaseId, user: CurrentUser, svc: Svc):
     """Resume a suspended case; the due date moves by the days it was suspended."""
     _case(svc, user, case_id, STAFF)
     svc.cases.resume(case_id, actor=user.name)
@@ -271,7 +276,7 @@ def resume(case_id: CaseId, user: CurrentUser, svc: Svc):
 
 @router.post("/cases/{case_id}/decide", response_model=CommandResult,
              responses=errors(401, 403, 404, 409))
-def decide(case_id: CaseId, body: Decide, user: CurrentUser, svc: Svc):
+async def decide(case_id: CaseId, body: Decide, user: CurrentUser, svc: Svc):
     """Complete the waiting decision step: approve, or refuse naming a legal ground."""
     _case(svc, user, case_id, STAFF)
     _kind_task(svc, user, case_id, "decision")
@@ -281,7 +286,7 @@ def decide(case_id: CaseId, body: Decide, user: CurrentUser, svc: Svc):
 
 @router.post("/cases/{case_id}/issue", response_model=CommandResult,
              responses=errors(401, 403, 404, 409))
-def issue(case_id: CaseId, user: CurrentUser, svc: Svc, body: Issue | None = None):
+async def issue(case_id: CaseId, user: CurrentUser, svc: Svc, body: Issue | None = None):
     """Complete the waiting issue step: the result is handed over."""
     _case(svc, user, case_id, STAFF)
     _kind_task(svc, user, case_id, "issue")
@@ -291,7 +296,7 @@ def issue(case_id: CaseId, user: CurrentUser, svc: Svc, body: Issue | None = Non
 
 @router.post("/cases/{case_id}/close", response_model=CommandResult,
              responses=errors(401, 403, 404, 409))
-def close(case_id: CaseId, user: CurrentUser, svc: Svc):
+async def close(case_id: CaseId, user: CurrentUser, svc: Svc):
     """Archive a case that has ended (completed, withdrawn or not accepted)."""
     _case(svc, user, case_id, STAFF)
     svc.cases.close(case_id, actor=user.name)

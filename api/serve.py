@@ -72,17 +72,73 @@ def _environment(database_url: str | None, catalog: str | None) -> None:
 
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
           database_url: str | None = None, catalog: str | None = None,
-          access_log: bool = False) -> None:
-    """Serve the API until interrupted (one uvicorn process, or gunicorn with N uvicorn workers)."""
+          access_log: bool = False, balancer: str = "reuseport") -> None:
+    """Serve the API until interrupted.
+
+    One worker: one uvicorn process. More: `reuseport` starts N independent single-worker
+    uvicorn processes, each listening on host:port with SO_REUSEPORT so the kernel spreads
+    connections evenly over them; `gunicorn` runs gunicorn with N uvicorn workers sharing one
+    socket (measured slower here: keep-alive connections pile up on whichever worker accepts
+    first; see benchmarks/bench_api.py).
+    """
     _environment(database_url, catalog)
     _prepare(database_url, catalog)
     if workers <= 1:
-        import uvicorn
+        _serve_one(host, port, access_log, reuse_port=False)
+    elif balancer == "gunicorn":
+        _gunicorn(host, port, workers, access_log)
+    elif balancer == "reuseport":
+        _reuseport(host, port, workers, access_log)
+    else:
+        raise ValueError(f"balancer must be reuseport or gunicorn, not {balancer!r}")
 
-        uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port,
-                    access_log=access_log, log_level="info")
+
+def _serve_one(host: str, port: int, access_log: bool, reuse_port: bool) -> None:
+    import socket
+
+    import uvicorn
+
+    config = uvicorn.Config("api.app:app_from_env", factory=True, host=host, port=port,
+                            access_log=access_log, log_level="info")
+    server = uvicorn.Server(config)
+    if not reuse_port:
+        server.run()
         return
-    _gunicorn(host, port, workers, access_log)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    server.run(sockets=[sock])
+
+
+def _reuseport(host: str, port: int, workers: int, access_log: bool) -> None:
+    """N single-worker processes on one port; stop them all when one stops or on a signal."""
+    import multiprocessing
+    import signal
+
+    ctx = multiprocessing.get_context("spawn")
+    children = [ctx.Process(target=_serve_one, args=(host, port, access_log, True),
+                            name=f"okno-serve-{i}") for i in range(workers)]
+    for child in children:
+        child.start()
+    stopping = threading.Event()
+
+    def stop(_signum, _frame) -> None:
+        stopping.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+    while not stopping.is_set() and all(c.is_alive() for c in children):
+        stopping.wait(0.5)
+    for child in children:
+        if child.is_alive():
+            child.terminate()  # SIGTERM: uvicorn shuts down gracefully
+    for child in children:
+        child.join(timeout=15)
+        if child.is_alive():
+            child.kill()
 
 
 def _gunicorn(host: str, port: int, workers: int, access_log: bool) -> None:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from engine import audit
@@ -39,30 +39,70 @@ def _conn(conn_or_db: Connection | Engine):
 
 # ------------------------------------------------------------------------------------ one case
 
+_FACTS = (select(cases.c.authority, cases.c.applicant, cases.c.status)
+          .where(cases.c.id == bindparam("case_id")))
+_FACTS_AND_TASK = (
+    select(cases.c.authority, cases.c.applicant, cases.c.status, tasks.c.acts_as, tasks.c.state,
+           tasks.c.assignee, tasks.c.kind)
+    .select_from(cases.outerjoin(tasks, and_(tasks.c.case_id == cases.c.id,
+                                             tasks.c.id == bindparam("task_id"))))
+    .where(cases.c.id == bindparam("case_id")))
+
+
 def case_facts(conn_or_db: Connection | Engine, case_id: str,
                task_id: str | None = None) -> dict[str, Any] | None:
     """Who a case belongs to and its state (and one of its tasks): enough to authorise a command.
 
-    One query; None when the case does not exist. `task` is None when `task_id` names no task
-    of this case.
+    One query, run on the hot path before every command; None when the case does not exist.
+    `task` is None when `task_id` names no task of this case.
     """
-    with _conn(conn_or_db) as conn:
-        if task_id is None:
-            row = conn.execute(select(cases.c.authority, cases.c.applicant, cases.c.status)
-                               .where(cases.c.id == case_id)).first()
-            return None if row is None else {**row._mapping, "task": None}
-        row = conn.execute(
-            select(cases.c.authority, cases.c.applicant, cases.c.status, tasks.c.acts_as,
-                   tasks.c.state, tasks.c.assignee, tasks.c.kind)
-            .select_from(cases.outerjoin(tasks, and_(tasks.c.case_id == cases.c.id,
-                                                     tasks.c.id == task_id)))
-            .where(cases.c.id == case_id)).first()
-    if row is None:
+    if task_id is None:
+        rows = _fetch(conn_or_db, _FACTS, {"case_id": case_id})
+        if not rows:
+            return None
+        authority, applicant, status = rows[0]
+        return {"authority": authority, "applicant": applicant, "status": status, "task": None}
+    rows = _fetch(conn_or_db, _FACTS_AND_TASK, {"case_id": case_id, "task_id": task_id})
+    if not rows:
         return None
-    task = None if row.acts_as is None else {"acts_as": row.acts_as, "state": row.state,
-                                             "assignee": row.assignee, "kind": row.kind}
-    return {"authority": row.authority, "applicant": row.applicant, "status": row.status,
-            "task": task}
+    authority, applicant, status, acts_as, state, assignee, kind = rows[0]
+    task = None if acts_as is None else {"acts_as": acts_as, "state": state,
+                                         "assignee": assignee, "kind": kind}
+    return {"authority": authority, "applicant": applicant, "status": status, "task": task}
+
+
+_COMPILED: dict[tuple[int, str], tuple[str, tuple[str, ...], dict[str, Any]]] = {}
+
+
+def _fetch(conn_or_db: Connection | Engine, stmt, params: dict[str, Any]) -> list[tuple]:
+    """Rows of a prebuilt read on a pooled DBAPI connection: no transaction, no Core execution.
+
+    For the reads every command makes (SQLAlchemy's per-execution machinery cost more than
+    SQLite itself). Only for statements whose columns need no type conversion on read; the SQL
+    is SQLAlchemy's own rendering for the dialect. Given a Connection, runs through Core.
+    """
+    if isinstance(conn_or_db, Connection):
+        return [tuple(r) for r in conn_or_db.execute(stmt, params).all()]
+    dialect = conn_or_db.dialect
+    key = (id(stmt), dialect.name)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        c = stmt.compile(dialect=dialect)
+        literals = {name: b.value for name, b in c.binds.items() if b.value is not None}
+        compiled = _COMPILED[key] = (str(c), tuple(c.positiontup or ()) if c.positional else (),
+                                     literals)
+    sql, order, literals = compiled
+    params = {**literals, **params}
+    raw = conn_or_db.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(sql, tuple(params[name] for name in order) if order else params)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+    finally:
+        raw.close()
 
 
 def open_task_of_kind(conn_or_db: Connection | Engine, case_id: str, kind: str) -> dict | None:
@@ -74,20 +114,25 @@ def open_task_of_kind(conn_or_db: Connection | Engine, case_id: str, kind: str) 
     return None if row is None else _task(row)
 
 
+_TASK_KEYS = tuple(c.key for c in TASK_COLUMNS)
+_STATUS = (
+    select(cases.c.id.label("case_id_"), cases.c.status, cases.c.outcome, cases.c.ground,
+           cases.c.row_version, cases.c.due_date.label("case_due"), *TASK_COLUMNS)
+    .select_from(cases.outerjoin(tasks, and_(tasks.c.case_id == cases.c.id,
+                                             tasks.c.state == "open")))
+    .where(cases.c.id == bindparam("case_id"))
+    .order_by(tasks.c.created_at, tasks.c.id))
+
+
 def case_status(conn_or_db: Connection | Engine, case_id: str) -> dict[str, Any] | None:
-    """The short answer to a command: status, outcome, row version and the open tasks."""
-    with _conn(conn_or_db) as conn:
-        row = conn.execute(select(cases.c.id, cases.c.status, cases.c.outcome, cases.c.ground,
-                                  cases.c.row_version, cases.c.due_date)
-                           .where(cases.c.id == case_id)).first()
-        if row is None:
-            return None
-        open_tasks = conn.execute(select(*TASK_COLUMNS).where(
-            tasks.c.case_id == case_id, tasks.c.state == "open")
-            .order_by(tasks.c.created_at, tasks.c.id)).all()
-    return {"id": row.id, "status": row.status, "outcome": row.outcome, "ground": row.ground,
-            "row_version": row.row_version, "due_date": row.due_date,
-            "tasks": [_task(t) for t in open_tasks]}
+    """The short answer to a command: status, outcome, row version and the open tasks (one query)."""
+    rows = _fetch(conn_or_db, _STATUS, {"case_id": case_id})
+    if not rows:
+        return None
+    cid, status, outcome, ground, row_version, due = rows[0][:6]
+    return {"id": cid, "status": status, "outcome": outcome, "ground": ground,
+            "row_version": row_version, "due_date": due,
+            "tasks": [dict(zip(_TASK_KEYS, r[6:], strict=True)) for r in rows if r[6] is not None]}
 
 
 def case_view(conn_or_db: Connection | Engine, case_id: str,

@@ -10,9 +10,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-warnings.filterwarnings("ignore", message=".*httpx2.*")
-
-from fastapi.testclient import TestClient
 from hypothesis import find
 from hypothesis import strategies as st
 
@@ -22,6 +19,10 @@ from engine.accounts import User, add_user
 from engine.catalog import load_catalog
 from engine.clock import FixedClock
 from engine.procedure import Field, Procedure
+
+with warnings.catch_warnings():  # starlette prefers httpx2 for its TestClient; httpx works
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG_PATH = ROOT / "procedures"
