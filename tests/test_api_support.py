@@ -94,9 +94,9 @@ class Api:
         return r.json()["tasks"]
 
     def complete(self, case_id: str, task: dict, number: str, outcome: str = "approve",
-                 user: str | None = None):
+                 user: str | None = None, required_only: bool = False):
         user = user or ("supervisor" if task["acts_as"] == "supervisor" else "clerk")
-        data = task_data(catalog()[number], task, outcome)
+        data = task_data(catalog()[number], task, outcome, required_only)
         return self.post(f"/api/cases/{case_id}/tasks/{task['id']}/complete", user,
                          {"data": data})
 
@@ -119,8 +119,10 @@ class Api:
         raise AssertionError(f"case {case_id} did not reach {until_kind or 'its end'}")
 
 
-def task_data(proc: Procedure, task: dict, outcome: str = "approve") -> dict[str, Any]:
-    """Valid form data for a task: every field of its step filled from the field's type."""
+def task_data(proc: Procedure, task: dict, outcome: str = "approve",
+              required_only: bool = False) -> dict[str, Any]:
+    """Valid form data for a task: every field of its step (or only the required ones) filled
+    from the field's type."""
     if task["kind"] == "decision":
         data: dict[str, Any] = {"outcome": outcome}
         if outcome == "refuse":
@@ -130,7 +132,8 @@ def task_data(proc: Procedure, task: dict, outcome: str = "approve") -> dict[str
     step = next((s for s in proc.steps if s.id == task["step"]), None)
     if step is not None:
         for fld in step.fields:
-            data[fld.id] = field_value(fld)
+            if fld.required or not required_only:
+                data[fld.id] = field_value(fld)
     return data
 
 
