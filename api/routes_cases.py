@@ -11,7 +11,6 @@ request at a time; throughput scales with processes (`okno serve --workers N`), 
 """
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query
@@ -34,6 +33,7 @@ from api.schemas import (
     DocumentStatus,
     EventsOut,
     GroundIn,
+    IsoDate,
     Issue,
     TaskPage,
     Unclaim,
@@ -110,7 +110,7 @@ async def list_cases(user: CurrentUser, svc: Svc,
                status: Annotated[CaseStatus | None, Query()] = None,
                number: Annotated[str | None, Query(max_length=32)] = None,
                authority: Filter = None, applicant: Filter = None,
-               due_before: date | None = None, overdue: bool | None = None,
+               due_before: IsoDate | None = None, overdue: bool | None = None,
                limit: Limit = 50, offset: Offset = 0):
     """Cases the caller may see, newest first: staff their organisation's, applicants their own,
     auditors all. A filter outside the caller's scope yields an empty page."""
@@ -155,7 +155,7 @@ async def list_tasks(user: CurrentUser, svc: Svc,
                                                  description="the step's job role id")] = None,
                acts_as: Literal["clerk", "supervisor"] | None = None,
                state: Literal["open", "done", "cancelled"] = "open",
-               due_before: date | None = None, overdue: bool | None = None,
+               due_before: IsoDate | None = None, overdue: bool | None = None,
                mine: Annotated[bool, Query(description="only tasks I have claimed")] = False,
                limit: Limit = 50, offset: Offset = 0):
     """The caller's work list, earliest due first: tasks of their organisation. A clerk sees

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 INT64 = 2**63 - 1
 MAX_DATA_ITEMS = 200
@@ -432,3 +432,13 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
                      "content": {"application/problem+json": {
                          "schema": {"$ref": "#/components/schemas/Problem"}}}}
     return out
+
+
+def _iso_date_text(value: Any) -> Any:
+    """Dates in queries are YYYY-MM-DD text only: pydantic alone would read '1.5e-9' as a Unix time."""
+    if isinstance(value, str) and not (len(value) == 10 and value[4] == "-" and value[7] == "-"):
+        raise ValueError("a date YYYY-MM-DD is expected")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
