@@ -26,7 +26,7 @@ from engine import audit, bpmn, workflow_state
 from engine.clock import SystemClock
 from engine.errors import Conflict, Forbidden, InvalidInput, NotAllowed, NotFound
 from engine.expressions import ExpressionError
-from engine.forms import clean_form
+from engine.forms import MAX_INTEGER, check_text, clean_form
 from engine.procedure import Procedure
 from engine.store import RawTransactions, case_documents, cases, events, tasks, timers
 from engine.terms import WorkCalendar, default_calendar, due_date, extend_due, shift_by_pause
@@ -569,6 +569,10 @@ def _plain(data: dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput(f"field name {key!r} is not allowed", field=f"data.{key}")
         if not isinstance(value, (str, int, float, bool, type(None))):
             raise InvalidInput("values must be text, numbers, booleans or null", field=f"data.{key}")
+        if isinstance(value, str):
+            check_text(value, f"data.{key}", key)
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+            raise InvalidInput(f"numbers are at most {MAX_INTEGER} in size", field=f"data.{key}")
     return data
 
 

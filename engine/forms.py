@@ -31,11 +31,25 @@ def clean_form(fields: tuple[Field, ...], data: dict[str, Any]) -> dict[str, Any
     return clean
 
 
+MAX_INTEGER = 2**53  # exact in JSON everywhere (JavaScript clients included)
+
+
+def check_text(value: str, where: str, title: str) -> None:
+    """Text must be storable as UTF-8 and printable in documents: no NUL, no lone surrogates."""
+    if "\x00" in value:
+        raise InvalidInput(f"{title}: the NUL character is not allowed", field=where)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{title}: not valid Unicode text", field=where) from None
+
+
 def _value(fld: Field, value: Any) -> Any:
     where = f"data.{fld.id}"
     if fld.type in ("string", "text"):
         if not isinstance(value, str):
             raise InvalidInput(f"{fld.title}: text expected", field=where)
+        check_text(value, where, fld.title)
         limit = fld.max_length or MAX_TEXT
         if len(value) > limit:
             raise InvalidInput(f"{fld.title}: at most {limit} characters", field=where)
@@ -51,6 +65,8 @@ def _value(fld: Field, value: Any) -> Any:
             value = int(value)
         if value != value or value in (float("inf"), float("-inf")):
             raise InvalidInput(f"{fld.title}: a finite number expected", field=where)
+        if abs(value) > MAX_INTEGER:
+            raise InvalidInput(f"{fld.title}: at most {MAX_INTEGER} in size", field=where)
         if fld.min is not None and value < fld.min:
             raise InvalidInput(f"{fld.title}: at least {fld.min:g}", field=where)
         if fld.max is not None and value > fld.max:

@@ -33,7 +33,9 @@ class Versions:
     def publish(self, procedures: Iterable[Procedure]) -> list[str]:
         """Store the versions not stored yet; they become the newest of their numbers. Returns them."""
         added: list[str] = []
-        with self.db.begin() as conn:
+        # The write lock first (BEGIN IMMEDIATE on SQLite): two processes starting on one database
+        # then publish one after the other instead of racing to insert the same versions.
+        with self.db.execution_options(okno_write=True).begin() as conn:
             known = set(conn.execute(select(procedure_versions.c.version)).scalars())
             current = dict(self._load_current(conn))
             seq = conn.execute(select(func.coalesce(func.max(procedure_versions.c.seq), 0))).scalar_one()

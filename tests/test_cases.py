@@ -323,3 +323,18 @@ def test_condition_on_a_field_left_empty_reads_none(tmp_path):
     eng.cases.complete_task(case_id, eng.open_tasks(case_id)[0]["id"], _intake("damaged"),
                             actor="clerk-1")
     assert [t["step"] for t in eng.open_tasks(case_id)] == ["review"]
+
+
+@pytest.mark.parametrize(("field", "bad"), [("count", 2**70), ("note", "a\x00b"), ("note", "\ud800")])
+def test_values_that_cannot_be_stored_are_refused(tmp_path, field, bad):
+    data = _variant()
+    data["steps"][0]["fields"] += [{"id": "note", "title": "Примечание", "type": "text"},
+                                   {"id": "count", "title": "Количество", "type": "integer"}]
+    eng = _engine_with(tmp_path, data)
+    case_id = eng.start("6.1.1")
+    before = eng.case(case_id)
+    with pytest.raises(InvalidInput) as exc:
+        eng.cases.complete_task(case_id, eng.open_tasks(case_id)[0]["id"],
+                                {**_intake("lost"), field: bad}, actor="clerk-1")
+    assert exc.value.field == f"data.{field}"
+    assert eng.case(case_id) == before
