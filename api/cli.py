@@ -168,7 +168,7 @@ def worker(
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
-    workers: int = typer.Option(1, min=1, help="Processes; above 1, gunicorn with uvicorn workers."),
+    workers: int = typer.Option(1, min=1, help="Server processes; how they share the port is --balancer."),
     database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
     catalog: str = typer.Option(None, "--catalog", help="Catalog folder (default: procedures/)."),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
