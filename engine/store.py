@@ -170,6 +170,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=5000")
     cur.execute("PRAGMA mmap_size=268435456")
+    # Checkpoint every ~40 MB of WAL instead of every 4 MB: pages rewritten by many commands are
+    # copied back once, and the checkpoint's fsync is paid ten times less often (measured:
+    # 10-15 % per command). The WAL file may grow to that size between checkpoints.
+    cur.execute("PRAGMA wal_autocheckpoint=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from api.auth import issue_token
 from engine.accounts import User, add_user
 from engine.catalog import load_catalog
 from engine.clock import FixedClock
+from engine.forms import example_form
 from engine.procedure import Field, Procedure
 
 with warnings.catch_warnings():  # starlette prefers httpx2 for its TestClient; httpx works
@@ -138,22 +139,12 @@ def task_data(proc: Procedure, task: dict, outcome: str = "approve",
 
 
 def field_value(fld: Field) -> Any:
-    """A valid value for a form field (deterministic)."""
-    if fld.type in ("string", "text"):
-        if fld.pattern:
-            limit = fld.max_length or 10_000
-            return find(st.from_regex(fld.pattern, fullmatch=True), lambda s: len(s) <= limit)
-        return "x" * min(5, fld.max_length or 5)
-    if fld.type in ("integer", "number"):
-        value = fld.min if fld.min is not None else (min(1, fld.max) if fld.max is not None else 1)
-        return int(value) if fld.type == "integer" else float(value)
-    if fld.type == "boolean":
-        return True
-    if fld.type == "date":
-        return date(2025, 6, 1).isoformat()
-    if fld.type == "choice":
-        return fld.choices[0].id
-    raise AssertionError(f"no value for field type {fld.type}")
+    """A valid value for a form field: the engine's example, or one drawn from its pattern."""
+    value = example_form((fld,)).get(fld.id)
+    if value is None:  # a pattern none of the engine's samples matches
+        limit = fld.max_length or 10_000
+        value = find(st.from_regex(fld.pattern, fullmatch=True), lambda s: len(s) <= limit)
+    return value
 
 
 def pick(predicate) -> Procedure | None:
