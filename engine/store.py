@@ -154,8 +154,35 @@ def connect(url: str | None = None, *, create: bool = True) -> Engine:
         # the write lock up front, so a second writer waits instead of failing mid-transaction.
         event.listen(engine, "begin", _sqlite_begin)
     if create:
-        metadata.create_all(engine)
+        upgrade_schema(engine)
     return engine
+
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def all_tables_metadata() -> MetaData:
+    """The metadata with every table registered (some live beside the code that uses them)."""
+    import engine.accounts  # noqa: F401  (users, idempotency)
+
+    return metadata
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Create a new database at the newest schema, or migrate an existing one to it (Alembic)."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.execution_options(okno_write=True).begin() as conn:
+        config.attributes["connection"] = conn
+        if not inspect(conn).has_table("cases"):
+            all_tables_metadata().create_all(conn)
+            command.stamp(config, "head")
+        else:
+            command.upgrade(config, "head")
 
 
 def _sqlite_begin(conn) -> None:

@@ -1,0 +1,1 @@
+"""Alembic migrations of okno's database schema (run by `engine.store.connect`)."""
