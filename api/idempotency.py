@@ -34,11 +34,16 @@ def check_key(key: str | None) -> str | None:
 
 
 def run_once(services: Any, user: str, key: str | None, route: str, body: Any,
-             command: Callable[[], Response]) -> Response:
-    """Run `command`, or replay its stored answer when `key` was used for the same request."""
+             command: Callable[[], Any], respond: Callable[[Any], Response]) -> Response:
+    """Run `command` and answer with `respond(its result)`, or replay the stored answer when `key`
+    was used for the same request.
+
+    Only a failure of `command` itself releases the key: once the command has committed, a failure
+    while building the answer leaves the key reserved, so a retry is refused (409) rather than
+    acting twice."""
     key = check_key(key)
     if key is None:
-        return command()
+        return respond(command())
     digest = accounts.request_hash(route, body)
     seen = accounts.reserve_key(services.db, user, key, route, digest, services.clock.now())
     if seen is not None:
@@ -51,9 +56,10 @@ def run_once(services: Any, user: str, key: str | None, route: str, body: Any,
         return Response(seen.body or b"", status_code=seen.status_code,
                         media_type="application/json", headers={"Idempotent-Replayed": "true"})
     try:
-        response = command()
+        result = command()
     except BaseException:
         accounts.release_key(services.db, user, key)
         raise
+    response = respond(result)
     accounts.remember_answer(services.db, user, key, response.status_code, bytes(response.body))
     return response

@@ -81,6 +81,9 @@ async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKe
         if body.channel not in (None, "portal"):
             raise InvalidInput("applicants file electronically: channel must be 'portal'",
                                field="channel")
+        if body.exempt:
+            raise forbidden("a fee exemption is confirmed by a clerk against its document; "
+                            "apply without it and present the document", field="exempt")
         if body.authority is None:
             raise InvalidInput("name the authority you apply to", field="authority")
         if not accounts.org_has_staff(svc.db, body.authority):
@@ -94,15 +97,17 @@ async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKe
         applicant, channel = body.applicant, body.channel
         authority = access.staff_authority(user, body.authority)
 
-    def start() -> Response:
-        case_id = svc.cases.start(body.number, applicant=applicant, channel=channel,
-                                  authority=authority, actor=user.name, category=body.category,
-                                  exempt=body.exempt)
-        proc = svc.versions.current(body.number)
-        return json_response(queries.case_view(svc.db, case_id, proc), 201,
+    def start() -> str:
+        return svc.cases.start(body.number, applicant=applicant, channel=channel,
+                               authority=authority, actor=user.name, category=body.category,
+                               exempt=body.exempt)
+
+    def respond(case_id: str) -> Response:
+        return json_response(queries.case_view(svc.db, case_id, svc.versions), 201,
                              headers={"Location": f"/api/cases/{case_id}"})
 
-    return run_once(svc, user.name, key, "POST /api/cases", body.model_dump(mode="json"), start)
+    return run_once(svc, user.name, key, "POST /api/cases", body.model_dump(mode="json"), start,
+                    respond)
 
 
 @router.get("/cases", response_model=CasePage, responses=errors(401, 403))
@@ -134,7 +139,7 @@ async def list_cases(user: CurrentUser, svc: Svc,
 async def get_case(case_id: CaseId, user: CurrentUser, svc: Svc):
     """One case: status, fee, dates, open tasks, the document checklist and the data collected."""
     _case(svc, user, case_id, CASE_READERS)
-    return json_response(queries.case_view(svc.db, case_id))
+    return json_response(queries.case_view(svc.db, case_id, svc.versions))
 
 
 @router.get("/cases/{case_id}/events", response_model=EventsOut, responses=errors(401, 403, 404))
@@ -209,22 +214,24 @@ async def complete(case_id: CaseId, task_id: TaskId, body: Complete, user: Curre
     facts = _case(svc, user, case_id, STAFF, task_id)
     access.may_perform(user, facts["task"], task_id)
 
-    def run() -> Response:
+    def run() -> None:
         svc.cases.complete_task(case_id, task_id, body.data, actor=user.name,
                                 expected_version=body.expected_version)
-        return _result(svc, case_id)
 
     route = f"POST /api/cases/{case_id}/tasks/{task_id}/complete"
-    return run_once(svc, user.name, key, route, body.model_dump(mode="json"), run)
+    return run_once(svc, user.name, key, route, body.model_dump(mode="json"), run,
+                    lambda _: _result(svc, case_id))
 
 
 # ------------------------------------------------------------------------------------ commands
 
-def _kind_task(svc: Services, user: User, case_id: str, kind: str) -> None:
+def _kind_task(svc: Services, user: User, case_id: str, kind: str) -> str:
+    """The id of the waiting task of `kind`, once the caller may perform it (role and claim)."""
     task = queries.open_task_of_kind(svc.db, case_id, kind)
     if task is None:
         raise NotAllowed(f"no {kind} step is waiting in this case")
     access.may_perform(user, task, task["id"])
+    return task["id"]
 
 
 @router.post("/cases/{case_id}/documents/{doc_id}", response_model=CommandResult,
@@ -279,8 +286,9 @@ async def resume(case_id: CaseId, user: CurrentUser, svc: Svc):
 async def decide(case_id: CaseId, body: Decide, user: CurrentUser, svc: Svc):
     """Complete the waiting decision step: approve, or refuse naming a legal ground."""
     _case(svc, user, case_id, STAFF)
-    _kind_task(svc, user, case_id, "decision")
-    svc.cases.decide(case_id, body.outcome, actor=user.name, ground=body.ground, data=body.data)
+    task_id = _kind_task(svc, user, case_id, "decision")
+    svc.cases.decide(case_id, body.outcome, actor=user.name, ground=body.ground, data=body.data,
+                     task_id=task_id)
     return _result(svc, case_id)
 
 
@@ -289,8 +297,9 @@ async def decide(case_id: CaseId, body: Decide, user: CurrentUser, svc: Svc):
 async def issue(case_id: CaseId, user: CurrentUser, svc: Svc, body: Issue | None = None):
     """Complete the waiting issue step: the result is handed over."""
     _case(svc, user, case_id, STAFF)
-    _kind_task(svc, user, case_id, "issue")
-    svc.cases.issue_result(case_id, actor=user.name, data=body.data if body else None)
+    task_id = _kind_task(svc, user, case_id, "issue")
+    svc.cases.issue_result(case_id, actor=user.name, data=body.data if body else None,
+                           task_id=task_id)
     return _result(svc, case_id)
 
 

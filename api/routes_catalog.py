@@ -84,7 +84,8 @@ def _side(svc: Services, spec: str, name: str) -> tuple[dict[str, Procedure], st
             at = datetime.fromisoformat(spec)
             if at.tzinfo is None:
                 at = at.replace(tzinfo=UTC)
-    except ValueError:
+            at = at.astimezone(UTC)  # year 1 or 9999 with an offset overflows here, not later
+    except (ValueError, OverflowError):
         raise ApiError(422, f"{name} must be 'current', an ISO date or timestamp, or a version "
                             "hash", field=f"query.{name}") from None
     versions = queries.catalog_as_of(svc.db, at)

@@ -8,6 +8,7 @@ first: the caller gets Conflict and nothing is written (see docs/engine.md for t
 """
 from __future__ import annotations
 
+import math
 import threading
 import uuid
 from collections import OrderedDict
@@ -51,6 +52,8 @@ _STATEMENTS = {
         tasks.c.id == _p("task_id", tasks.c.id), tasks.c.case_id == cases.c.id
     ).scalar_subquery().label("assignee")).where(cases.c.id == _p("case_id", cases.c.id)),
         (*cases.columns, tasks.c.assignee)),
+    "assignee": (select(tasks.c.assignee).where(tasks.c.id == _p("task_id", tasks.c.id)),
+                 (tasks.c.assignee,)),
     "insert_case": insert(cases),
     "insert_event": insert(events),
     "close_task": update(tasks).where(tasks.c.id == _p("_task", tasks.c.id)).values(
@@ -198,19 +201,28 @@ class Cases:
         self._run(case_id, actor, "unclaim", run, task_id=task_id)
 
     def decide(self, case_id: str, outcome: str, *, actor: str, ground: str | None = None,
-               data: dict[str, Any] | None = None) -> None:
-        """Complete the ready decision task: approve, or refuse naming a legal ground."""
-        def run(cmd: _Command) -> None:
-            task = self._ready_task_of_kind(cmd, "decision")
-            self._complete(cmd, task, {**(data or {}), "outcome": outcome, "ground": ground})
-        self._run(case_id, actor, "complete", run)
+               data: dict[str, Any] | None = None, task_id: str | None = None) -> list[Opened]:
+        """Complete the ready decision task: approve, or refuse naming a legal ground.
 
-    def issue_result(self, case_id: str, *, actor: str, data: dict[str, Any] | None = None) -> None:
+        `task_id` names the task when the caller has checked it already (its claim holds either way).
+        """
+        def run(cmd: _Command) -> None:
+            task = self._ready_task_of_kind(cmd, "decision", task_id)
+            try:
+                self._complete(cmd, task, {**(data or {}), "outcome": outcome, "ground": ground})
+            except InvalidInput as exc:  # outcome and ground are arguments here, not form fields
+                if exc.field in ("data.outcome", "data.ground"):
+                    exc.field = exc.field.removeprefix("data.")
+                raise
+        return self._run(case_id, actor, "complete", run, task_id=task_id)
+
+    def issue_result(self, case_id: str, *, actor: str, data: dict[str, Any] | None = None,
+                     task_id: str | None = None) -> list[Opened]:
         """Complete the ready issue task: the result is handed over."""
         def run(cmd: _Command) -> None:
-            task = self._ready_task_of_kind(cmd, "issue")
+            task = self._ready_task_of_kind(cmd, "issue", task_id)
             self._complete(cmd, task, data or {})
-        self._run(case_id, actor, "complete", run)
+        return self._run(case_id, actor, "complete", run, task_id=task_id)
 
     # ---------------------------------------------------------------- documents
 
@@ -423,10 +435,21 @@ class Cases:
             raise Forbidden(f"task is claimed by {cmd.assignee}")
         return task
 
-    def _ready_task_of_kind(self, cmd: _Command, kind: str) -> Task:
+    def _ready_task_of_kind(self, cmd: _Command, kind: str, task_id: str | None) -> Task:
+        """The ready task of `kind` (the one named, if any), held to its claim like any task."""
+        if task_id is not None:
+            task = self._ready_task(cmd, task_id)
+            if step_kind(cmd.procedure, task.task_spec.name) != kind:
+                raise NotAllowed(f"task {task_id} is not a {kind} step", field="task_id")
+            return task
         self._require_open(cmd)
-        for task in self._ready(cmd.workflow).values():
+        for tid, task in self._ready(cmd.workflow).items():
             if step_kind(cmd.procedure, task.task_spec.name) == kind:
+                with self.raw.read() as cursor:
+                    found = self.sql["assignee"].one(cursor, {"task_id": tid})
+                cmd.assignee = found["assignee"] if found else None
+                if cmd.assignee not in (None, cmd.actor):
+                    raise Forbidden(f"task is claimed by {cmd.assignee}")
                 return task
         raise NotAllowed(f"no {kind} step is waiting in this case")
 
@@ -569,6 +592,8 @@ def _plain(data: dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput(f"field name {key!r} is not allowed", field=f"data.{key}")
         if not isinstance(value, (str, int, float, bool, type(None))):
             raise InvalidInput("values must be text, numbers, booleans or null", field=f"data.{key}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidInput("numbers must be finite", field=f"data.{key}")
         if isinstance(value, str):
             check_text(value, f"data.{key}", key)
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:

@@ -22,6 +22,7 @@ from engine import audit
 from engine.expressions import ExpressionError, evaluate
 from engine.procedure import Procedure
 from engine.store import case_documents, cases, events, procedure_versions, tasks
+from engine.versions import Versions
 
 NEEDED, MAYBE = "yes", "maybe"
 TASK_COLUMNS = (tasks.c.id, tasks.c.case_id, tasks.c.step, tasks.c.kind, tasks.c.title,
@@ -136,19 +137,18 @@ def case_status(conn_or_db: Connection | Engine, case_id: str) -> dict[str, Any]
 
 
 def case_view(conn_or_db: Connection | Engine, case_id: str,
-              procedure: Procedure | None = None) -> dict[str, Any] | None:
+              versions: Versions | None = None) -> dict[str, Any] | None:
     """Everything a clerk needs on one screen; None when the case does not exist.
 
-    `procedure` is the case's version (give it when it is at hand, e.g. from `Versions.get`);
-    otherwise it is rebuilt from the stored definition.
+    `versions` gives the case's procedure version from the process's cache; without it the
+    version is rebuilt from the stored definition.
     """
     with _conn(conn_or_db) as conn:
         row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
         if row is None:
             return None
         c = row._mapping
-        if procedure is None or procedure.version != c["version"]:
-            procedure = _procedure(conn, c["version"])
+        procedure = versions.get(c["version"]) if versions else _procedure(conn, c["version"])
         open_tasks = conn.execute(select(*TASK_COLUMNS).where(
             tasks.c.case_id == case_id, tasks.c.state == "open")
             .order_by(tasks.c.created_at, tasks.c.id)).all()

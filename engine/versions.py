@@ -19,6 +19,8 @@ from engine.errors import NotFound
 from engine.procedure import Procedure
 from engine.store import procedure_versions
 
+_NEWEST_SEQ = select(func.coalesce(func.max(procedure_versions.c.seq), 0))
+
 
 class Versions:
     """Stored procedure versions, with the Procedures already built kept in memory."""
@@ -28,6 +30,7 @@ class Versions:
         self.clock = clock or SystemClock()
         self._by_version: dict[str, Procedure] = {}
         self._current: dict[str, str] | None = None
+        self._current_seq: int | None = None
         self._lock = threading.Lock()
 
     def publish(self, procedures: Iterable[Procedure]) -> list[str]:
@@ -82,13 +85,20 @@ class Versions:
         return self.get(version)
 
     def current_versions(self) -> dict[str, str]:
-        """number -> newest version, in the official list's order."""
-        with self._lock:
-            if self._current is None:
-                with self.db.connect() as conn:
+        """number -> newest version, in the official list's order.
+
+        Another process may publish at any time (a rolling restart, `okno run` beside a server),
+        so the cached map is checked against the newest load sequence on every call: one small
+        aggregate query instead of the whole map.
+        """
+        with self.db.connect() as conn:
+            seq = conn.execute(_NEWEST_SEQ).scalar_one()
+            with self._lock:
+                if self._current is None or self._current_seq != seq:
                     pairs = self._load_current(conn)
-                self._current = dict(sorted(pairs, key=lambda p: number_key(p[0])))
-            return self._current
+                    self._current = dict(sorted(pairs, key=lambda p: number_key(p[0])))
+                    self._current_seq = seq
+                return self._current
 
     def history(self, number: str) -> list[dict]:
         with self.db.connect() as conn:

@@ -8,7 +8,8 @@ import jwt
 import pytest
 from sqlalchemy import func, select
 
-from api.auth import ALGORITHM, ISSUER, load_secret
+from api.auth import ALGORITHM, ISSUER, issue_token, load_secret
+from engine.accounts import add_user
 from engine.store import cases, events
 from tests.test_api_support import ORG_A, PASSWORD, SECRET, Api, catalog, pick, task_data
 
@@ -159,7 +160,7 @@ def test_refusal_decision_names_its_ground(api: Api) -> None:
     case = api.start(proc.number)
     api.advance(case["id"], proc.number, until_kind="decision")
     _problem(api.post(f"/api/cases/{case['id']}/decide", "supervisor", {"outcome": "refuse"}),
-             422, "data.ground")
+             422, "ground")
     r = api.post(f"/api/cases/{case['id']}/decide", "supervisor",
                  {"outcome": "refuse", "ground": "no_legal_basis"})
     assert r.status_code == 200, r.text
@@ -403,3 +404,48 @@ def test_query_dates_are_iso_text_only(api: Api, path: str, value: str) -> None:
 
 def test_empty_filters_are_refused(api: Api) -> None:
     _problem(api.get("/api/cases?authority="), 422, "query.authority")
+
+
+# ------------------------------------------------------------------------------------ found in review
+
+def test_issue_and_decide_respect_a_claim(api: Api) -> None:
+    proc = pick(lambda p: any(s.kind == "issue" for s in p.steps)
+                and p.role(p.step(next(s.id for s in p.steps if s.kind == "issue")).role).acts_as == "clerk")
+    case = api.start(proc.number)
+    api.advance(case["id"], proc.number, until_kind="issue")
+    issue = next(t for t in api.open_tasks(case["id"]) if t["kind"] == "issue")
+    assert api.post(f"/api/cases/{case['id']}/tasks/{issue['id']}/claim", "clerk").status_code == 200
+    colleague = add_user(api.db, "clerk_a2", PASSWORD, "clerk", ORG_A)
+    api.tokens["clerk_a2"] = issue_token(colleague, SECRET)[0]
+    _problem(api.post(f"/api/cases/{case['id']}/issue", "clerk_a2"), 403)
+    assert api.get(f"/api/cases/{case['id']}").json()["status"] == "open"
+    assert api.post(f"/api/cases/{case['id']}/issue", "clerk").status_code == 200
+
+
+def test_a_failure_after_commit_does_not_free_the_idempotency_key(api: Api, monkeypatch) -> None:
+    from engine import queries
+
+    body = {"number": "2.1", "applicant": "ivan", "channel": "in_person"}
+    headers = {"Idempotency-Key": "after-commit"}
+    real = queries.case_view
+    monkeypatch.setattr(queries, "case_view", lambda *a, **k: 1 / 0)
+    assert api.post("/api/cases", "clerk", body, headers=headers).status_code == 500
+    monkeypatch.setattr(queries, "case_view", real)
+    before = _count(api, cases)
+    retry = api.post("/api/cases", "clerk", body, headers=headers)
+    assert retry.status_code == 409  # never a second case
+    assert _count(api, cases) == before
+
+
+def test_catalog_diff_dates_at_the_ends_of_time_are_422(api: Api) -> None:
+    for value in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        _problem(api.get(f"/api/catalog/diff?from={value}&to=current", "analyst"), 422, "query.from")
+
+
+def test_applicants_cannot_exempt_themselves(api: Api) -> None:
+    proc = pick(lambda p: p.fee.kind != "free" and p.fee.exemptions and "portal" in p.channels) \
+        or pick(lambda p: p.fee.kind != "free" and p.fee.exemptions)
+    before = _count(api, cases)
+    _problem(api.post("/api/cases", "ivan", {"number": proc.number, "authority": ORG_A,
+                                             "exempt": True}), 403, "exempt")
+    assert _count(api, cases) == before

@@ -338,3 +338,46 @@ def test_values_that_cannot_be_stored_are_refused(tmp_path, field, bad):
                                 {**_intake("lost"), field: bad}, actor="clerk-1")
     assert exc.value.field == f"data.{field}"
     assert eng.case(case_id) == before
+
+
+def test_decide_and_issue_respect_a_claim(eng):
+    case_id = eng.start("1.3.1")
+    while (task := eng.open_tasks(case_id)[0])["kind"] != "decision":
+        eng.cases.complete_task(case_id, task["id"], sample_form(CATALOG_PROCS["1.3.1"].step(task["step"]).fields),
+                                actor="clerk-1")
+    eng.cases.claim(case_id, task["id"], actor="head-1")
+    with pytest.raises(Forbidden):
+        eng.cases.decide(case_id, "approve", actor="head-2")
+    with pytest.raises(Forbidden):
+        eng.cases.decide(case_id, "approve", actor="head-2", task_id=task["id"])
+    eng.cases.decide(case_id, "approve", actor="head-1")
+    issue = eng.open_tasks(case_id)[0]
+    with pytest.raises(NotAllowed, match="not a decision step"):
+        eng.cases.decide(case_id, "approve", actor="head-1", task_id=issue["id"])
+    eng.cases.claim(case_id, issue["id"], actor="clerk-1")
+    with pytest.raises(Forbidden):
+        eng.cases.issue_result(case_id, actor="clerk-2")
+    eng.cases.issue_result(case_id, actor="clerk-1", task_id=issue["id"])
+    assert eng.case(case_id)["status"] == "completed"
+
+
+def test_a_version_published_by_another_process_is_current_at_once(eng):
+    from engine.versions import Versions
+
+    other_process = Versions(eng.db, eng.clock)
+    data = eng.catalog["6.1.1"].definition
+    data["steps"] = [s for s in data["steps"] if s["id"] != "review"]
+    newer = build_procedure(data, "6.1.1.yaml")
+    assert eng.versions.current("6.1.1").version == eng.catalog["6.1.1"].version
+    other_process.publish([newer])
+    assert eng.versions.current("6.1.1").version == newer.version
+    assert eng.case(eng.start("6.1.1"))["version"] == newer.version
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_numbers_are_refused_in_drawn_bpmn_tasks(eng, bad):
+    case_id = eng.start("2.2")
+    task = eng.open_tasks(case_id)[0]
+    with pytest.raises(InvalidInput) as exc:
+        eng.cases.complete_task(case_id, task["id"], {"amount": bad}, actor="clerk-1")
+    assert exc.value.field == "data.amount"
