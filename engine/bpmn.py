@@ -748,7 +748,10 @@ def fire_timers(workflow: BpmnWorkflow, now: datetime) -> None:
 
 
 def timer_due_times(workflow: BpmnWorkflow) -> list[tuple[str, datetime]]:
-    """(timer task id, due time in UTC) of every waiting timer, earliest first, for the scheduler."""
+    """(timer task id, due time in UTC) of every waiting timer, earliest first, for the scheduler.
+
+    Keyed by the waiting task's id: one timer of the diagram may wait in several copies (e.g. in
+    parallel calls of one process)."""
     due: list[tuple[str, datetime]] = []
     for task in workflow.get_tasks(state=TaskState.WAITING):
         definition = getattr(task.task_spec, "event_definition", None)
@@ -761,6 +764,6 @@ def timer_due_times(workflow: BpmnWorkflow) -> list[tuple[str, datetime]]:
             # A due time, or a timeDate text as written (naive = local time, as SpiffWorkflow reads it).
             when = _spiff_timer.TimerEventDefinition.parse_time_or_duration(value)
             if isinstance(when, datetime):
-                due.append((task.task_spec.name, datetime.fromisoformat(when.isoformat())))
+                due.append((str(task.id), datetime.fromisoformat(when.isoformat())))
     return sorted(due, key=lambda item: (item[1], item[0]))
 

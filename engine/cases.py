@@ -8,6 +8,7 @@ first: the caller gets Conflict and nothing is written (see docs/engine.md for t
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import uuid
@@ -20,18 +21,21 @@ from typing import Any, NamedTuple
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task, TaskState
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from engine import audit, bpmn, workflow_state
+from engine.catalog import RESERVED_FIELD_IDS
 from engine.clock import SystemClock
-from engine.errors import Conflict, Forbidden, InvalidInput, NotAllowed, NotFound
+from engine.errors import Conflict, Forbidden, InvalidInput, NotAllowed, NotFound, OknoError
 from engine.expressions import ExpressionError
 from engine.forms import MAX_INTEGER, check_text, clean_form
-from engine.procedure import Procedure
+from engine.procedure import BUILTIN_NAMES, Procedure
 from engine.store import RawTransactions, case_documents, cases, events, tasks, timers
 from engine.terms import WorkCalendar, default_calendar, due_date, extend_due, shift_by_pause
 from engine.versions import Versions
+
+log = logging.getLogger("okno.cases")
 
 OPEN, SUSPENDED, COMPLETED, WITHDRAWN, NOT_ACCEPTED, CLOSED = (
     "open", "suspended", "completed", "withdrawn", "not_accepted", "closed")
@@ -322,27 +326,39 @@ class Cases:
     # ---------------------------------------------------------------- scheduler
 
     def fire_due_timers(self, *, actor: str = "system:worker", limit: int = 500) -> int:
-        """Fire every timer due by the clock, found through the timers index. Returns how many."""
+        """Fire the timers due by the clock, found through the timers index; returns the cases
+        in which timers fired. A case that fails is logged and skipped: it never holds up others.
+        Timers of a suspended case wait until it is resumed."""
         now = self.clock.now()
         with self.db.connect() as conn:
-            due = conn.execute(select(timers.c.case_id, timers.c.task_id)
-                               .where(timers.c.due_at <= now).order_by(timers.c.due_at)
-                               .limit(limit)).all()
+            due = conn.execute(select(timers.c.case_id).where(timers.c.due_at < now)
+                               .group_by(timers.c.case_id).order_by(func.min(timers.c.due_at))
+                               .limit(limit)).scalars().all()
         fired = 0
-        for case_id, task_id in due:
-            def run(cmd: _Command, timer: str = task_id) -> None:
+        for case_id in due:
+            def run(cmd: _Command) -> None:
+                if cmd.row["status"] != OPEN:
+                    raise NotAllowed(f"the case is {cmd.row['status']}: its timers wait")
+                waiting = {task_id for task_id, _ in cmd.timers_before}
                 try:
                     with bpmn.clock(cmd.now):
                         cmd.workflow.refresh_timers()
                 except (WorkflowException, ExpressionError) as exc:
                     raise NotAllowed(f"the timer could not fire: {exc}") from None
                 self._engine_steps(cmd)
-                cmd.step, cmd.data = timer, {"timer": timer}
+                gone = sorted(waiting - {task_id for task_id, _ in bpmn.timer_due_times(cmd.workflow)})
+                if not gone:
+                    raise NotAllowed("no timer was due")  # nothing happened: nothing is written
+                cmd.step = ",".join(sorted({cmd.workflow.get_task_from_id(uuid.UUID(t)).task_spec.name
+                                            for t in gone}))
+                cmd.data = {"timers": gone}
             try:
                 self._run(case_id, actor, "timer", run)
                 fired += 1
             except Conflict:
                 continue  # a clerk's command won; the timer is still due and fires next round
+            except OknoError as exc:
+                log.warning("timers of case %s did not fire: %s", case_id, exc.detail)
         return fired
 
     def mark_overdue(self, *, actor: str = "system:worker", limit: int = 1000) -> int:
@@ -439,12 +455,12 @@ class Cases:
         """The ready task of `kind` (the one named, if any), held to its claim like any task."""
         if task_id is not None:
             task = self._ready_task(cmd, task_id)
-            if step_kind(cmd.procedure, task.task_spec.name) != kind:
+            if step_kind(cmd.procedure, task.task_spec) != kind:
                 raise NotAllowed(f"task {task_id} is not a {kind} step", field="task_id")
             return task
         self._require_open(cmd)
         for tid, task in self._ready(cmd.workflow).items():
-            if step_kind(cmd.procedure, task.task_spec.name) == kind:
+            if step_kind(cmd.procedure, task.task_spec) == kind:
                 with self.raw.read() as cursor:
                     found = self.sql["assignee"].one(cursor, {"task_id": tid})
                 cmd.assignee = found["assignee"] if found else None
@@ -464,7 +480,7 @@ class Cases:
     def _complete(self, cmd: _Command, task: Task, data: dict[str, Any]) -> None:
         proc = cmd.procedure
         name = task.task_spec.name
-        kind = step_kind(proc, name)
+        kind = step_kind(proc, task.task_spec)
         data = dict(data)
         extra: dict[str, Any] = {}
         if kind == "decision":
@@ -575,7 +591,7 @@ class Cases:
             step_due = min(case_due, due_date(cmd.today, proc.step(name).term, self.calendar))
         return {
             "id": str(task.id), "case_id": cmd.row["id"], "step": name,
-            "kind": step_kind(proc, name), "title": task.task_spec.bpmn_name or name,
+            "kind": step_kind(proc, task.task_spec), "title": task.task_spec.bpmn_name or name,
             "role": role_id, "acts_as": acts_as, "authority": cmd.row["authority"], "state": "open",
             "assignee": None, "due_date": step_due, "created_at": cmd.now, "closed_at": None,
             "closed_by": None,
@@ -586,10 +602,15 @@ def _has_step(proc: Procedure, name: str) -> bool:
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:
-    """Data for a task of a hand-drawn BPMN: plain JSON values under identifier keys only."""
+    """Data for a task of a hand-drawn BPMN: plain JSON values under identifier keys only.
+
+    The names the engine sets itself (the decision's outcome and ground, the built-ins) cannot be
+    written through a form: a refusal without a ground would otherwise be possible."""
     for key, value in data.items():
-        if not isinstance(key, str) or not key.isidentifier() or key.startswith("_") or key == "typename":
+        if not isinstance(key, str) or not key.isidentifier() or key.startswith("_"):
             raise InvalidInput(f"field name {key!r} is not allowed", field=f"data.{key}")
+        if key in RESERVED_FIELD_IDS or key in BUILTIN_NAMES:
+            raise InvalidInput(f"{key!r} is set by the engine, not by a form", field=f"data.{key}")
         if not isinstance(value, (str, int, float, bool, type(None))):
             raise InvalidInput("values must be text, numbers, booleans or null", field=f"data.{key}")
         if isinstance(value, float) and not math.isfinite(value):
@@ -601,12 +622,9 @@ def _plain(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def step_kind(proc: Procedure, name: str) -> str:
-    """The kind of a step: from the definition, or for a hand-drawn BPMN from the task id prefix."""
+def step_kind(proc: Procedure, task_spec: Any) -> str:
+    """The kind of a step: from the definition's steps, or from a drawn task's `kind` property."""
     for step in proc.steps:
-        if step.id == name:
+        if step.id == task_spec.name:
             return step.kind
-    for kind in ("intake", "request_documents", "review", "decision", "issue"):
-        if name == kind or name.startswith(kind + "_"):
-            return kind
-    return "task"
+    return bpmn.step_kind(task_spec) or "task"

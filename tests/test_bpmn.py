@@ -329,9 +329,9 @@ def _start_22(now: datetime = T0):
 def test_22_timer_fires_when_the_injected_clock_passes_three_days():
     workflow = _start_22()
     assert _ready(workflow) == ["check_records"]  # inside the called process, lane clerk
-    assert timer_due_times(workflow) == [("term_near", T0 + timedelta(days=3))]
-    assert workflow.get_tasks(state=TaskState.WAITING, spec_name="term_near")[0] \
-        .internal_data["event_value"] == (T0 + timedelta(days=3)).isoformat()
+    waiting = workflow.get_tasks(state=TaskState.WAITING, spec_name="term_near")[0]
+    assert timer_due_times(workflow) == [(str(waiting.id), T0 + timedelta(days=3))]
+    assert waiting.internal_data["event_value"] == (T0 + timedelta(days=3)).isoformat()
 
     fire_timers(workflow, T0 + timedelta(days=2, hours=23))
     assert _ready(workflow) == ["check_records"]
