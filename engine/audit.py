@@ -27,10 +27,12 @@ def digest(data: Any) -> str:
     return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def chain_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str,
+def chain_hash(case_id: str, prev_hash: str, seq: int, at: datetime, actor: str, action: str,
                step: str | None, data_digest: str) -> str:
-    """The hash that links an event to the one before it."""
-    text = "\x1f".join((prev_hash, str(seq), _instant(at), actor, action, step or "", data_digest))
+    """The hash that links an event to the one before it, and to its case (so whole chains
+    cannot be swapped between cases)."""
+    text = "\x1f".join((case_id, prev_hash, str(seq), _instant(at), actor, action, step or "",
+                        data_digest))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -49,7 +51,7 @@ def new_event(case_id: str, seq: int, prev_hash: str, at: datetime, actor: str, 
         "case_id": case_id, "seq": seq, "at": at, "actor": actor, "action": action, "step": step,
         "data": orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode(), "digest": data_digest,
         "prev_hash": prev_hash,
-        "hash": chain_hash(prev_hash, seq, at, actor, action, step, data_digest),
+        "hash": chain_hash(case_id, prev_hash, seq, at, actor, action, step, data_digest),
     }
 
 
@@ -82,7 +84,7 @@ def verify_case(case_id: str, rows: list[dict[str, Any]], last_hash: str, row_ve
         data = orjson.loads(row["data"])
         if digest(data) != row["digest"]:
             yield Break(case_id, row["seq"], "its data was edited")
-        recomputed = chain_hash(row["prev_hash"], row["seq"], row["at"], row["actor"], row["action"],
+        recomputed = chain_hash(case_id, row["prev_hash"], row["seq"], row["at"], row["actor"], row["action"],
                                 row["step"], row["digest"])
         if recomputed != row["hash"]:
             yield Break(case_id, row["seq"], "its fields were edited")

@@ -15,7 +15,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -146,7 +146,7 @@ class Cases:
             raise InvalidInput(f"procedure {number} has no fee categories", field="category")
         if exempt and not proc.fee.exemptions and proc.fee.kind != "free":
             raise InvalidInput("this procedure's fee has no exemptions", field="exempt")
-        now, today = self.clock.now(), self.clock.today()
+        now, today = self._now(), self.clock.today()
         try:
             # Every form field starts as None, so a condition on a field not filled in (optional,
             # or of a skipped step) reads None instead of failing on an unknown name.
@@ -329,7 +329,7 @@ class Cases:
         """Fire the timers due by the clock, found through the timers index; returns the cases
         in which timers fired. A case that fails is logged and skipped: it never holds up others.
         Timers of a suspended case wait until it is resumed."""
-        now = self.clock.now()
+        now = self._now()
         with self.db.connect() as conn:
             due = conn.execute(select(timers.c.case_id).where(timers.c.due_at < now)
                                .group_by(timers.c.case_id).order_by(func.min(timers.c.due_at))
@@ -397,7 +397,7 @@ class Cases:
             raise Conflict(f"case is at version {row['row_version']}, not {expected_version}")
         proc = self.versions.get(row["version"])
         workflow = self._take(row, proc)
-        cmd = _Command(row, proc, workflow, actor, self.clock.now(), self.clock.today(),
+        cmd = _Command(row, proc, workflow, actor, self._now(), self.clock.today(),
                        assignee=assignee)
         try:
             before = self._ready(workflow)
@@ -410,6 +410,10 @@ class Cases:
             raise  # the workflow may be half-changed: it is not put back into the cache
         self._put(case_id, cmd.row["row_version"], workflow)  # _write set the new version
         return [Opened(tid, task.task_spec.name) for tid, task in after.items() if tid not in before]
+
+    def _now(self) -> datetime:
+        """The clock's time in UTC: every stored time is UTC (SQLite keeps no offset)."""
+        return self.clock.now().astimezone(UTC)
 
     def _take(self, row: dict[str, Any], proc: Procedure) -> BpmnWorkflow:
         with self._live_lock:
@@ -528,7 +532,10 @@ class Cases:
                                 cmd.step, cmd.data)
         values = {**cmd.changes, "row_version": version, "last_hash": event["hash"]}
         if cmd.workflow_changed or new:
-            values["state"] = workflow_state.dump(cmd.workflow)
+            try:
+                values["state"] = workflow_state.dump(cmd.workflow)
+            except TypeError as exc:  # e.g. an integer over 64 bits computed by a script
+                raise NotAllowed(f"the step produced a value that cannot be stored: {exc}") from None
             values["state_format"] = workflow_state.FORMAT
         due = values.get("due_date", row["due_date"])
         timers_after = None

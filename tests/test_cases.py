@@ -381,3 +381,29 @@ def test_non_finite_numbers_are_refused_in_drawn_bpmn_tasks(eng, bad):
     with pytest.raises(InvalidInput) as exc:
         eng.cases.complete_task(case_id, task["id"], {"amount": bad}, actor="clerk-1")
     assert exc.value.field == "data.amount"
+
+
+def test_a_clock_in_another_zone_stores_utc_and_the_chain_holds(tmp_path):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    eng = Engine(tmp_path / "zone.db", at=datetime(2025, 6, 18, 10, 0, tzinfo=ZoneInfo("Europe/Minsk")))
+    case_id = eng.start("2.1")
+    eng.run_to_end(case_id)
+    assert eng.case(case_id)["started_at"].replace(tzinfo=None) == datetime(2025, 6, 18, 7, 0)
+    assert audit.verify(eng.db) == (1, [])
+
+
+def test_audit_chains_cannot_be_swapped_between_cases(eng):
+    from engine.store import cases as cases_table
+
+    first, second = eng.start("2.1"), eng.start("2.1")
+    a, b = eng.case(first), eng.case(second)
+    with eng.db.begin() as conn:  # swap the events and the chain heads of the two cases
+        conn.execute(update(events).where(events.c.case_id == first).values(case_id="swap"))
+        conn.execute(update(events).where(events.c.case_id == second).values(case_id=first))
+        conn.execute(update(events).where(events.c.case_id == "swap").values(case_id=second))
+        conn.execute(update(cases_table).where(cases_table.c.id == first).values(last_hash=b["last_hash"]))
+        conn.execute(update(cases_table).where(cases_table.c.id == second).values(last_hash=a["last_hash"]))
+    checked, breaks = audit.verify(eng.db)
+    assert checked == 2 and {br.case_id for br in breaks} == {first, second}
