@@ -110,6 +110,13 @@ def _fast_is_valid(fast: Any, data: Any) -> bool:
 
 
 @cache
+def _general_grounds_json() -> bytes:
+    grounds = _general_grounds()
+    return orjson.dumps({key: [[g.id, g.title, g.legal_basis] for g in grounds[key]] for key in grounds},
+                        option=orjson.OPT_SORT_KEYS)
+
+
+@cache
 def _general_grounds() -> dict[str, tuple[Ground, ...]]:
     data = yaml.safe_load(LAW_PATH.read_text(encoding="utf-8"))
     return {key: tuple(Ground(**g) for g in data[key]) for key in data}
@@ -390,6 +397,9 @@ def build_procedure(data: dict[str, Any], source: str, bpmn_xml: str | None = No
     """Turn validated data into a Procedure; the version hashes the definition and its BPMN."""
     canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
     digest = hashlib.sha256(canonical)
+    # The general grounds of Law No. 433-З become part of every procedure: a change to them is a
+    # new version of every procedure, never a silent change to cases already running.
+    digest.update(b"\0law\0" + _general_grounds_json())
     if bpmn_xml is not None:
         digest.update(b"\0bpmn\0" + bpmn_xml.encode("utf-8"))
     fee = data["fee"]

@@ -6,6 +6,7 @@ one silently), alias bombs, non-UTF-8 bytes, oversized files and any tag beyond 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ import yaml
 
 MAX_FILE_BYTES = 256 * 1024
 MAX_NODES = 50_000  # values after alias expansion; a real definition has a few hundred
+MAX_TEXT_BYTES = 1_000_000  # characters of text after alias expansion (the file is at most 256 KB)
 MAX_DEPTH = 100  # levels of nesting; a real definition has about eight
 
 Path = tuple[str | int, ...]
@@ -113,6 +115,7 @@ class _Builder:
         self.loader = loader
         self.positions: dict[Path, tuple[int, int]] = {}
         self.count = 0
+        self.text_bytes = 0
         self.anchors: dict[str, list[yaml.Event]] = {}
         self.recording: list[tuple[str, list[yaml.Event]]] = []  # anchored values being read
         self.replay: list[Any] = []  # iterators over the events of aliased values
@@ -216,6 +219,10 @@ class _Builder:
         return tag
 
     def _scalar(self, event: yaml.ScalarEvent, path: Path) -> Any:
+        self.text_bytes += len(event.value)
+        if self.text_bytes > MAX_TEXT_BYTES:  # aliases can repeat a long text many times
+            raise YamlError(f"more than {MAX_TEXT_BYTES} characters of text after expanding aliases",
+                            *_mark(event.start_mark))
         tag = self._resolve(event)
         if tag not in _PLAIN_TAGS:
             raise YamlError(f"tag {tag!r} is not allowed: definitions hold plain data only",
@@ -225,7 +232,10 @@ class _Builder:
         if len(path) == 1 and path[0] in _VERBATIM_KEYS and not event.style:  # plain style
             return event.value
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
-        return self.loader.yaml_constructors[tag](self.loader, node)
+        value = self.loader.yaml_constructors[tag](self.loader, node)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise YamlError(f"{event.value!r} is not a finite number", *_mark(event.start_mark))
+        return value
 
     def _mapping(self, path: Path) -> dict[str, Any]:
         result: dict[str, Any] = {}

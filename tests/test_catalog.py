@@ -893,3 +893,22 @@ def test_real_procedures_folder_validates_clean():
 def test_a_copy_of_procedures_validates_clean(tmp_path):
     shutil.copytree(ROOT / "procedures", tmp_path / "procedures")
     assert load_catalog(tmp_path / "procedures")
+
+
+def test_the_general_grounds_are_part_of_every_version(tmp_path, monkeypatch):
+    import engine.catalog as catalog_module
+
+    before = catalog_module.build_procedure(BASE, "6.1.1.yaml").version
+    law = tmp_path / "law.yaml"
+    law.write_text(catalog_module.LAW_PATH.read_text(encoding="utf-8").replace(
+        "иные основания", "другие основания"), encoding="utf-8")
+    monkeypatch.setattr(catalog_module, "LAW_PATH", law)
+    catalog_module._general_grounds.cache_clear()
+    catalog_module._general_grounds_json.cache_clear()
+    try:
+        assert catalog_module.build_procedure(BASE, "6.1.1.yaml").version != before
+    finally:
+        monkeypatch.undo()
+        catalog_module._general_grounds.cache_clear()
+        catalog_module._general_grounds_json.cache_clear()
+    assert catalog_module.build_procedure(BASE, "6.1.1.yaml").version == before

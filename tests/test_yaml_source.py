@@ -275,3 +275,16 @@ def test_yaml_error_is_a_value_error_with_the_message():
     err = refused(b"")
     assert isinstance(err, ValueError)
     assert str(err) == "file is empty"
+
+
+@pytest.mark.parametrize("text", [".nan", ".inf", "-.inf", ".NaN"])
+def test_non_finite_numbers_are_refused(text):
+    err = refused(f"fee:\n  base_units: {text}\n")
+    assert "finite" in err.message and err.line == 2
+
+
+def test_long_text_repeated_by_aliases_is_refused():
+    long = "x" * 20_000
+    lines = [f"a: &a {long}", "b: [" + ", ".join(["*a"] * 60) + "]"]
+    err = refused("\n".join(lines) + "\n")
+    assert "characters of text" in err.message
