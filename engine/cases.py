@@ -15,7 +15,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -163,7 +163,7 @@ class Cases:
             "authority": authority, "category": category, "exempt": bool(exempt),
             "fee": proc.fee.amount(category, exempt), "started_at": now, "start_date": today,
             "due_date": due_date(today, proc.term.max, self.calendar),
-            "documents_requested": False, "suspended_on": None, "overdue": False,
+            "documents_requested": False, "suspended_on": None, "paused_days": 0, "overdue": False,
             "closed_at": None, "row_version": 0, "last_hash": audit.GENESIS,
         }
         cmd = _Command(row, proc, workflow, actor, now, today)
@@ -252,12 +252,19 @@ class Cases:
             if status == "requested" and not cmd.row["documents_requested"]:
                 cmd.changes["documents_requested"] = True
                 if proc.term.when_documents_requested:
-                    cmd.changes["due_date"] = extend_due(
-                        cmd.row["start_date"], proc.term.max, proc.term.when_documents_requested,
-                        self.calendar)
+                    base = extend_due(cmd.row["start_date"], proc.term.max,
+                                      proc.term.when_documents_requested, self.calendar)
+                    cmd.changes["due_date"] = self._after_pauses(base, cmd.row["paused_days"])
                 for task in cmd.workflow.get_tasks(state=TaskState.READY):
                     task.data["documents_requested"] = True
                 cmd.workflow_changed = True
+            if (status == "received" and document in requested_ids
+                    and proc.term.counted_from == "documents_received"
+                    and not self._documents_pending(cmd.row["id"], exclude=document)):
+                # The term counts from the day the last requested document arrived.
+                term = proc.term.when_documents_requested or proc.term.max
+                cmd.changes.update(due_date=due_date(cmd.today, term, self.calendar), paused_days=0)
+                cmd.data["term_starts"] = cmd.today.isoformat()
         self._run(case_id, actor, "document", run)
 
     # ---------------------------------------------------------------- case lifecycle
@@ -308,8 +315,9 @@ class Cases:
             if cmd.row["status"] != SUSPENDED:
                 raise NotAllowed("the case is not suspended")
             due = shift_by_pause(cmd.row["due_date"], cmd.row["suspended_on"], cmd.today, self.calendar)
-            cmd.changes.update(status=OPEN, suspended_on=None, due_date=due,
-                               overdue=due < cmd.today)
+            paused = (cmd.today - cmd.row["suspended_on"]).days
+            cmd.changes.update(status=OPEN, suspended_on=None, due_date=due, overdue=due < cmd.today,
+                               paused_days=cmd.row["paused_days"] + paused)
             cmd.data = {"due_date": due.isoformat()}
             cmd.workflow_changed = False
         self._run(case_id, actor, "resume", run)
@@ -410,6 +418,20 @@ class Cases:
             raise  # the workflow may be half-changed: it is not put back into the cache
         self._put(case_id, cmd.row["row_version"], workflow)  # _write set the new version
         return [Opened(tid, task.task_spec.name) for tid, task in after.items() if tid not in before]
+
+    def _after_pauses(self, due: date, paused_days: int) -> date:
+        """A legal due date moved by the days the case was suspended (then off a non-working day)."""
+        if not paused_days:
+            return due
+        return self.calendar.next_working_day(due + timedelta(days=paused_days))
+
+    def _documents_pending(self, case_id: str, exclude: str) -> bool:
+        """Whether a requested document other than `exclude` has not arrived yet."""
+        with self.db.connect() as conn:
+            pending = conn.execute(select(case_documents.c.document).where(
+                case_documents.c.case_id == case_id, case_documents.c.status == "requested",
+                case_documents.c.document != exclude)).first()
+        return pending is not None
 
     def _now(self) -> datetime:
         """The clock's time in UTC: every stored time is UTC (SQLite keeps no offset)."""

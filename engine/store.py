@@ -68,6 +68,9 @@ cases = Table(
     Column("due_date", Date, nullable=False),
     Column("documents_requested", Boolean, nullable=False, default=False),
     Column("suspended_on", Date),
+    # Calendar days the case was suspended since its term started counting: the due date is the
+    # legal term's last day moved by them (kept so that a later extension keeps the pauses).
+    Column("paused_days", Integer, nullable=False, default=0, server_default="0"),
     Column("overdue", Boolean, nullable=False, default=False),
     Column("closed_at", DateTime(timezone=True)),
     Column("row_version", Integer, nullable=False),

@@ -407,3 +407,33 @@ def test_audit_chains_cannot_be_swapped_between_cases(eng):
         conn.execute(update(cases_table).where(cases_table.c.id == second).values(last_hash=a["last_hash"]))
     checked, breaks = audit.verify(eng.db)
     assert checked == 2 and {br.case_id for br in breaks} == {first, second}
+
+
+def test_requesting_documents_after_a_suspension_keeps_the_pause(tmp_path):
+    data = _variant(suspension={"allowed": True, "grounds": [{"id": "expertise", "title": "экспертиза"}]})
+    eng = _engine_with(tmp_path, data)
+    case_id = eng.start("6.1.1")  # 18 June 2025: due 7 July (15 days)
+    eng.cases.suspend(case_id, "expertise", actor="clerk-1")
+    eng.clock.advance(days=20)
+    eng.cases.resume(case_id, actor="clerk-1")
+    assert eng.case(case_id)["due_date"] == date(2025, 7, 28)  # 7 July + 20 days paused
+    eng.cases.record_document(case_id, "archive_record", "requested", actor="clerk-1")
+    # 1 month from 18 June is 18 July; the 20 paused days still count: 7 August.
+    assert eng.case(case_id)["due_date"] == date(2025, 8, 7)
+
+
+def test_a_term_counted_from_the_documents_received_starts_when_the_last_arrives(tmp_path):
+    data = _variant()
+    data["requested_documents"].append({"id": "school_register", "title": "сведения из книги учёта",
+                                        "source": "учреждение образования"})
+    data["term"]["counted_from"] = "documents_received"
+    eng = _engine_with(tmp_path, data)
+    case_id = eng.start("6.1.1")
+    for doc in ("archive_record", "school_register"):
+        eng.cases.record_document(case_id, doc, "requested", actor="clerk-1")
+    eng.clock.advance(days=10)
+    eng.cases.record_document(case_id, "archive_record", "received", actor="clerk-1")
+    assert eng.case(case_id)["due_date"] == date(2025, 7, 18)  # one still missing: unchanged
+    eng.clock.advance(days=5)  # 3 July 2025
+    eng.cases.record_document(case_id, "school_register", "received", actor="clerk-1")
+    assert eng.case(case_id)["due_date"] == date(2025, 8, 4)  # 1 month from 3 July: 3 Aug is a Sunday

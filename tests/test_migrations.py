@@ -35,3 +35,23 @@ def test_connect_creates_at_head_and_upgrades_idempotently(tmp_path):
     connect(url)  # an existing database: upgrade to head is a no-op
     with engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == head
+
+
+def test_a_database_at_the_first_schema_is_upgraded_with_its_rows(tmp_path):
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(_config(conn), "0001")
+        conn.execute(text(
+            "INSERT INTO procedure_versions (version, number, name, definition, source, loaded_at, seq) "
+            "VALUES ('v', '1.1', 'n', '{}', 's', '2025-06-18 07:00:00', 1)"))
+        conn.execute(text(
+            "INSERT INTO cases (id, number, version, status, applicant, channel, authority, exempt, fee, "
+            "started_at, start_date, due_date, documents_requested, overdue, row_version, last_hash, "
+            "state, state_format) VALUES ('c', '1.1', 'v', 'open', 'a', 'post', 'o', 0, 0, "
+            "'2025-06-18 07:00:00', '2025-06-18', '2025-07-03', 0, 0, 1, 'h', x'00', 'f')"))
+    connect(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT paused_days FROM cases WHERE id = 'c'")).scalar_one() == 0
