@@ -407,15 +407,14 @@ class Cases:
         workflow = self._take(row, proc)
         cmd = _Command(row, proc, workflow, actor, self._now(), self.clock.today(),
                        assignee=assignee)
-        try:
-            before = self._ready(workflow)
-            if bpmn.load_spec(proc).has_timers:
-                cmd.timers_before = bpmn.timer_due_times(workflow)
-            apply(cmd)
-            after = self._ready(workflow)
-            self._write(cmd, action, before, after)
-        except BaseException:
-            raise  # the workflow may be half-changed: it is not put back into the cache
+        # If anything below raises, the workflow may be half-changed: it is simply not put back
+        # into the live cache, and the next command restores it from the stored state.
+        before = self._ready(workflow)
+        if bpmn.load_spec(proc).has_timers:
+            cmd.timers_before = bpmn.timer_due_times(workflow)
+        apply(cmd)
+        after = self._ready(workflow)
+        self._write(cmd, action, before, after)
         self._put(case_id, cmd.row["row_version"], workflow)  # _write set the new version
         return [Opened(tid, task.task_spec.name) for tid, task in after.items() if tid not in before]
 

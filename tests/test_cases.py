@@ -437,3 +437,4 @@ def test_a_term_counted_from_the_documents_received_starts_when_the_last_arrives
     eng.clock.advance(days=5)  # 3 July 2025
     eng.cases.record_document(case_id, "school_register", "received", actor="clerk-1")
     assert eng.case(case_id)["due_date"] == date(2025, 8, 4)  # 1 month from 3 July: 3 Aug is a Sunday
+
