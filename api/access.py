@@ -20,11 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.auth import require_role
 from api.problems import ApiError, forbidden, not_found
-from engine.accounts import User
+from engine.accounts import STAFF, User
 
-STAFF = ("clerk", "supervisor")
 CASE_READERS = ("clerk", "supervisor", "applicant", "auditor")
 EVENT_READERS = ("clerk", "supervisor", "auditor")
 CASE_CREATORS = ("clerk", "supervisor", "applicant")
@@ -47,12 +45,6 @@ def visible_case(user: User, facts: dict[str, Any] | None, case_id: str) -> dict
     if facts is None or not can_see(user, facts):
         raise not_found(f"case {case_id} does not exist", field="case_id")
     return facts
-
-
-def may_act(user: User, facts: dict[str, Any] | None, case_id: str, *roles: str) -> dict[str, Any]:
-    """Role check (403), then visibility (404)."""
-    require_role(user, *roles)
-    return visible_case(user, facts, case_id)
 
 
 def may_perform(user: User, task: dict[str, Any] | None, task_id: str) -> None:

@@ -108,13 +108,6 @@ def verify_password(db: Engine, name: str, password: str) -> User | None:
     return User(row.name, row.role, row.org)
 
 
-def get_user(db: Engine, name: str) -> User | None:
-    with db.connect() as conn:
-        row = conn.execute(select(users.c.name, users.c.role, users.c.org)
-                           .where(users.c.name == name)).first()
-    return User(*row) if row else None
-
-
 def list_users(db: Engine) -> list[User]:
     with db.connect() as conn:
         rows = conn.execute(select(users.c.name, users.c.role, users.c.org)

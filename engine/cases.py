@@ -108,6 +108,7 @@ class _Command:
     workflow_changed: bool = True
     assignee: str | None = None  # who holds the task the command names, from the tasks table
     timers_before: list = field(default_factory=list)
+    noop: bool = False  # the command changes nothing: no write, no audit event
 
 
 class Cases:
@@ -192,6 +193,7 @@ class Cases:
         """Take a task into one's own work list; a task claimed by someone else stays theirs."""
         def run(cmd: _Command) -> None:
             task = self._ready_task(cmd, task_id)
+            cmd.noop = cmd.assignee == actor  # claimed already: nothing to write or audit
             cmd.assign = (str(task.id), actor)
             cmd.step, cmd.workflow_changed = task.task_spec.name, False
         self._run(case_id, actor, "claim", run, task_id=task_id)
@@ -200,6 +202,7 @@ class Cases:
         """Give a task back to the shared work list (a supervisor may force it)."""
         def run(cmd: _Command) -> None:
             task = self._ready_task(cmd, task_id, allow_foreign=force)
+            cmd.noop = cmd.assignee is None  # nobody holds it: nothing to write or audit
             cmd.assign = (str(task.id), None)
             cmd.step, cmd.workflow_changed = task.task_spec.name, False
         self._run(case_id, actor, "unclaim", run, task_id=task_id)
@@ -414,6 +417,9 @@ class Cases:
             cmd.timers_before = bpmn.timer_due_times(workflow)
         apply(cmd)
         after = self._ready(workflow)
+        if cmd.noop:
+            self._put(case_id, cmd.row["row_version"], workflow)
+            return []
         self._write(cmd, action, before, after)
         self._put(case_id, cmd.row["row_version"], workflow)  # _write set the new version
         return [Opened(tid, task.task_spec.name) for tid, task in after.items() if tid not in before]

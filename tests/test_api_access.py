@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.test_api_support import Api, catalog, pick, role_of, task_data
+from tests.test_api_support import Api, pick, role_of, task_data
 
 WHO = ("clerk", "supervisor", "clerk_b", "ivan", "petr", "auditor", "analyst")
 
@@ -191,7 +191,3 @@ def test_claimed_task_belongs_to_its_holder(api: Api) -> None:
     assert api.post(url + "/unclaim", "clerk", {"force": True}).status_code == 403
     assert api.post(url + "/unclaim", "supervisor", {"force": True}).status_code == 200
     assert api.post(url + "/complete", "clerk", {"data": task_data(PROC, task)}).status_code == 200
-
-
-def test_catalog_is_the_matrix_procedure() -> None:
-    assert PROC.number in catalog()

@@ -438,3 +438,14 @@ def test_a_term_counted_from_the_documents_received_starts_when_the_last_arrives
     eng.cases.record_document(case_id, "school_register", "received", actor="clerk-1")
     assert eng.case(case_id)["due_date"] == date(2025, 8, 4)  # 1 month from 3 July: 3 Aug is a Sunday
 
+
+
+def test_claiming_twice_or_unclaiming_a_free_task_writes_nothing(eng):
+    case_id = eng.start("6.1.1")
+    task = eng.open_tasks(case_id)[0]
+    eng.cases.unclaim(case_id, task["id"], actor="clerk-1")
+    assert eng.case(case_id)["row_version"] == 1
+    eng.cases.claim(case_id, task["id"], actor="clerk-1")
+    eng.cases.claim(case_id, task["id"], actor="clerk-1")
+    assert eng.case(case_id)["row_version"] == 2
+    assert eng.open_tasks(case_id)[0]["assignee"] == "clerk-1"
