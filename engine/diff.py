@@ -10,8 +10,12 @@ reviewer must see, each classed as
 
 Procedures are paired by number; a removed and an added procedure with the same (or a
 near-identical) Russian name are one procedure under a new number (``procedure.renumbered``).
-Terms of different units are compared on one scale (`engine.terms.Term.approx_days`), so
-"15 days" -> "1 month" is a longer term and "7 days" -> "5 working days" only a rewording.
+Two terms are compared by their real deadlines: both are counted with `engine.terms.due_date`
+from every start day of a fixed reference year (`REFERENCE_YEAR`) on the Belarusian calendar, and
+the new term is longer if its deadline is later on any of those days, shorter if it is never
+later and earlier on at least one, and the same term reworded if the deadlines never differ. So
+"15 days" -> "1 month" is a longer term, "7 days" -> "5 working days" too (later on 39 start days
+of 2025), and "15 days" -> "15 calendar days" only a rewording.
 
 `load_side("git:REV")` or `load_side("path/to/folder")` reads one side; `diff_to_json` is the
 stable JSON form (schema ``okno.diff/1``) that the CLI prints and the HTTP API serves. Every kind
@@ -27,12 +31,24 @@ import tarfile
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from difflib import SequenceMatcher
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 from engine.catalog import CatalogError, Problem, number_key, validate_paths
 from engine.procedure import CHANNELS, Fee, Procedure, Validity
+from engine.terms import (
+    CalendarError,
+    Term,
+    TermError,
+    WorkCalendar,
+    default_calendar,
+    due_date,
+    parse_term,
+)
+from engine.yaml_source import YamlError, parse_yaml
 
 SCHEMA_ID = "okno.diff/1"
 
@@ -238,8 +254,6 @@ def term_ru(text: str | None) -> str:
     """A term in Russian: '15 days' -> '15 дней', '5 working days' -> '5 рабочих дней'."""
     if text is None:
         return "не указан"
-    from engine.terms import TermError, parse_term
-
     try:
         term = parse_term(text)
     except TermError:
@@ -254,12 +268,6 @@ def term_ru(text: str | None) -> str:
     if "calendar" in text or "календар" in text:
         return f"{n} {_plural(n, 'календарный день', 'календарных дня', 'календарных дней')}"
     return f"{n} {_plural(n, 'день', 'дня', 'дней')}"
-
-
-def _term_days(text: str) -> float:
-    from engine.terms import parse_term
-
-    return parse_term(text).approx_days
 
 
 def units_ru(amount: float | None) -> str:
@@ -319,6 +327,113 @@ def _same_text(a: str | None, b: str | None) -> bool:
     if a is None or b is None:
         return a is b
     return " ".join(a.split()) == " ".join(b.split())
+
+
+# --------------------------------------------------------------------------------------------------
+# Comparing two terms by their deadlines
+# --------------------------------------------------------------------------------------------------
+
+# Two terms are compared by counting both from every day of this year. The year is fixed, not
+# today's, so that the same two catalogs always give the same report (the same class and the same
+# counts in the message) whenever and wherever the diff runs; 2025 is a recent year whose working-day
+# calendar (holidays and transfers) is settled.
+REFERENCE_YEAR = 2025
+
+
+@dataclass(frozen=True, slots=True)
+class TermComparison:
+    """The new term's deadline against the old one's, counted from each start day of ``year``.
+
+    ``later``/``earlier``: on how many start days the new deadline is later/earlier; ``days``: how
+    many start days were compared (365 or 366), or 0 if the calendar could not count them (terms
+    reaching past its range): then ``later``/``earlier`` are 1/0 from the approximate lengths.
+    """
+
+    later: int
+    earlier: int
+    days: int
+    year: int
+    same_unit: bool
+
+    @property
+    def same(self) -> bool:
+        return not self.later and not self.earlier
+
+
+@lru_cache(maxsize=256)
+def _due_vector(term: Term, calendar: WorkCalendar, year: int) -> tuple[int, ...]:
+    """Ordinals of `engine.terms.due_date` of ``term`` for each start day of ``year``, in order."""
+    first = date(year, 1, 1)
+    count = (date(year + 1, 1, 1) - first).days
+    if term.unit != "working_days":
+        return tuple(due_date(first + timedelta(days=i), term, calendar).toordinal()
+                     for i in range(count))
+    # The N-th working day after a start day, slid from one start day to the next instead of
+    # counted afresh (a term may be thousands of working days): if the next start day is a day
+    # off, the working days after it are the same, so is the deadline; if it is a working day, it
+    # drops out of the count and the deadline moves to the next working day.
+    due = due_date(first, term, calendar)
+    result = [due.toordinal()]
+    for i in range(1, count):
+        if calendar.is_working_day(first + timedelta(days=i)):
+            due = calendar.next_working_day(due + timedelta(days=1))
+        result.append(due.toordinal())
+    return tuple(result)
+
+
+@lru_cache(maxsize=1024)
+def _compare_cached(old: Term, new: Term, calendar: WorkCalendar, year: int) -> TermComparison:
+    same_unit = old.unit == new.unit
+    try:
+        a, b = _due_vector(old, calendar, year), _due_vector(new, calendar, year)
+    except (CalendarError, TermError):
+        # Deadlines past the calendar's range (terms of many decades): compare lengths instead.
+        ka = old.value if same_unit else old.approx_days
+        kb = new.value if same_unit else new.approx_days
+        return TermComparison(int(kb > ka), int(kb < ka), 0, year, same_unit)
+    later = sum(y > x for x, y in zip(a, b, strict=True))
+    earlier = sum(y < x for x, y in zip(a, b, strict=True))
+    return TermComparison(later, earlier, len(a), year, same_unit)
+
+
+def compare_terms(old: str | Term, new: str | Term, calendar: WorkCalendar | None = None,
+                  year: int = REFERENCE_YEAR) -> TermComparison:
+    """Compare two terms by their deadlines counted from every day of ``year`` (default
+    `REFERENCE_YEAR`) on ``calendar`` (default: `engine.terms.default_calendar`). Results are
+    cached per pair of terms, so a catalog of a thousand procedures compares in milliseconds."""
+    cal = calendar if calendar is not None else default_calendar()
+    return _compare_cached(parse_term(old), parse_term(new), cal, year)
+
+
+def _deadline_note(c: TermComparison, subject: str, later_is_burden: bool) -> str:
+    """For terms in different units: on how many start days the new deadline moved, e.g.
+    '; новый срок позже в 82 из 365 дней (2025 г.), раньше в 181'. Empty for the same unit,
+    where the values say it all."""
+    if c.same_unit or not c.days:
+        return ""
+    if c.same:
+        return f"; {subject} совпадает со старым в {c.days} из {c.days} дней ({c.year} г.)"
+    parts = [("позже", c.later), ("раньше", c.earlier)]
+    if not later_is_burden:
+        parts.reverse()
+    parts = [(word, n) for word, n in parts if n]
+    (word, n), rest = parts[0], parts[1:]
+    note = f"; {subject} {word} в {n} из {c.days} дней ({c.year} г.)"
+    return note + "".join(f", {w} в {k}" for w, k in rest)
+
+
+def _classify_terms(old: str, new: str, *, later_is_burden: bool, subject: str
+                    ) -> tuple[str, str, str]:
+    """(class, verb, note) for a changed term. If a later deadline is the burden (a procedure's
+    term), the change is a burden if the new deadline is later on any start day, a simplification
+    if it is never later and sometimes earlier; the reverse if an earlier one is (validity, the
+    time to appeal). Neutral if the deadlines are the same on every start day."""
+    c = compare_terms(old, new)
+    bad, good = (c.later, c.earlier) if later_is_burden else (c.earlier, c.later)
+    cls = BURDEN if bad else SIMPLIFICATION if good else NEUTRAL
+    verb = ("изменён" if c.later and c.earlier else "увеличен" if c.later
+            else "сокращён" if c.earlier else "записан иначе, длина та же")
+    return cls, verb, _deadline_note(c, subject, later_is_burden)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -666,18 +781,15 @@ class _Pair:
                     old_effective: str, new_effective: str) -> None:
         if old == new:
             return
-        d_old, d_new = _term_days(old_effective), _term_days(new_effective)
+        cls, verb, note = _classify_terms(old_effective, new_effective, later_is_burden=True,
+                                          subject="новый срок")
 
         def shown(text: str | None, effective: str) -> str:
             return term_ru(text) if text else f"не указан (равен сроку {term_ru(effective)})"
 
-        arrow = f"{shown(old, old_effective)} → {shown(new, new_effective)}"
-        if d_new > d_old:
-            self.add("term.longer", path, old, new, f"{label} увеличен: {arrow}")
-        elif d_new < d_old:
-            self.add("term.shorter", path, old, new, f"{label} сокращён: {arrow}")
-        else:
-            self.add("term.reworded", path, old, new, f"{label} записан иначе, длина та же: {arrow}")
+        kind = {BURDEN: "term.longer", SIMPLIFICATION: "term.shorter", NEUTRAL: "term.reworded"}[cls]
+        self.add(kind, path, old, new,
+                 f"{label} {verb}: {shown(old, old_effective)} → {shown(new, new_effective)}{note}")
 
     def _validity(self, a: Validity, b: Validity) -> None:
         if a == b:
@@ -686,16 +798,13 @@ class _Pair:
         arrow = f"{validity_ru(a)} → {validity_ru(b)}"
         finite = ("duration", "until_event")
         if a.kind == b.kind == "duration":
-            d_old, d_new = _term_days(a.duration or ""), _term_days(b.duration or "")
-            if d_new < d_old:
-                self.add("validity.shorter", "validity.duration", old, new,
-                         f"Срок действия сокращён: {arrow}")
-            elif d_new > d_old:
-                self.add("validity.longer", "validity.duration", old, new,
-                         f"Срок действия увеличен: {arrow}")
-            else:
-                self.add("validity.reworded", "validity.duration", old, new,
-                         f"Срок действия записан иначе, длина та же: {arrow}")
+            # A result that expires earlier is the burden: the citizen must come back sooner.
+            cls, verb, note = _classify_terms(a.duration or "", b.duration or "",
+                                              later_is_burden=False,
+                                              subject="новый срок действия истекает")
+            kind = {BURDEN: "validity.shorter", SIMPLIFICATION: "validity.longer",
+                    NEUTRAL: "validity.reworded"}[cls]
+            self.add(kind, "validity.duration", old, new, f"Срок действия {verb}: {arrow}{note}")
         elif a.kind == b.kind == "until_event":
             self.add("validity.event_changed", "validity.event", a.event, b.event,
                      f"Изменён срок действия: {arrow}")
@@ -793,13 +902,13 @@ class _Pair:
                      b.superior_body, f"Изменён вышестоящий орган: {_q(a.superior_body)} → "
                      f"{_q(b.superior_body)}")
         if a.term != b.term:
-            d_old, d_new = _term_days(a.term), _term_days(b.term)
-            kind = ("appeal.term_shorter" if d_new < d_old else "appeal.term_longer"
-                    if d_new > d_old else "appeal.term_reworded")
-            word = {"appeal.term_shorter": "сокращён", "appeal.term_longer": "увеличен",
-                    "appeal.term_reworded": "записан иначе"}[kind]
+            # Less time to appeal is the burden.
+            cls, verb, note = _classify_terms(a.term, b.term, later_is_burden=False,
+                                              subject="новый срок обжалования истекает")
+            kind = {BURDEN: "appeal.term_shorter", SIMPLIFICATION: "appeal.term_longer",
+                    NEUTRAL: "appeal.term_reworded"}[cls]
             self.add(kind, "appeal.term", a.term, b.term,
-                     f"Срок обжалования {word}: {term_ru(a.term)} → {term_ru(b.term)}")
+                     f"Срок обжалования {verb}: {term_ru(a.term)} → {term_ru(b.term)}{note}")
         if a.court and not b.court:
             self.add("appeal.court_removed", "appeal.court", True, False,
                      "Обжалование в суд больше не указано")
@@ -984,14 +1093,12 @@ def load_git_catalog(rev: str, repo: str | Path | None = None,
 
 def _extract_outside_bpmn(root: Path, commit: str, tmp: Path, folder: str) -> None:
     """Definitions may name a BPMN file outside the catalog folder: fetch those too."""
-    import yaml
-
     base = tmp / folder
     for file in base.rglob("*.yaml"):
         try:
-            data = yaml.safe_load(file.read_bytes())
-        except yaml.YAMLError:
-            continue  # validation reports it
+            data = parse_yaml(file.read_bytes()).data
+        except (YamlError, OSError):
+            continue  # validation reports it, with its line and column, like any broken file
         bpmn = data.get("bpmn") if isinstance(data, dict) else None
         if not isinstance(bpmn, str):
             continue
@@ -1023,6 +1130,6 @@ def load_side(spec: str, repo: str | Path | None = None) -> dict[str, Procedure]
 
 __all__ = [
     "BURDEN", "CLASSES", "CLASS_RU", "KINDS", "NEUTRAL", "SCHEMA_ID", "SIMPLIFICATION",
-    "CatalogDiff", "Change", "SideError", "diff_catalogs", "diff_to_json", "load_git_catalog",
-    "load_side", "pair_procedures", "term_ru",
+    "REFERENCE_YEAR", "CatalogDiff", "Change", "SideError", "TermComparison", "compare_terms",
+    "diff_catalogs", "diff_to_json", "load_git_catalog", "load_side", "pair_procedures", "term_ru",
 ]

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,12 @@ from engine.diff import (
     CLASSES,
     KINDS,
     NEUTRAL,
+    REFERENCE_YEAR,
     SCHEMA_ID,
     SIMPLIFICATION,
     CatalogDiff,
+    _due_vector,
+    compare_terms,
     diff_catalogs,
     diff_to_json,
     load_git_catalog,
@@ -34,6 +38,7 @@ from engine.diff import (
     term_ru,
 )
 from engine.diff_report import FORMATS, render, render_html, render_table
+from engine.terms import default_calendar, due_date, parse_term
 
 ROOT = Path(__file__).resolve().parent.parent
 B, S, N = BURDEN, SIMPLIFICATION, NEUTRAL
@@ -269,11 +274,12 @@ CASES: dict[str, tuple[Mutator | None, Mutator | None, list[tuple[str, str]]]] =
     "exemption_changed": (_set("fee", EXEMPT), _all(_set("fee", EXEMPT), _set(
         "fee.exemptions.0.title", "инвалиды I, II и III группы")), [("fee.exemption_changed", N)]),
     "fee_notes": (None, _set("fee.notes", "через ЕРИП"), [("fee.notes_changed", N)]),
-    # terms, compared on one scale
+    # terms, compared by their deadlines from every start day of the reference year
     "term_longer": (None, _set("term.max", "1 month"), [("term.longer", B)]),
-    "term_shorter": (None, _set("term.max", "10 working days"), [("term.shorter", S)]),
+    "term_shorter": (None, _set("term.max", "10 days"), [("term.shorter", S)]),
+    "term_shorter_working": (None, _set("term.max", "5 working days"), [("term.shorter", S)]),
     "term_reworded_calendar": (None, _set("term.max", "15 calendar days"), [("term.reworded", N)]),
-    "term_reworded_working": (_set("term.max", "7 days"), _set("term.max", "5 working days"),
+    "term_reworded_working": (_set("term.max", "1 day"), _set("term.max", "1 working day"),
                               [("term.reworded", N)]),
     "term_requested_longer": (None, _set("term.when_documents_requested", "2 months"),
                               [("term.longer", B)]),
@@ -291,10 +297,10 @@ CASES: dict[str, tuple[Mutator | None, Mutator | None, list[tuple[str, str]]]] =
                          _set("validity", {"kind": "duration", "duration": "3 months"}),
                          [("validity.shorter", B)]),
     "validity_longer": (_set("validity", {"kind": "duration", "duration": "30 days"}),
-                        _set("validity", {"kind": "duration", "duration": "1 month"}),
+                        _set("validity", {"kind": "duration", "duration": "2 months"}),
                         [("validity.longer", S)]),
-    "validity_reworded": (_set("validity", {"kind": "duration", "duration": "7 days"}),
-                          _set("validity", {"kind": "duration", "duration": "5 working days"}),
+    "validity_reworded": (_set("validity", {"kind": "duration", "duration": "30 days"}),
+                          _set("validity", {"kind": "duration", "duration": "30 calendar days"}),
                           [("validity.reworded", N)]),
     "validity_limited": (None, _set("validity", {"kind": "duration", "duration": "6 months"}),
                          [("validity.limited", B)]),
@@ -359,7 +365,7 @@ CASES: dict[str, tuple[Mutator | None, Mutator | None, list[tuple[str, str]]]] =
                     [("appeal.body_changed", N)]),
     "appeal_shorter": (None, _set("appeal.term", "1 month"), [("appeal.term_shorter", B)]),
     "appeal_longer": (_set("appeal.term", "1 month"), None, [("appeal.term_longer", S)]),
-    "appeal_reworded": (_set("appeal.term", "7 days"), _set("appeal.term", "5 working days"),
+    "appeal_reworded": (_set("appeal.term", "1 day"), _set("appeal.term", "1 working day"),
                         [("appeal.term_reworded", N)]),
     "appeal_court_removed": (None, _set("appeal.court", False), [("appeal.court_removed", B)]),
     "appeal_court_added": (_set("appeal.court", False), None, [("appeal.court_added", S)]),
@@ -424,7 +430,8 @@ def test_reordered_lists_and_key_order_are_not_changes() -> None:
 
 def test_longer_term_message_and_values() -> None:
     (change,) = pair_diff(data(), data(_set("term.max", "1 month"))).changes
-    assert change.message == "Срок увеличен: 15 дней → 1 месяц"
+    assert change.message == ("Срок увеличен: 15 дней → 1 месяц; новый срок позже в 365 из 365 "
+                              "дней (2025 г.)")
     assert (change.path, change.old, change.new) == ("term.max", "15 days", "1 month")
     assert (change.old_number, change.new_number, change.number) == ("6.1.1", "6.1.1", "6.1.1")
     assert change.procedure == BASE["name"]["ru"]
@@ -434,7 +441,8 @@ def test_requested_term_messages_say_what_applies_without_one() -> None:
     (change,) = pair_diff(data(), data(_set("term.when_documents_requested", _DELETE))).changes
     assert change.path == "term.when_documents_requested"
     assert change.message == ("Срок при запросе документов сокращён: 1 месяц → "
-                              "не указан (равен сроку 15 дней)")
+                              "не указан (равен сроку 15 дней); новый срок раньше в 365 из 365 "
+                              "дней (2025 г.)")
 
 
 @pytest.mark.parametrize(("text", "ru"), [
@@ -470,6 +478,138 @@ def test_fee_messages_use_base_units_with_a_decimal_comma() -> None:
         "kind": "base_units", "base_units": 0.5}))).changes
     assert change.message == "Введена плата: бесплатно → 0,5 БВ"
     assert (change.old, change.new) == ("free", "base_units:0.5")
+
+
+# --------------------------------------------------------------------------------------------------
+# Terms compared by their deadlines from every start day of the reference year
+# --------------------------------------------------------------------------------------------------
+
+# (old, new, start days of 2025 with a later new deadline, with an earlier one): units differ, so
+# an average length (a working day = 7/5 of a day) would call the first three shorter and the
+# fourth the same, yet on some start days the new deadline is later.
+CROSS_UNIT = [
+    ("10 days", "7 working days", 82, 181),
+    ("15 days", "10 working days", 37, 288),
+    ("1 month", "21 working days", 102, 188),
+    ("7 days", "5 working days", 39, 104),
+]
+
+
+def test_the_reference_year_is_fixed() -> None:
+    assert REFERENCE_YEAR == 2025
+    c = compare_terms("15 days", "1 month")
+    assert (c.year, c.days, c.later, c.earlier) == (2025, 365, 365, 0)
+
+
+@pytest.mark.parametrize(("old", "new", "later", "earlier"), CROSS_UNIT)
+def test_a_term_later_on_some_start_day_is_a_burden(old: str, new: str, later: int,
+                                                    earlier: int) -> None:
+    c = compare_terms(old, new)
+    assert (c.later, c.earlier, c.days, c.same_unit) == (later, earlier, 365, False)
+    (change,) = pair_diff(data(_set("term.max", old)), data(_set("term.max", new))).changes
+    assert (change.kind, change.class_, change.path, change.old, change.new) == \
+        ("term.longer", B, "term.max", old, new)
+    assert change.message == (f"Срок изменён: {term_ru(old)} → {term_ru(new)}; новый срок позже в "
+                              f"{later} из 365 дней (2025 г.), раньше в {earlier}")
+
+
+def test_the_message_for_a_mixed_change() -> None:
+    (change,) = pair_diff(data(_set("term.max", "10 days")),
+                          data(_set("term.max", "7 working days"))).changes
+    assert change.message == ("Срок изменён: 10 дней → 7 рабочих дней; новый срок позже в 82 из "
+                              "365 дней (2025 г.), раньше в 181")
+
+
+def test_a_term_never_later_and_sometimes_earlier_is_a_simplification() -> None:
+    (change,) = pair_diff(data(), data(_set("term.max", "5 working days"))).changes
+    assert (change.kind, change.class_) == ("term.shorter", S)
+    assert change.message == ("Срок сокращён: 15 дней → 5 рабочих дней; новый срок раньше в 365 "
+                              "из 365 дней (2025 г.)")
+    # The same unit: the values say it all, no counts.
+    (change,) = pair_diff(data(), data(_set("term.max", "10 days"))).changes
+    assert change.message == "Срок сокращён: 15 дней → 10 дней"
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("15 days", "15 calendar days"), ("15 days", "P15D"), ("15 calendar days", "P15D"),
+    ("1 month", "P1M"), ("12 months", "1 year"), ("same day", "P0D"), ("1 day", "1 working day"),
+])
+def test_the_same_deadline_on_every_start_day_is_a_rewording(old: str, new: str) -> None:
+    assert compare_terms(old, new).same
+    (change,) = pair_diff(data(_set("term.max", old)), data(_set("term.max", new))).changes
+    assert (change.kind, change.class_) == ("term.reworded", N)
+
+
+def test_a_rewording_across_units_says_the_deadlines_match() -> None:
+    (change,) = pair_diff(data(_set("term.max", "1 day")),
+                          data(_set("term.max", "1 working day"))).changes
+    assert change.message == ("Срок записан иначе, длина та же: 1 день → 1 рабочий день; новый "
+                              "срок совпадает со старым в 365 из 365 дней (2025 г.)")
+
+
+def test_the_term_when_documents_are_requested_is_compared_by_deadlines() -> None:
+    (change,) = pair_diff(data(), data(_set("term.when_documents_requested",
+                                            "21 working days"))).changes
+    assert (change.kind, change.class_, change.path) == \
+        ("term.longer", B, "term.when_documents_requested")
+    assert change.message.endswith("новый срок позже в 102 из 365 дней (2025 г.), раньше в 188")
+
+
+@pytest.mark.parametrize(("old", "new", "kind", "cls"), [
+    # A validity that ends earlier on any start day is the burden (30 days -> 1 month ends
+    # earlier on 26 start days: 30 January + 30 days is 1 March, + 1 month is 28 February).
+    ("30 days", "1 month", "validity.shorter", B),
+    ("1 month", "30 days", "validity.shorter", B),
+    ("1 month", "2 months", "validity.longer", S),
+    ("7 days", "5 working days", "validity.shorter", B),
+    ("5 working days", "7 days", "validity.shorter", B),
+    ("10 working days", "1 month", "validity.longer", S),
+    ("1 day", "1 working day", "validity.reworded", N),
+])
+def test_validity_is_compared_the_other_way(old: str, new: str, kind: str, cls: str) -> None:
+    (change,) = pair_diff(data(_set("validity", {"kind": "duration", "duration": old})),
+                          data(_set("validity", {"kind": "duration", "duration": new}))).changes
+    assert (change.kind, change.class_) == (kind, cls)
+
+
+def test_validity_message_counts_the_earlier_expiry_first() -> None:
+    (change,) = pair_diff(data(_set("validity", {"kind": "duration", "duration": "30 days"})),
+                          data(_set("validity", {"kind": "duration", "duration": "1 month"}))).changes
+    assert change.message == ("Срок действия изменён: 30 дней → 1 месяц; новый срок действия "
+                              "истекает раньше в 26 из 365 дней (2025 г.), позже в 144")
+
+
+@pytest.mark.parametrize(("old", "new", "kind", "cls"), [
+    ("7 days", "5 working days", "appeal.term_shorter", B),
+    ("10 working days", "1 month", "appeal.term_longer", S),
+    ("12 months", "1 year", "appeal.term_reworded", N),
+])
+def test_appeal_terms_are_compared_the_other_way(old: str, new: str, kind: str, cls: str) -> None:
+    (change,) = pair_diff(data(_set("appeal.term", old)), data(_set("appeal.term", new))).changes
+    assert (change.kind, change.class_) == (kind, cls)
+
+
+@pytest.mark.parametrize("text", ["1 working day", "5 working days", "21 working days",
+                                  "250 working days", "15 days", "1 month", "same day"])
+@pytest.mark.parametrize("year", [2024, 2025])
+def test_deadline_vectors_are_due_dates(text: str, year: int) -> None:
+    """The cached vectors (working days slid from day to day) equal engine.terms.due_date."""
+    cal = default_calendar()
+    term = parse_term(text)
+    first = date(year, 1, 1)
+    expected = tuple(due_date(first + timedelta(days=i), term, cal).toordinal()
+                     for i in range((date(year + 1, 1, 1) - first).days))
+    assert _due_vector(term, cal, year) == expected
+
+
+def test_the_longest_terms_the_schema_allows_are_compared_quickly() -> None:
+    import time
+
+    started = time.perf_counter()
+    c = compare_terms("9999 working days", "9999 days")
+    assert c.days == 365 and c.later == 0 and c.earlier == 365
+    assert compare_terms("99 months", "98 months").earlier == 365
+    assert time.perf_counter() - started < 5
 
 
 # --------------------------------------------------------------------------------------------------
@@ -644,8 +784,8 @@ def test_cli_markdown(sides: tuple[Path, Path]) -> None:
     result = runner.invoke(app, ["diff", str(sides[0]), str(sides[1]), "--format", "markdown"])
     assert result.exit_code == 0
     assert result.stdout.startswith("# Инвентаризация")
-    assert "| **обременение** | `term.longer` | `term.max` | Срок увеличен: 15 дней → 1 месяц |" \
-        in result.stdout
+    assert "| **обременение** | `term.longer` | `term.max` | Срок увеличен: 15 дней → 1 месяц; " \
+        "новый срок позже в 365 из 365 дней (2025 г.) |" in result.stdout
 
 
 def test_cli_json(sides: tuple[Path, Path]) -> None:
@@ -818,6 +958,38 @@ def test_git_errors(repo: Path) -> None:
     assert str(err.value).startswith(f"git:HEAD:procedures/6.1.1.yaml:{line}:")
     result = runner.invoke(app, ["diff", "git:HEAD~1", "git:HEAD", "--repo", str(repo)])
     assert result.exit_code == 2 and f"git:HEAD:procedures/6.1.1.yaml:{line}:" in result.stderr
+
+
+DEEP_YAML = "[" * 3000 + "\n"  # PyYAML's composer recurses once per level: RecursionError
+
+
+def test_git_side_with_deeply_nested_yaml_is_a_clear_error(repo: Path) -> None:
+    (repo / "procedures" / "9.9.yaml").write_text(DEEP_YAML, encoding="utf-8")
+    _git(repo, "add", "procedures")
+    _git(repo, "commit", "-q", "-m", "hostile")
+    with pytest.raises(CatalogError) as err:
+        load_git_catalog("HEAD", repo=repo)
+    assert str(err.value).startswith("git:HEAD:procedures/9.9.yaml:1:")
+    assert "nesting is deeper than 100 levels" in str(err.value)
+    result = runner.invoke(app, ["diff", "git:HEAD~1", "git:HEAD", "--repo", str(repo)])
+    assert result.exit_code == 2, result.output
+    assert not isinstance(result.exception, RecursionError)
+    assert "cannot load NEW side git:HEAD" in result.stderr
+    assert "git:HEAD:procedures/9.9.yaml:1:" in result.stderr
+    assert "nesting is deeper than 100 levels" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_folder_side_with_deeply_nested_yaml_is_a_clear_error(sides: tuple[Path, Path]) -> None:
+    old, new = sides
+    (new / "9.9.yaml").write_text(DEEP_YAML, encoding="utf-8")
+    with pytest.raises(CatalogError, match="nesting is deeper than 100 levels"):
+        load_side(str(new))
+    result = runner.invoke(app, ["diff", str(old), str(new)])
+    assert result.exit_code == 2, result.output
+    assert not isinstance(result.exception, RecursionError)
+    assert f"{new / '9.9.yaml'}:1:" in result.stderr
+    assert "nesting is deeper than 100 levels" in result.stderr
 
 
 def test_git_side_outside_a_repository(tmp_path: Path) -> None:
