@@ -5,7 +5,10 @@ computed values and BPMN script tasks are *data*, written by analysts. They neve
 `eval`/`exec`. Text is parsed once with `ast.parse`, every node is checked against a whitelist
 (no dunders, no attribute access except a few string methods, no lambdas, comprehensions or
 imports, calls only to a fixed set of pure functions, bounded length and depth), and the checked
-tree is evaluated by `simpleeval` with explicit size limits on `**`, `*` and `+`.
+tree is evaluated by `simpleeval` with explicit size limits on `**`, `*` and `+`. Every value an
+expression or a script produces is then measured (items, text, nesting; shared parts counted each
+time they appear) and what a script writes into task data must be storable as JSON (finite floats,
+integers within ±2**53).
 
 `SafeScriptEngine` plugs the same evaluator into SpiffWorkflow, replacing the default
 `PythonScriptEngine`, whose environment calls plain `eval`/`exec`.
@@ -16,9 +19,11 @@ from __future__ import annotations
 import ast
 import datetime as _dt
 import functools
+import math
 import re
 import textwrap
 import threading
+import types
 from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +43,10 @@ __all__ = [
     "MAX_SCRIPT_LENGTH",
     "MAX_SCRIPT_STATEMENTS",
     "MAX_SEQUENCE_LENGTH",
+    "MAX_STORED_INT",
+    "MAX_VALUE_DEPTH",
+    "MAX_VALUE_ITEMS",
+    "MAX_VALUE_TEXT",
     "METHODS",
     "Expression",
     "ExpressionError",
@@ -57,7 +66,16 @@ MAX_DEPTH = 50  # nesting of the syntax tree
 MAX_SCRIPT_LENGTH = 20_000  # characters in one script task
 MAX_SCRIPT_STATEMENTS = 200  # assignments in one script task
 MAX_SEQUENCE_LENGTH = 100_000  # length of a string/list built by `*` or `+`
-MAX_INT_BITS = 4_096  # size of an integer built by `*` or `**` (~1,230 decimal digits)
+MAX_INT_BITS = 4_096  # size of an integer built by `*`, `**` or int() (~1,230 decimal digits)
+MAX_ROUND_DIGITS = 100  # |ndigits| of round(): round(5, -10**7) takes as long as 10**10**7
+# Every value an expression gives or a script assigns, counting shared parts each time they
+# appear (`a = [a, a]` doubles): 23 such lines make a value of 16 million items from 24 objects.
+MAX_VALUE_ITEMS = 100_000  # items: every list/tuple/set/dict, element, key and scalar
+MAX_VALUE_TEXT = 1_000_000  # characters of text in all its strings together
+MAX_VALUE_DEPTH = 50  # nesting of lists/tuples/sets/dicts
+# What a script writes into task data is stored as JSON: orjson writes NaN/inf as null and refuses
+# integers beyond 64 bits; 2**53 is exact everywhere (JavaScript clients included).
+MAX_STORED_INT = 2**53
 
 
 class ExpressionError(ValueError):
@@ -132,15 +150,71 @@ def _str(value: Any = "") -> str:
     return str(value)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float))  # bool is an int: sum([True, False]) counts
+
+
+def _sum(values: Any, /, start: Any = 0) -> Any:
+    # Numbers only: sum([l, l, ...], []) would concatenate lists past the '+' size check.
+    if not _is_number(start):
+        raise ExpressionError(f"sum() adds numbers only; start must be a number, "
+                              f"not {type(start).__name__}")
+    if not isinstance(values, (list, tuple, set, frozenset)):
+        raise ExpressionError(f"sum() needs a list of numbers, not {type(values).__name__}")
+    for item in values:
+        if not _is_number(item):
+            raise ExpressionError(f"sum() adds numbers only, not {type(item).__name__} "
+                                  f"(use '+' to join texts or lists)")
+    return sum(values, start)
+
+
+def _round(number: Any, ndigits: Any = None) -> Any:
+    if not _is_number(number):
+        raise ExpressionError(f"round() needs a number, not {type(number).__name__}")
+    if ndigits is None:
+        return round(number)
+    if not isinstance(ndigits, int) or isinstance(ndigits, bool):
+        raise ExpressionError(f"round(): the number of digits must be an integer, "
+                              f"not {type(ndigits).__name__}")
+    if abs(ndigits) > MAX_ROUND_DIGITS:
+        raise ExpressionError(f"round(): the number of digits must be between "
+                              f"-{MAX_ROUND_DIGITS} and {MAX_ROUND_DIGITS}")
+    return round(number, ndigits)
+
+
+def _int(value: Any = 0, /, base: Any = None) -> int:
+    result = int(value) if base is None else int(value, base)
+    if result.bit_length() > MAX_INT_BITS:
+        raise ExpressionError(f"number too large: int() would give more than {MAX_INT_BITS} bits")
+    return result
+
+
+def _float(value: Any = 0.0, /) -> float:
+    # Numbers and numeric text only, and never inf/nan ('inf', 'nan', '1e999', 10**400).
+    if not isinstance(value, (int, float, str)):
+        raise ExpressionError(f"float() accepts numbers or numeric text, "
+                              f"not {type(value).__name__}")
+    try:
+        result = float(value)
+    except OverflowError:
+        raise ExpressionError("float(): number too large for a floating-point value") from None
+    except ValueError:
+        raise ExpressionError(f"float(): {_snippet(value, 40)} is not a number") from None
+    if not math.isfinite(result):
+        raise ExpressionError(f"float(): {_snippet(str(value), 40)} is not a finite number "
+                              f"(infinity and NaN are not allowed)")
+    return result
+
+
 FUNCTIONS: Mapping[str, Any] = {
     "len": len,
     "min": min,
     "max": max,
-    "sum": sum,
+    "sum": _sum,
     "abs": abs,
-    "round": round,
-    "int": int,
-    "float": float,
+    "round": _round,
+    "int": _int,
+    "float": _float,
     "str": _str,
     "bool": bool,
     "any": any,
@@ -298,6 +372,11 @@ def _validate(tree: ast.AST, text: str) -> frozenset[str]:
             if not isinstance(node.value, (str, int, float, bool, type(None))):
                 raise ExpressionError(f"literal of type {type(node.value).__name__} is not "
                                       f"allowed", text)
+            if isinstance(node.value, float) and not math.isfinite(node.value):
+                raise ExpressionError("number literal too large (it would be infinite)", text)
+            if isinstance(node.value, int) and node.value.bit_length() > MAX_INT_BITS:
+                raise ExpressionError(f"number too large: integer literal of more than "
+                                      f"{MAX_INT_BITS} bits", text)
         elif isinstance(node, ast.Name):
             if not isinstance(node.ctx, ast.Load):
                 raise ExpressionError("assignment is not allowed in an expression", text)
@@ -358,6 +437,72 @@ def _parse(text: str, mode: str, limit: int) -> ast.AST:
 
 
 # --------------------------------------------------------------------------------------------
+# Size and storability of produced values.
+
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+class _Budget:
+    """Items and characters left for the values being measured (one result, or a whole script)."""
+
+    __slots__ = ("items", "text")
+
+    def __init__(self) -> None:
+        self.items = MAX_VALUE_ITEMS
+        self.text = MAX_VALUE_TEXT
+
+
+def _check_values(values: Any, *, storable: bool) -> None:
+    """Refuse values that are too big or deep, non-finite floats and, if `storable`, what task
+    data cannot hold (integers beyond ±2**53, text with lone surrogates).
+
+    Iterative, and it stops at the first limit: shared references are counted every time they
+    appear, so a value of 2**24 items built from 24 objects costs 100,000 steps, not 16 million.
+    """
+    budget = _Budget()  # shared by all of `values`
+    stack: list[tuple[Any, int]] = [(value, 0) for value in values]
+    while stack:
+        value, depth = stack.pop()
+        budget.items -= 1
+        if budget.items < 0:
+            raise ExpressionError(f"value too large: more than {MAX_VALUE_ITEMS:,} items (parts "
+                                  f"that appear several times count each time)")
+        if isinstance(value, str):
+            budget.text -= len(value)
+            if budget.text < 0:
+                raise ExpressionError(f"value too large: more than {MAX_VALUE_TEXT:,} characters "
+                                      f"of text")
+            if storable and _SURROGATE.search(value):
+                raise ExpressionError("text with a lone surrogate character (\\ud800-\\udfff) "
+                                      "cannot be stored")
+        elif isinstance(value, bool):
+            pass
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                kind = "NaN (not a number)" if math.isnan(value) else "an infinite number"
+                raise ExpressionError(f"the result is {kind}; only finite numbers are allowed")
+        elif isinstance(value, int):
+            if storable and abs(value) > MAX_STORED_INT:
+                raise ExpressionError(f"an integer of {value.bit_length()} bits is too large to "
+                                      f"store in task data (the limit is ±2**53 = "
+                                      f"{MAX_STORED_INT:,})")
+        elif isinstance(value, _CONTAINERS):
+            if depth >= MAX_VALUE_DEPTH:
+                raise ExpressionError(f"value nested too deeply (more than {MAX_VALUE_DEPTH} "
+                                      f"levels of lists/dicts)")
+            if len(value) > budget.items:  # refuse a long flat list without visiting it
+                raise ExpressionError(f"value too large: more than {MAX_VALUE_ITEMS:,} items "
+                                      f"(parts that appear several times count each time)")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    stack.append((key, depth + 1))
+                    stack.append((item, depth + 1))
+            else:
+                stack.extend((item, depth + 1) for item in value)
+
+
+# --------------------------------------------------------------------------------------------
 # Evaluation on top of simpleeval.
 
 
@@ -400,6 +545,30 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
                                   f"None, not {type(value).__name__}")
         return value
 
+    def _eval_joinedstr(self, node: ast.JoinedStr) -> str:
+        # simpleeval's own version checks each part against its module default, not the total.
+        parts: list[str] = []
+        length = 0
+        for part in node.values:
+            text = str(self._eval(part))
+            length += len(text)
+            if length > MAX_SEQUENCE_LENGTH:
+                raise ExpressionError(f"text too long: the f-string would exceed "
+                                      f"{MAX_SEQUENCE_LENGTH} characters")
+            parts.append(text)
+        return "".join(parts)
+
+    def _check_disallowed_items(self, item: Any) -> None:
+        # simpleeval walks every intermediate result recursively, shared references included:
+        # exponential on `a = [a, a]` chains (and recursive). The whitelist already keeps modules
+        # and functions out of reach (names holding functions are refused, attributes are checked
+        # by receiver type, only named functions are called), so the top level is enough here;
+        # sizes are measured once per result by _check_values.
+        if isinstance(item, types.ModuleType):
+            raise ExpressionError("modules are not allowed")
+        if callable(item) and item in simpleeval.DISALLOW_FUNCTIONS:
+            raise ExpressionError("this function is not allowed")
+
 
 _local = threading.local()
 
@@ -411,13 +580,15 @@ def _evaluator() -> _Evaluator:
     return ev
 
 
-def _run(node: ast.AST, text: str, names: Mapping[str, Any]) -> Any:
+def _run(node: ast.AST, text: str, names: Mapping[str, Any], storable: bool = False) -> Any:
     ev = _evaluator()
     saved = ev.names, ev.expr  # re-entrant: a lazy Mapping may itself evaluate expressions
     ev.names = names
     ev.expr = text
     try:
-        return ev._eval(node)
+        result = ev._eval(node)
+        _check_values((result,), storable=storable)
+        return result
     except ExpressionError as exc:
         if exc.expression is None:
             exc.expression = text
@@ -443,9 +614,13 @@ class Expression:
     names: frozenset[str]  # free variable names, for "references unknown field" checks
     _node: ast.AST
 
-    def evaluate(self, names: Mapping[str, Any]) -> Any:
-        """Evaluate over `names`; any refusal or failure raises ExpressionError."""
-        return _run(self._node, self.text, names)
+    def evaluate(self, names: Mapping[str, Any], *, storable: bool = False) -> Any:
+        """Evaluate over `names`; any refusal or failure raises ExpressionError.
+
+        The result is measured (MAX_VALUE_ITEMS, MAX_VALUE_TEXT, MAX_VALUE_DEPTH, finite floats);
+        with `storable`, it must also fit in task data (integers within ±MAX_STORED_INT).
+        """
+        return _run(self._node, self.text, names, storable)
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
@@ -461,9 +636,9 @@ def compile_expression(text: str) -> Expression:
 _compile_cached = functools.lru_cache(maxsize=4096)(compile_expression)
 
 
-def evaluate(text: str, names: Mapping[str, Any]) -> Any:
-    """Compile (cached) and evaluate `text` over `names`."""
-    return _compile_cached(text).evaluate(names)
+def evaluate(text: str, names: Mapping[str, Any], *, storable: bool = False) -> Any:
+    """Compile (cached) and evaluate `text` over `names` (see `Expression.evaluate`)."""
+    return _compile_cached(text).evaluate(names, storable=storable)
 
 
 # --------------------------------------------------------------------------------------------
@@ -483,15 +658,24 @@ class Script:
         return tuple(dict.fromkeys(t for t, _, _ in self.assignments))
 
     def run(self, names: Mapping[str, Any]) -> dict[str, Any]:
-        """Evaluate the assignments in order; return the new values (nothing is mutated)."""
+        """Evaluate the assignments in order; return the new values (nothing is mutated).
+
+        Every assigned value must be storable and within the value limits, and so must all the
+        values the script writes, together.
+        """
         assigned: dict[str, Any] = {}
         scope = ChainMap(assigned, names)
         for target, expr, line in self.assignments:
             try:
-                assigned[target] = expr.evaluate(scope)
+                assigned[target] = expr.evaluate(scope, storable=True)
             except ExpressionError as exc:
                 exc.line = line
                 raise
+        try:
+            _check_values(assigned.values(), storable=True)
+        except ExpressionError as exc:
+            raise ExpressionError(f"the values this script writes, together: {exc.reason}",
+                                  self.text) from None
         return assigned
 
 
@@ -558,7 +742,7 @@ class SafeEnvironment(BasePythonScriptEngineEnvironment):
                  external_context: Mapping[str, Any] | None = None) -> Any:
         # Task data wins over external context, as in SpiffWorkflow's TaskDataEnvironment.
         names = ChainMap(context, external_context) if external_context else context
-        return evaluate(expression, names)
+        return evaluate(expression, names, storable=True)  # SpiffWorkflow may store the result
 
     def execute(self, script: str, context: dict[str, Any],
                 external_context: Mapping[str, Any] | None = None) -> bool:

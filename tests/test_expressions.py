@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import functools
 import time
 from xml.sax.saxutils import escape
 
@@ -563,3 +564,142 @@ def test_functions_in_names_are_refused():
         evaluate("max([1, 2], key=f)", {"f": print})
     with pytest.raises(ExpressionError, match="no real result"):
         evaluate("(-8) ** 0.5", {})
+
+
+# --------------------------------------------------------------------------------------------
+# Size of produced values, and what scripts may write into task data. Each input below used to
+# build millions of items or run for tens of seconds; each must now be refused (the tests
+# assert the refusal, not a duration).
+
+
+@pytest.mark.parametrize("text", [
+    "sum([l, l, l, l], [])",
+    "sum([l, l], start=[])",
+    "sum([[1], [2]], [])",
+    "sum(['a', 'b'], 0)",
+    "sum('abc')",
+    "sum(d)",
+])
+def test_sum_adds_numbers_only(text):
+    with pytest.raises(ExpressionError, match=r"sum\(\)"):
+        evaluate(text, {"l": list(range(1000)), "d": {1: 2}})
+
+
+def test_sum_of_lists_cannot_grow_a_list_line_by_line():
+    big = "sum([" + ", ".join(["l"] * 8) + "], [])"
+    script = compile_script(f"l = [0, 1, 2, 3, 4, 5, 6, 7]\nl = {big}\nl = {big}")
+    with pytest.raises(ExpressionError) as info:
+        script.run({})
+    assert info.value.line == 2 and "numbers only" in info.value.reason
+
+
+def test_sum_of_numbers_still_works():
+    assert evaluate("sum([1, 2.5, True])", {}) == 4.5
+    assert evaluate("sum((1, 2), 10)", {}) == 13
+    assert evaluate("sum(fees)", {"fees": [10, 20]}) == 30
+
+
+@pytest.mark.parametrize("text", ["round(5, -3*10**7)", "round(5, 10**9)", "round(1.5, 101)",
+                                  "round(1.5, -101)"])
+def test_round_digits_are_bounded(text):
+    with pytest.raises(ExpressionError, match="number of digits must be between -100 and 100"):
+        evaluate(text, {})
+
+
+def test_round_still_works_within_the_bound():
+    assert evaluate("round(12345, -2)", {}) == 12300
+    assert evaluate("round(2.567, 2)", {}) == 2.57
+    assert evaluate("round(number=2.5)", {}) == 2
+    assert evaluate("round(1.5, 100)", {}) == 1.5
+    for text in ["round(1.5, 2.0)", "round('1.5')", "round(1.5, True)"]:
+        with pytest.raises(ExpressionError, match="round"):
+            evaluate(text, {})
+
+
+def test_shared_references_cannot_build_an_exponential_value():
+    # 24 objects, 2**24 items counted with repetition: comparing them took 43 s.
+    script = compile_script("a = [1]\n" + "a = [a, a]\n" * 23 + "x = a == a\n")
+    with pytest.raises(ExpressionError) as info:
+        script.run({})
+    assert "value too large" in info.value.reason and "100,000 items" in info.value.reason
+    assert info.value.line == 17  # 2**17 - 1 = 131,071 items with repetition
+
+
+def test_values_nested_too_deeply_are_refused():
+    with pytest.raises(ExpressionError, match="nested too deeply") as info:
+        compile_script("a = [1]\n" + "a = [a]\n" * 60).run({})
+    assert info.value.line == 51
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        evaluate("x", {"x": functools.reduce(lambda acc, _: [acc], range(60), [])})
+
+
+def test_results_of_evaluate_are_measured_too():
+    with pytest.raises(ExpressionError, match="100,000 items"):
+        evaluate("[x, x, x]", {"x": list(range(40_000))})
+    with pytest.raises(ExpressionError, match="1,000,000 characters"):
+        evaluate("[" + ", ".join(["s"] * 11) + "]", {"s": "x" * 100_000})
+    assert len(evaluate("[x, x]", {"x": list(range(40_000))})) == 2
+
+
+def test_fstrings_are_bounded_in_total():
+    # simpleeval checked each part, not the sum of the parts.
+    with pytest.raises(ExpressionError, match="f-string would exceed"):
+        evaluate("f'{s}{s}{s}'", {"s": "x" * 40_000})
+    assert evaluate("f'{s}{s}'", {"s": "x" * 40_000}) == "x" * 80_000
+
+
+def test_what_a_script_writes_is_bounded_in_total():
+    script = compile_script("s = 'x' * 100000\nt = [s, s, s, s, s]\nu = t\nv = t")
+    with pytest.raises(ExpressionError, match="this script writes, together: .*characters"):
+        script.run({})
+    data = {"keep": 1}
+    with pytest.raises(ExpressionError):
+        SafeEnvironment().execute(script.text, data)
+    assert data == {"keep": 1}
+
+
+@pytest.mark.parametrize("script, reason", [
+    ("n = float('inf')", "not a finite number"),
+    ("n = float('-Infinity')", "not a finite number"),
+    ("n = float('nan')", "not a finite number"),
+    ("n = float('1e999')", "not a finite number"),
+    ("n = float(10 ** 400)", "too large"),
+    ("n = float([1])", "numbers or numeric text"),
+    ("n = 1e308 * 10", "infinite number"),
+    ("n = 1e308 * 10 - 1e308 * 10", "NaN"),
+    ("n = 1e400", "number literal too large"),
+    ("n = 2 ** 70", "integer of 71 bits is too large to store"),
+    ("n = -2 ** 53 - 1", "too large to store"),
+    ("n = [1, {'k': 2 ** 60}]", "too large to store"),
+    ("n = {2 ** 60: 'key'}", "too large to store"),
+    ("n = int('9' * 2000)", "more than 4096 bits"),
+    ("n = '\\ud800'", "surrogate"),
+])
+def test_scripts_write_only_storable_values(script, reason):
+    data = {"keep": 1}
+    with pytest.raises(ExpressionError, match=reason) as info:
+        SafeEnvironment().execute(f"ok = 1\n{script}", data)
+    assert info.value.line == 2
+    assert data == {"keep": 1}
+
+
+def test_storable_limits_are_exact_and_arithmetic_keeps_the_wider_limit():
+    assert compile_script("n = 2 ** 53\nm = -2 ** 53\nf = 1e308").run({}) == {
+        "n": 2**53, "m": -(2**53), "f": 1e308}
+    assert compile_script("n = 2 ** 200 // 2 ** 190").run({}) == {"n": 1024}
+    assert compile_script("x = float(' 1.5 ')\ny = float(2)").run({}) == {"x": 1.5, "y": 2.0}
+    assert evaluate("2 ** 70 > 2 ** 69", {}) is True
+    assert evaluate("2 ** 70", {}) == 2**70  # evaluate() alone may return it…
+    with pytest.raises(ExpressionError, match="too large to store"):
+        SafeEnvironment().evaluate("2 ** 70", {})  # …but not to SpiffWorkflow, which stores it
+
+
+def test_unstorable_script_result_fails_the_workflow_task():
+    workflow = build(script="fee = 100\nneeds_review = 2 ** 70",
+                     applicant_category="foreign", has_exemption=False)
+    with pytest.raises(WorkflowTaskException) as info:
+        workflow.do_engine_steps()
+    assert "too large to store" in str(info.value) and info.value.line_number == 2
+    (compute,) = workflow.get_tasks(spec_name="compute")
+    assert compute.state == TaskState.ERROR
+    assert "fee" not in compute.data
