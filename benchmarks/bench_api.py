@@ -325,11 +325,12 @@ def main() -> None:
             finally:
                 _stop(servers)
             results[key] = _report(name, stats, elapsed, base)
-    two = results.get("two")
-    if two:
-        verdict = "met" if two["rate"] >= 600 and two["p99"] < 100 else "NOT met"
+    two_process = {key: results[key] for key in ("two", "reuseport", "gunicorn") if key in results}
+    if two_process:
+        key, best = max(two_process.items(), key=lambda item: item[1]["rate"])
+        verdict = "met" if best["rate"] >= 600 and best["p99"] < 100 else "NOT met"
         print(f"goal (>= 600 completions/s from two processes, p99 < 100 ms at {CLIENTS} "
-              f"clients): {verdict}", flush=True)
+              f"clients): {verdict} by {scenarios[key][0]!r}", flush=True)
 
 
 if __name__ == "__main__":
