@@ -155,6 +155,7 @@ def worker(
     from engine.worker import run_worker, sweep
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     db = connect(database)
     cases = Cases(db, Versions(db))
     if once:

@@ -172,6 +172,7 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, worker_interval: float =
     from engine.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # schema checks at start are routine
     svc = build_services()
     created = ensure_demo_users(svc.db)
     if created:
