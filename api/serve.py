@@ -2,8 +2,9 @@
 
 One process, one uvicorn worker, is the default. With `--workers N > 1` the server runs N
 single-worker uvicorn processes sharing the port with SO_REUSEPORT (or, with `--balancer gunicorn`,
-gunicorn with uvicorn workers): SQLite scales with processes, not threads (benchmarks/bench_api.py). The catalog is published once by the parent before
-any worker starts, so workers never race to publish it.
+gunicorn with uvicorn workers): SQLite scales with processes, not threads
+(benchmarks/bench_api.py). The catalog is published once by the parent before any worker starts,
+so workers never race to publish it.
 """
 from __future__ import annotations
 
