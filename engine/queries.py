@@ -137,18 +137,17 @@ def case_status(conn_or_db: Connection | Engine, case_id: str) -> dict[str, Any]
 
 
 def case_view(conn_or_db: Connection | Engine, case_id: str,
-              versions: Versions | None = None) -> dict[str, Any] | None:
+              versions: Versions) -> dict[str, Any] | None:
     """Everything a clerk needs on one screen; None when the case does not exist.
 
-    `versions` gives the case's procedure version from the process's cache; without it the
-    version is rebuilt from the stored definition.
+    `versions` gives the case's procedure version from the process's cache.
     """
     with _conn(conn_or_db) as conn:
         row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
         if row is None:
             return None
         c = row._mapping
-        procedure = versions.get(c["version"]) if versions else _procedure(conn, c["version"])
+        procedure = versions.get(c["version"])
         open_tasks = conn.execute(select(*TASK_COLUMNS).where(
             tasks.c.case_id == case_id, tasks.c.state == "open")
             .order_by(tasks.c.created_at, tasks.c.id)).all()
@@ -240,15 +239,6 @@ def checklist(procedure: Procedure, names: dict[str, Any], statuses: dict[str, s
                           "source": doc.source, "citizen_may_bring": doc.citizen_may_bring,
                           "fee": doc.fee})
     return items
-
-
-def _procedure(conn: Connection, version: str) -> Procedure:
-    from engine.catalog import build_procedure
-
-    row = conn.execute(select(procedure_versions.c.definition, procedure_versions.c.source,
-                              procedure_versions.c.bpmn_xml)
-                       .where(procedure_versions.c.version == version)).one()
-    return build_procedure(orjson.loads(row.definition), row.source, row.bpmn_xml)
 
 
 def _task(row) -> dict[str, Any]:

@@ -60,9 +60,7 @@ class Versions:
                 current[proc.number] = proc.version
                 self._by_version[proc.version] = proc
                 added.append(proc.version)
-        with self._lock:
-            self._current = None
-        return added
+        return added  # current_versions() sees the new load sequence and reloads
 
     def get(self, version: str) -> Procedure:
         """The Procedure of a stored version (built once per process)."""
