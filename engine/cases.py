@@ -51,11 +51,18 @@ def _p(name: str, column) -> Any:
     return bindparam(name, type_=column.type)
 
 
+# The case row without its workflow state: a command usually finds the workflow in the live
+# cache, and the state (kilobytes) is read only when it does not.
+_ROW = tuple(c for c in cases.columns if c.key != "state")
+
 _STATEMENTS = {
-    "case": (select(*cases.columns, select(tasks.c.assignee).where(
+    "case": (select(*_ROW, select(tasks.c.assignee).where(
         tasks.c.id == _p("task_id", tasks.c.id), tasks.c.case_id == cases.c.id
     ).scalar_subquery().label("assignee")).where(cases.c.id == _p("case_id", cases.c.id)),
-        (*cases.columns, tasks.c.assignee)),
+        (*_ROW, tasks.c.assignee)),
+    "state": (select(cases.c.state).where(cases.c.id == _p("case_id", cases.c.id),
+                                          cases.c.row_version == _p("row_version", cases.c.row_version)),
+              (cases.c.state,)),
     "assignee": (select(tasks.c.assignee).where(tasks.c.id == _p("task_id", tasks.c.id)),
                  (tasks.c.assignee,)),
     "insert_case": insert(cases),
@@ -173,6 +180,7 @@ class Cases:
                     "channel": channel, "authority": authority, "category": category,
                     "exempt": bool(exempt)}
         self._write(cmd, "start", {}, self._ready(workflow), new=True)
+        self._put(case_id, cmd.row["row_version"], workflow)  # the first task usually follows soon
         return case_id
 
     # ---------------------------------------------------------------- tasks
@@ -399,6 +407,11 @@ class Cases:
     def _run(self, case_id: str, actor: str, action: str, apply: Callable[[_Command], None], *,
              expected_version: int | None = None, task_id: str | None = None) -> list[Opened]:
         """Run one command; returns the human tasks it opened."""
+        with self.raw.hold():  # one pooled connection for the command's reads and its write
+            return self._run_held(case_id, actor, action, apply, expected_version, task_id)
+
+    def _run_held(self, case_id: str, actor: str, action: str, apply: Callable[[_Command], None],
+                  expected_version: int | None, task_id: str | None) -> list[Opened]:
         with self.raw.read() as cursor:
             row = self.sql["case"].one(cursor, {"case_id": case_id, "task_id": task_id})
         if row is None:
@@ -447,8 +460,12 @@ class Cases:
             hit = self._live.pop(row["id"], None)
         if hit is not None and hit[0] == row["row_version"]:
             return hit[1]
+        with self.raw.read() as cursor:
+            stored = self.sql["state"].one(cursor, {"case_id": row["id"], "row_version": row["row_version"]})
+        if stored is None:  # another command changed the case since its row was read
+            raise Conflict("the case was changed by another command; reload and retry")
         spec = bpmn.load_spec(proc)
-        return workflow_state.load(row["state"], spec.spec, spec.subprocess_specs)
+        return workflow_state.load(stored["state"], spec.spec, spec.subprocess_specs)
 
     def _put(self, case_id: str, row_version: int, workflow: BpmnWorkflow) -> None:
         with self._live_lock:

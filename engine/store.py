@@ -11,7 +11,9 @@ Layout, chosen after measuring (see docs/engine.md):
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from pathlib import Path
 
 from sqlalchemy import (
@@ -270,11 +272,16 @@ def _result_processor(column, dialect):
 
 
 class RawTransactions:
-    """Transactions on pooled DBAPI connections, for the hot path of commands."""
+    """Transactions on pooled DBAPI connections, for the hot path of commands.
+
+    `hold()` keeps one pooled connection for the blocks a command runs (its reads, then its write
+    transaction), so a command checks a connection out of the pool once instead of per block.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
+        self._held = threading.local()
 
     def prepare(self, stmt, columns=()) -> Prepared:
         return Prepared(stmt, self.engine.dialect, columns)
@@ -285,13 +292,29 @@ class RawTransactions:
     def write(self):
         return _RawBlock(self, write=True)
 
+    @contextlib.contextmanager
+    def hold(self):
+        if getattr(self._held, "conn", None) is not None:  # nested: the outer hold owns it
+            yield
+            return
+        self._held.conn = self.engine.raw_connection()
+        try:
+            yield
+        finally:
+            conn, self._held.conn = self._held.conn, None
+            conn.close()  # back to the pool
+
+    def _checkout(self):
+        held = getattr(self._held, "conn", None)
+        return (held, False) if held is not None else (self.engine.raw_connection(), True)
+
 
 class _RawBlock:
     def __init__(self, owner: RawTransactions, write: bool) -> None:
         self.owner, self.write = owner, write
 
     def __enter__(self):
-        self.conn = self.owner.engine.raw_connection()
+        self.conn, self.own = self.owner._checkout()
         self.cursor = self.conn.cursor()
         if self.owner.sqlite and self.write:  # a read is one autocommitted SELECT: no BEGIN
             self.cursor.execute("BEGIN IMMEDIATE")
@@ -308,4 +331,5 @@ class _RawBlock:
                 self.conn.commit()
         finally:
             self.cursor.close()
-            self.conn.close()  # back to the pool
+            if self.own:
+                self.conn.close()  # back to the pool

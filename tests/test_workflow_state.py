@@ -65,3 +65,27 @@ def test_plain_layout_keeps_dicts_that_look_typed():
     spec = bpmn.load_spec(PROC)
     restored = workflow_state.load(workflow_state.dump(wf), spec.spec, spec.subprocess_specs)
     assert restored.get_task_from_id(task.id).data["nested"] == {"typename": "UUID", "value": "x"}
+
+
+def test_the_direct_plain_dict_equals_spiffworkflows_conversion_at_every_step():
+    """`plain_dict` replaces the registry's generic conversion on the hot path: same output."""
+    catalog = load_catalog(CATALOG)
+    saw_subprocess = False
+    for proc in catalog.values():
+        wf = bpmn.new_workflow(proc, {"channel": "in_person", "category": None, "exempt": False})
+        wf.script_engine = workflow_state.script_engine()
+        with bpmn.clock(datetime(2025, 6, 18, 7, 0, tzinfo=UTC)):
+            wf.do_engine_steps()
+            for _ in range(30):
+                assert workflow_state.plain_dict(wf) == workflow_state._plain.to_dict(wf), proc.number
+                saw_subprocess = saw_subprocess or bool(wf.subprocesses)
+                ready = wf.get_tasks(state=TaskState.READY, manual=True)
+                if not ready:
+                    break
+                task = ready[0]
+                fields = proc.step(task.task_spec.name).fields if proc.steps else ()
+                task.set_data(**example_form(fields), outcome="approve")
+                task.run()
+                wf.do_engine_steps()
+        assert wf.is_completed() or wf.get_tasks(state=TaskState.WAITING), proc.number
+    assert saw_subprocess  # 2.2 is drawn with a call activity
