@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -73,12 +74,29 @@ def _schema() -> dict[str, Any]:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
+_END = re.compile(r"(?<!\\)\$")
+
+
+@cache
+def _ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """A schema pattern with ECMA-262's meaning of `$` (the end of the text). Python's `$` also
+    matches before a final newline, so "clerk\\n" would pass `^[a-z]+$` (editors and jsonschema-rs
+    refuse it). The schema's patterns have no `$` inside a character class."""
+    return re.compile(_END.sub(r"\\Z", pattern))
+
+
+def _pattern(validator, pattern, instance, schema):
+    if validator.is_type(instance, "string") and not _ecma_pattern(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 @cache
 def _validator() -> jsonschema.protocols.Validator:
     schema = _schema()
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+    base = jsonschema.validators.validator_for(schema)
+    base.check_schema(schema)
+    cls = jsonschema.validators.extend(base, {"pattern": _pattern})
+    return cls(schema, format_checker=base.FORMAT_CHECKER)
 
 
 @cache
@@ -153,7 +171,8 @@ def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Procedure], list[P
         if procedure is None:
             continue
         if procedure.number in seen:
-            problems.append(Problem(str(file), 1, 1,
+            line, column = parse_yaml(raw).position(("number",))  # parsed again only for the report
+            problems.append(Problem(str(file), line, column,
                                     f"number {procedure.number} is already used by {seen[procedure.number]}"))
             continue
         seen[procedure.number] = str(file)

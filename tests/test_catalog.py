@@ -296,7 +296,7 @@ SCHEMA_INVALID = {
     "extra key in choice": extra("steps", 0, "fields", 0, "choices", 1),
     # number and chapter
     **{f"number {n!r}": (setitem("number", n), ("number",), ("number", "does not match"))
-       for n in ["6", "06.1", "6.0", "6.1.1.1.1", "6.a", "6.1."]},
+       for n in ["6", "06.1", "6.0", "6.1.1.1.1", "6.a", "6.1.", "6.1.1\n"]},
     "chapter 0": (setitem("chapter", 0), ("chapter",), ("chapter", "minimum")),
     "chapter 100": (both(setitem("number", "100.1"), setitem("chapter", 100)), ("chapter",),
                     ("chapter", "maximum")),
@@ -771,6 +771,8 @@ def test_duplicate_number_across_two_files(tmp_path):
     assert len(problems) == 1
     assert problems[0].path == str(second)
     assert "6.1.1" in problems[0].message and str(first) in problems[0].message
+    number_line = second.read_text(encoding="utf-8").splitlines().index("number: 6.1.1") + 1
+    assert (problems[0].line, problems[0].column) == (number_line, 9)  # at the value of `number:`
 
 
 def test_unreadable_yaml_is_a_problem_with_its_line(tmp_path):
