@@ -9,7 +9,8 @@ until an analyst says otherwise:
 * a month-term ends on the same date N months later, or on that month's last day if the date
   does not exist (31 January + 1 month = 28/29 February);
 * a "same day" term ends on the start date itself;
-* a calendar-day or month term whose last day is a non-working day ends on the next working day.
+* a same-day, calendar-day or month term whose last day is a non-working day ends on the next
+  working day (an application made through the portal on a Sunday is due on Monday).
 
 The working-day calendar comes from the ``holidays`` package (country ``BY``: public holidays plus
 the Council of Ministers' transfers, including worked Saturdays) corrected by an operator-edited
@@ -395,13 +396,13 @@ def add_months(start: date, months: int) -> date:
 def due_date(start: date, term: Term | str, calendar: WorkCalendar | None = None) -> date:
     """The last day of ``term`` counted from the event on ``start`` (see the module docstring).
 
-    ``same day`` returns ``start`` unchanged; working-day terms return the N-th working day after
-    ``start``; calendar-day and month terms are moved off a non-working last day.
+    ``same day`` returns ``start``; working-day terms return the N-th working day after ``start``;
+    same-day, calendar-day and month terms are moved off a non-working last day.
     """
     t = parse_term(term) if isinstance(term, str) else term
     cal = calendar if calendar is not None else default_calendar()
     if t.unit == "same_day":
-        return start
+        return cal.next_working_day(start)
     try:
         if t.unit == "working_days":
             return cal.add_working_days(start, t.value)

@@ -305,10 +305,12 @@ class TestDueDate:
         ("2025-12-30", "1 working day", "2025-12-31"),
         ("2025-12-31", "1 working day", "2026-01-05"),
         ("2025-12-01", "1 month", "2026-01-05"),  # 1 January -> first working day 5 January
-        # same day: the start itself, even if it is not a working day
+        # same day: the start itself; an application made on a non-working day (through the
+        # portal) is due on the next working day, like any term ending on a non-working day
         ("2025-06-18", "same day", "2025-06-18"),
-        ("2025-07-03", "same day", "2025-07-03"),
-        ("2025-07-03", "P0D", "2025-07-03"),
+        ("2025-07-03", "same day", "2025-07-07"),  # holiday, transferred day off, weekend
+        ("2025-07-03", "P0D", "2025-07-07"),
+        ("2025-06-22", "same day", "2025-06-23"),  # a Sunday
         # ISO forms
         ("2025-06-18", "P15D", "2025-07-07"),
         ("2025-06-18", "P2W", "2025-07-02"),
