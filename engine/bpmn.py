@@ -160,7 +160,14 @@ class _Layout:
 
 
 def compile_procedure(procedure: Procedure) -> str:
-    """BPMN 2.0 XML (with diagram) for a step definition. Deterministic: same Procedure, same text."""
+    """BPMN 2.0 XML (with diagram) for a step definition. Deterministic: same Procedure, same text.
+
+    A Procedure rebuilt from a stored version carries the XML compiled when the version was first
+    published (`pinned_xml`, see `engine.versions`): that text is returned, not a new compilation,
+    so a release that changes the compiler never changes the process of a case already running.
+    """
+    if procedure.pinned_xml is not None:
+        return procedure.pinned_xml
     if not procedure.steps:
         raise BpmnError(f"procedure {procedure.number} has no steps to compile "
                         f"(it is drawn in {procedure.bpmn or 'a BPMN file'})")
@@ -663,17 +670,27 @@ _SPECS_LOCK = threading.Lock()
 
 
 def load_spec(procedure: Procedure) -> ParsedSpec:
-    """The parsed BPMN of `procedure`, parsed once per `procedure.version` and then shared."""
+    """The parsed BPMN of `procedure`, parsed once per `procedure.version` and then shared.
+
+    A pinned Procedure (rebuilt from the database) is the authority on its version's XML: if the
+    cached spec was parsed from another text (a fresh compilation of the same definition by this
+    release), the pinned text is parsed and replaces it.
+    """
     parsed = _SPECS.get(procedure.version)
-    if parsed is not None:
+    if parsed is not None and _same_xml(parsed, procedure):
         return parsed
     with _SPECS_LOCK:
         parsed = _SPECS.get(procedure.version)
-        if parsed is None:
+        if parsed is None or not _same_xml(parsed, procedure):
             xml = bpmn_text(procedure)
             parsed = _parse(xml, {r.id for r in procedure.roles}, procedure.version)
             _SPECS[procedure.version] = parsed
     return parsed
+
+
+def _same_xml(parsed: ParsedSpec, procedure: Procedure) -> bool:
+    pinned = procedure.pinned_xml
+    return pinned is None or parsed.xml is pinned or parsed.xml == pinned
 
 
 def clear_spec_cache() -> None:

@@ -180,6 +180,10 @@ class Procedure:
     bpmn: str | None = None
     bpmn_xml: str | None = field(default=None, repr=False)
     definition_json: bytes = field(default=b"{}", repr=False)
+    # The BPMN compiled from `steps` when this version was first published, as stored with it
+    # (set by `engine.versions`): a later compiler never changes the process of a running case.
+    # Not part of the definition, so it takes no part in equality or the version hash.
+    pinned_xml: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def definition(self) -> dict[str, Any]:

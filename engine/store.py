@@ -45,6 +45,9 @@ procedure_versions = Table(
     Column("name", Text, nullable=False),
     Column("definition", Text, nullable=False),
     Column("bpmn_xml", Text),
+    # The BPMN compiled from `steps` when the version was published: cases run this text, not
+    # what the current compiler makes of the definition. NULL for a drawn BPMN (`bpmn_xml` is it).
+    Column("compiled_xml", Text),
     Column("source", Text, nullable=False),
     Column("loaded_at", DateTime(timezone=True), nullable=False),
     Column("seq", Integer, nullable=False),  # load order: the newest version of a number wins

@@ -3,16 +3,23 @@
 A running case stays on the version it started with; new cases take the newest version of the
 number. Procedures are rebuilt from the stored definition, so a case can run after its YAML file
 changed or disappeared.
+
+The BPMN compiled from a version's steps is stored with it (`compiled_xml`) and the rebuilt
+Procedure carries it (`Procedure.pinned_xml`): a case runs the process it started on even after a
+release changes the compiler. A version stored before that column existed is pinned the first time
+it is read, with what the running release compiles.
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterable
 
 import orjson
-from sqlalchemy import func, insert, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
 
+from engine.bpmn import BpmnError, compile_procedure
 from engine.catalog import build_procedure, number_key
 from engine.clock import SystemClock
 from engine.errors import NotFound
@@ -51,14 +58,19 @@ class Versions:
                     conn.execute(procedure_versions.update()
                                  .where(procedure_versions.c.version == proc.version)
                                  .values(seq=seq, loaded_at=self.clock.now()))
+                    # It runs what it was stored with, not what this release compiles.
+                    stored = conn.execute(select(procedure_versions.c.compiled_xml)
+                                          .where(procedure_versions.c.version == proc.version)).scalar_one()
+                    xml = stored if stored is not None else _backfill(conn, proc)
                 else:
+                    xml = _compiled(proc)
                     conn.execute(insert(procedure_versions).values(
                         version=proc.version, number=proc.number, name=proc.name,
                         definition=proc.definition_json.decode(), bpmn_xml=proc.bpmn_xml,
-                        source=proc.source, loaded_at=self.clock.now(), seq=seq))
+                        compiled_xml=xml, source=proc.source, loaded_at=self.clock.now(), seq=seq))
                     known.add(proc.version)
                 current[proc.number] = proc.version
-                self._by_version[proc.version] = proc
+                self._by_version[proc.version] = _pinned(proc, xml)
                 added.append(proc.version)
         return added  # current_versions() sees the new load sequence and reloads
 
@@ -72,6 +84,11 @@ class Versions:
         if row is None:
             raise NotFound(f"procedure version {version} is not stored", field="version")
         proc = build_procedure(orjson.loads(row.definition), row.source, row.bpmn_xml)
+        xml = row.compiled_xml
+        if xml is None and proc.bpmn_xml is None:  # stored before compiled_xml existed
+            with self.db.execution_options(okno_write=True).begin() as conn:
+                xml = _backfill(conn, proc)
+        proc = _pinned(proc, xml)
         self._by_version[version] = proc
         return proc
 
@@ -114,3 +131,33 @@ class Versions:
                             .join(newest, (newest.c.number == procedure_versions.c.number)
                                   & (newest.c.seq == procedure_versions.c.seq))).all()
         return [(r[0], r[1]) for r in rows]
+
+
+def _compiled(proc: Procedure) -> str | None:
+    """The XML to store for a new version: its compiled steps; None for a drawn BPMN (`bpmn_xml`
+    is already stored) or steps the compiler refuses (such a version cannot start a case anyway:
+    starting one reports why)."""
+    if proc.bpmn_xml is not None:
+        return None
+    try:
+        return compile_procedure(proc)
+    except BpmnError:
+        return None
+
+
+def _backfill(conn: Connection, proc: Procedure) -> str | None:
+    """Pin a version stored without compiled XML to what this release compiles; returns the XML
+    now stored (another process may have pinned it first: its text wins)."""
+    xml = _compiled(proc)
+    if xml is None:
+        return None
+    conn.execute(update(procedure_versions)
+                 .where(procedure_versions.c.version == proc.version,
+                        procedure_versions.c.compiled_xml.is_(None))
+                 .values(compiled_xml=xml))
+    return conn.execute(select(procedure_versions.c.compiled_xml)
+                        .where(procedure_versions.c.version == proc.version)).scalar_one()
+
+
+def _pinned(proc: Procedure, xml: str | None) -> Procedure:
+    return dataclasses.replace(proc, pinned_xml=xml) if xml is not None else proc

@@ -55,3 +55,22 @@ def test_a_database_at_the_first_schema_is_upgraded_with_its_rows(tmp_path):
     connect(url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT paused_days FROM cases WHERE id = 'c'")).scalar_one() == 0
+
+
+def test_a_database_at_0002_gets_compiled_xml_empty_and_keeps_its_rows(tmp_path):
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'before_0003.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(_config(conn), "0002")
+        assert "compiled_xml" not in {c["name"] for c in inspect(conn).get_columns("procedure_versions")}
+        conn.execute(text(
+            "INSERT INTO procedure_versions (version, number, name, definition, bpmn_xml, source, "
+            "loaded_at, seq) VALUES ('v', '1.1', 'n', '{}', '<drawn/>', 's', '2025-06-18 07:00:00', 1)"))
+    connect(url)
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == "0003"
+        row = conn.execute(text("SELECT version, number, bpmn_xml, seq, compiled_xml "
+                                "FROM procedure_versions")).one()
+    assert tuple(row) == ("v", "1.1", "<drawn/>", 1, None)
