@@ -7,12 +7,21 @@ domain clock: moving the clock in tests must not expire or revive credentials.
 
 The signing secret is `OKNO_SECRET_KEY`; without it a random one is created once in
 `var/secret.key` (mode 0600, created atomically) so every worker process agrees on it.
+
+Password guessing is throttled per user name (`LoginLimiter`): after 5 failed sign-ins within
+15 minutes the name is refused with 429 until the oldest failure leaves the window. The count
+lives in the server process's memory, so each process counts on its own and a restart forgets.
 """
 from __future__ import annotations
 
+import hashlib
+import math
 import os
 import secrets
+import threading
 import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -103,3 +112,64 @@ def require_role(user: User, *roles: str) -> None:
     """403 unless the caller has one of `roles`."""
     if user.role not in roles:
         raise ApiError(403, f"the {user.role} role may not do this; allowed: {', '.join(roles)}")
+
+
+# ------------------------------------------------------------------------------------ sign-in
+
+class LoginLimiter:
+    """Failed sign-ins per user name (case-insensitive), in this process's memory.
+
+    Every attempt counts as failed until `succeeded` clears the name, so concurrent guesses
+    cannot slip past the count. After `attempts` failures within `window` seconds, `attempt`
+    refuses the name with 429 and `Retry-After` (even with the right password) until the oldest
+    failure leaves the window. At most `capacity` names are kept; the one whose last failure is
+    oldest is dropped first. Time is `clock()` seconds (wall-clock `time.monotonic`, like tokens;
+    tests pass their own)."""
+
+    def __init__(self, attempts: int = 5, window: float = 15 * 60, capacity: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.attempts, self.window, self.capacity, self.clock = attempts, window, capacity, clock
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()  # the token route is sync: it runs in the thread pool
+
+    def attempt(self, name: str) -> None:
+        """Count an attempt to sign in as `name`; 429 when the name has failed too often."""
+        name, now = _limit_key(name), self.clock()
+        with self._lock:
+            failures = self._failures.get(name)
+            if failures is None:
+                failures = self._failures[name] = deque(maxlen=self.attempts)
+            while failures and failures[0] <= now - self.window:
+                failures.popleft()
+            if len(failures) >= self.attempts:
+                wait = max(1, math.ceil(failures[0] + self.window - now))
+                raise ApiError(429, "too many failed sign-ins for this user name; "
+                                    f"try again in {wait} seconds", field="username",
+                               title="Too many requests", headers={"Retry-After": str(wait)})
+            failures.append(now)
+            self._failures.move_to_end(name)
+            while len(self._failures) > self.capacity:
+                self._failures.popitem(last=False)
+
+    def succeeded(self, name: str) -> None:
+        """`name` signed in: forget its failures."""
+        with self._lock:
+            self._failures.pop(_limit_key(name), None)
+
+
+def _limit_key(name: str) -> str:
+    """The name the limiter counts under: case-folded; a name longer than any user's (128) is
+    kept as its hash, so memory stays small whatever is posted."""
+    name = name.casefold()
+    if len(name) <= 128:
+        return name
+    return "#" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+async def login_limiter(request: Request) -> LoginLimiter:
+    """The application's limiter (dependency), made on first use; tests may set their own."""
+    state = request.app.state
+    limiter = getattr(state, "login_limiter", None)
+    if limiter is None:
+        limiter = state.login_limiter = LoginLimiter()
+    return limiter

@@ -7,6 +7,11 @@ request (route and canonical body) gets them back with `Idempotent-Replayed: tru
 key with a different request is refused with 422. A command that fails changed nothing (one
 command, one transaction), so its reservation is released and the client may retry it.
 
+Only status and body are stored (no schema change for headers): a route whose answer carries
+headers derives them again from the stored body (`replay_headers`, e.g. `Location` from the id).
+A key is remembered for `OKNO_IDEMPOTENCY_HOURS` (default 24) by the injected clock; after that
+a request with it acts as new, and the worker purges the old rows.
+
 Limit: the answer is stored in its own transaction right after the command's; a process killed
 between the two leaves the key reserved (409 on retry) rather than risking a second action.
 """
@@ -34,9 +39,10 @@ def check_key(key: str | None) -> str | None:
 
 
 def run_once(services: Any, user: str, key: str | None, route: str, body: Any,
-             command: Callable[[], Any], respond: Callable[[Any], Response]) -> Response:
+             command: Callable[[], Any], respond: Callable[[Any], Response],
+             replay_headers: Callable[[bytes], dict[str, str]] | None = None) -> Response:
     """Run `command` and answer with `respond(its result)`, or replay the stored answer when `key`
-    was used for the same request.
+    was used for the same request (with the headers `replay_headers(stored body)` gives).
 
     Only a failure of `command` itself releases the key: once the command has committed, a failure
     while building the answer leaves the key reserved, so a retry is refused (409) rather than
@@ -45,7 +51,9 @@ def run_once(services: Any, user: str, key: str | None, route: str, body: Any,
     if key is None:
         return respond(command())
     digest = accounts.request_hash(route, body)
-    seen = accounts.reserve_key(services.db, user, key, route, digest, services.clock.now())
+    now = services.clock.now()
+    seen = accounts.reserve_key(services.db, user, key, route, digest, now,
+                                stale_before=now - accounts.idempotency_retention())
     if seen is not None:
         if seen.route != route or seen.request_hash != digest:
             raise ApiError(422, "this Idempotency-Key was used for a different request; "
@@ -53,8 +61,10 @@ def run_once(services: Any, user: str, key: str | None, route: str, body: Any,
         if seen.status_code == 0:
             raise ApiError(409, "a request with this Idempotency-Key is still being processed",
                            field=FIELD)
-        return Response(seen.body or b"", status_code=seen.status_code,
-                        media_type="application/json", headers={"Idempotent-Replayed": "true"})
+        body_bytes = seen.body or b""
+        headers = replay_headers(body_bytes) if replay_headers is not None else {}
+        return Response(body_bytes, status_code=seen.status_code, media_type="application/json",
+                        headers={**headers, "Idempotent-Replayed": "true"})
     try:
         result = command()
     except BaseException:

@@ -7,21 +7,31 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.app import Services, json_response, services
-from api.auth import CurrentUser, issue_token
+from api.auth import CurrentUser, LoginLimiter, issue_token, login_limiter
 from api.problems import unauthenticated
 from api.schemas import Me, Token, errors
 from engine.accounts import verify_password
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
+_THROTTLED = {**errors(429)[429],
+              "description": "Too many failed sign-ins for this user name (5 in 15 minutes, "
+                             "counted per server process)",
+              "headers": {"Retry-After": {"description": "seconds until the next attempt",
+                                          "schema": {"type": "integer"}}}}
 
-@router.post("/auth/token", response_model=Token, responses=errors(401))
+
+@router.post("/auth/token", response_model=Token, responses={**errors(401), 429: _THROTTLED})
 def token(form: Annotated[OAuth2PasswordRequestForm, Depends()],
-          svc: Annotated[Services, Depends(services)]):
-    """Exchange a user name and password (form fields) for a bearer token."""
+          svc: Annotated[Services, Depends(services)],
+          limiter: Annotated[LoginLimiter, Depends(login_limiter)]):
+    """Exchange a user name and password (form fields) for a bearer token. After 5 failed
+    attempts for a user name within 15 minutes, the name is refused (429, `Retry-After`)."""
+    limiter.attempt(form.username)
     user = verify_password(svc.db, form.username, form.password)
     if user is None:
         raise unauthenticated("wrong user name or password")
+    limiter.succeeded(form.username)
     access, lifetime = issue_token(user, svc.secret)
     return json_response({"access_token": access, "token_type": "bearer", "expires_in": lifetime})
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query
 from starlette.responses import Response
 
@@ -102,12 +103,15 @@ async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKe
                                authority=authority, actor=user.name, category=body.category,
                                exempt=body.exempt)
 
+    def location(case_id: str) -> dict[str, str]:
+        return {"Location": f"/api/cases/{case_id}"}
+
     def respond(case_id: str) -> Response:
         return json_response(queries.case_view(svc.db, case_id, svc.versions), 201,
-                             headers={"Location": f"/api/cases/{case_id}"})
+                             headers=location(case_id))
 
     return run_once(svc, user.name, key, "POST /api/cases", body.model_dump(mode="json"), start,
-                    respond)
+                    respond, replay_headers=lambda stored: location(orjson.loads(stored)["id"]))
 
 
 @router.get("/cases", response_model=CasePage, responses=errors(401, 403))

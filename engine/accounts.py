@@ -6,12 +6,15 @@ never stored or logged in clear.
 
 The `idempotency` table keeps the first successful answer to a command sent with an
 `Idempotency-Key`, per user, so a retried request returns that answer instead of acting twice.
+A key is remembered for `OKNO_IDEMPOTENCY_HOURS` (default 24): an older key counts as unused,
+and the worker deletes old rows (`purge_keys`).
 """
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -27,6 +30,7 @@ from sqlalchemy import (
     delete,
     insert,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -130,6 +134,15 @@ def request_hash(route: str, body: Any) -> str:
     return hashlib.sha256(text).hexdigest()
 
 
+def idempotency_retention() -> timedelta:
+    """How long an Idempotency-Key is remembered: OKNO_IDEMPOTENCY_HOURS (default 24)."""
+    try:
+        hours = max(1, int(os.environ.get("OKNO_IDEMPOTENCY_HOURS", "24")))
+    except ValueError:
+        hours = 24
+    return timedelta(hours=hours)
+
+
 @dataclass(frozen=True, slots=True)
 class Remembered:
     """What the store knows about a key: the request's hash and, once finished, its answer."""
@@ -140,9 +153,11 @@ class Remembered:
     body: bytes | None
 
 
-def reserve_key(db: Engine, user: str, key: str, route: str, digest: str,
-                now: datetime) -> Remembered | None:
-    """Claim `key` for a new request. None if claimed now; else what was stored for it before."""
+def reserve_key(db: Engine, user: str, key: str, route: str, digest: str, now: datetime,
+                stale_before: datetime | None = None) -> Remembered | None:
+    """Claim `key` for a new request. None if claimed now; else what was stored for it before.
+
+    A key stored before `stale_before` has expired: its row is deleted and the key claimed anew."""
     try:
         with db.begin() as conn:
             conn.execute(insert(idempotency).values(user=user, key=key, route=route,
@@ -151,11 +166,18 @@ def reserve_key(db: Engine, user: str, key: str, route: str, digest: str,
         return None
     except IntegrityError:
         pass
+    if stale_before is not None:
+        with db.begin() as conn:
+            expired = conn.execute(delete(idempotency).where(
+                idempotency.c.user == user, idempotency.c.key == key,
+                idempotency.c.created_at < stale_before)).rowcount
+        if expired:
+            return reserve_key(db, user, key, route, digest, now, stale_before)
     with db.connect() as conn:
         row = conn.execute(select(idempotency).where(idempotency.c.user == user,
                                                      idempotency.c.key == key)).first()
     if row is None:  # released between our insert and read: try once more
-        return reserve_key(db, user, key, route, digest, now)
+        return reserve_key(db, user, key, route, digest, now, stale_before)
     return Remembered(row.route, row.request_hash, row.status_code, row.response_body)
 
 
@@ -171,3 +193,20 @@ def release_key(db: Engine, user: str, key: str) -> None:
     with db.begin() as conn:
         conn.execute(delete(idempotency).where(idempotency.c.user == user, idempotency.c.key == key,
                                                idempotency.c.status_code == 0))
+
+
+def purge_keys(db: Engine, older_than: datetime, batch: int = 1000) -> int:
+    """Delete the keys stored before `older_than`; returns how many.
+
+    `batch` rows per transaction, so API requests waiting to write are held up only briefly.
+    (No index on `created_at`: each batch scans the table, which holds one retention period.)"""
+    picked = (select(idempotency.c.user, idempotency.c.key)
+              .where(idempotency.c.created_at < older_than).limit(batch))
+    stale = delete(idempotency).where(tuple_(idempotency.c.user, idempotency.c.key).in_(picked))
+    total = 0
+    while True:
+        with db.begin() as conn:
+            deleted = conn.execute(stale).rowcount
+        total += deleted
+        if deleted < batch:
+            return total

@@ -1,21 +1,32 @@
-"""The scheduler loop: fires due timers and marks overdue cases, through indexes only."""
+"""The scheduler loop: fires due timers and marks overdue cases, through indexes only, and
+forgets expired Idempotency-Keys."""
 from __future__ import annotations
 
 import logging
 import threading
 
+from engine import accounts
 from engine.cases import Cases
 
 log = logging.getLogger("okno.worker")
 
 
 def sweep(cases: Cases) -> tuple[int, int]:
-    """One round: (timers fired, cases marked overdue)."""
+    """One round: (timers fired, cases marked overdue); expired Idempotency-Keys are purged too."""
     fired = cases.fire_due_timers()
     marked = cases.mark_overdue()
     if fired or marked:
         log.info("fired %d timer(s), marked %d case(s) overdue", fired, marked)
+    purge_idempotency_keys(cases)
     return fired, marked
+
+
+def purge_idempotency_keys(cases: Cases) -> int:
+    """Delete the Idempotency-Keys older than the retention period (by the cases' clock)."""
+    purged = accounts.purge_keys(cases.db, cases.clock.now() - accounts.idempotency_retention())
+    if purged:
+        log.info("forgot %d expired idempotency key(s)", purged)
+    return purged
 
 
 def run_worker(cases: Cases, interval: float = 30.0, stop: threading.Event | None = None) -> None:

@@ -1,0 +1,246 @@
+"""HTTP API hardening: the replayed `Location`, Idempotency-Keys that expire (and the worker
+forgetting them), and sign-in throttling. Time moves by the injected clocks, never by sleeping."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from api.auth import LoginLimiter
+from api.problems import ApiError
+from api.schemas import CaseCreate
+from engine import accounts
+from engine.accounts import idempotency
+from engine.store import cases
+from engine.worker import sweep
+from tests.test_api_support import PASSWORD, Api, catalog, task_data
+
+
+@pytest.fixture
+def api(tmp_path) -> Api:
+    return Api(tmp_path)
+
+
+def _count(api: Api, table) -> int:
+    with api.db.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def _create_body(number: str | None = None) -> dict:
+    proc = catalog()[number or next(iter(catalog()))]
+    body = {"number": proc.number, "applicant": "ivan", "channel": proc.channels[0]}
+    if proc.fee.kind == "by_category":
+        body["category"] = proc.fee.categories[0].id
+    return body
+
+
+def _keys(api: Api) -> set[str]:
+    with api.db.connect() as conn:
+        return set(conn.execute(select(idempotency.c.key)).scalars())
+
+
+# ------------------------------------------------------------------------- Location on replay
+
+def test_a_replayed_case_creation_has_the_same_location(api: Api) -> None:
+    body, key = _create_body(), {"Idempotency-Key": "create-loc"}
+    first = api.post("/api/cases", json=body, headers=key)
+    again = api.post("/api/cases", json=body, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content
+    assert first.headers["location"] == again.headers["location"] == f"/api/cases/{first.json()['id']}"
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert api.get(again.headers["location"]).status_code == 200
+
+
+def test_a_replayed_completion_has_no_location(api: Api) -> None:
+    number = next(iter(catalog()))
+    case = api.start(number)
+    task = case["tasks"][0]
+    url = f"/api/cases/{case['id']}/tasks/{task['id']}/complete"
+    body, key = {"data": task_data(catalog()[number], task)}, {"Idempotency-Key": "done-loc"}
+    first, again = (api.post(url, json=body, headers=key) for _ in range(2))
+    assert first.status_code == again.status_code == 200 and again.content == first.content
+    assert "location" not in again.headers and again.headers["idempotent-replayed"] == "true"
+
+
+# ------------------------------------------------------------------------- keys expire
+
+def test_a_key_is_replayed_within_the_retention_and_new_after_it(api: Api) -> None:
+    body, key = _create_body(), {"Idempotency-Key": "expires"}
+    first = api.post("/api/cases", json=body, headers=key)
+    api.clock.advance(hours=23, minutes=59)
+    assert api.post("/api/cases", json=body, headers=key).headers["idempotent-replayed"] == "true"
+    assert _count(api, cases) == 1
+    api.clock.advance(minutes=2)  # 24 h and a minute: the key is forgotten
+    fresh = api.post("/api/cases", json=body, headers=key)
+    assert fresh.status_code == 201 and "idempotent-replayed" not in fresh.headers
+    assert fresh.json()["id"] != first.json()["id"] and _count(api, cases) == 2
+    # the fresh request claimed the key anew: it replays from now on
+    again = api.post("/api/cases", json=body, headers=key)
+    assert again.json()["id"] == fresh.json()["id"] and again.headers["location"].endswith(
+        fresh.json()["id"])
+
+
+def test_an_expired_key_may_carry_a_different_request(api: Api) -> None:
+    key = {"Idempotency-Key": "reused"}
+    assert api.post("/api/cases", json=_create_body(), headers=key).status_code == 201
+    other = {**_create_body(), "applicant": "petr"}
+    assert api.post("/api/cases", json=other, headers=key).status_code == 422  # still remembered
+    api.clock.advance(hours=25)
+    r = api.post("/api/cases", json=other, headers=key)
+    assert r.status_code == 201 and r.json()["applicant"] == "petr"
+
+
+def test_a_stuck_reservation_is_released_by_expiry(api: Api) -> None:
+    """A process killed between the command and storing its answer leaves status 0 (409 on
+    retry); after the retention period the key acts as new."""
+    request = CaseCreate(**_create_body()).model_dump(mode="json")  # as the route hashes it
+    digest = accounts.request_hash("POST /api/cases", request)
+    assert accounts.reserve_key(api.db, "clerk", "stuck", "POST /api/cases", digest,
+                                api.clock.now()) is None
+    assert api.post("/api/cases", json=_create_body(),
+                    headers={"Idempotency-Key": "stuck"}).status_code == 409
+    api.clock.advance(hours=25)
+    assert api.post("/api/cases", json=_create_body(),
+                    headers={"Idempotency-Key": "stuck"}).status_code == 201
+
+
+def test_the_retention_is_read_from_the_environment(api: Api, monkeypatch) -> None:
+    monkeypatch.setenv("OKNO_IDEMPOTENCY_HOURS", "2")
+    assert accounts.idempotency_retention() == timedelta(hours=2)
+    body, key = _create_body(), {"Idempotency-Key": "short"}
+    api.post("/api/cases", json=body, headers=key)
+    api.clock.advance(hours=1)
+    assert api.post("/api/cases", json=body, headers=key).headers["idempotent-replayed"] == "true"
+    api.clock.advance(hours=1, seconds=1)
+    assert "idempotent-replayed" not in api.post("/api/cases", json=body, headers=key).headers
+    for bad in ("", "soon", "0", "-3"):
+        monkeypatch.setenv("OKNO_IDEMPOTENCY_HOURS", bad)
+        assert accounts.idempotency_retention() >= timedelta(hours=1)
+    monkeypatch.delenv("OKNO_IDEMPOTENCY_HOURS")
+    assert accounts.idempotency_retention() == timedelta(hours=24)
+
+
+def test_the_worker_purges_expired_keys(api: Api) -> None:
+    body = _create_body()
+    api.post("/api/cases", json=body, headers={"Idempotency-Key": "old"})
+    api.clock.advance(hours=12)
+    api.post("/api/cases", json=body, headers={"Idempotency-Key": "young"})
+    sweep(api.services.cases)
+    assert _keys(api) == {"old", "young"}
+    api.clock.advance(hours=12, seconds=1)  # "old" is 24 h and a second old, "young" 12 h
+    sweep(api.services.cases)
+    assert _keys(api) == {"young"}
+    api.clock.advance(hours=12)
+    sweep(api.services.cases)
+    assert _keys(api) == set()
+
+
+def test_purge_keys_works_in_batches(api: Api) -> None:
+    start = api.clock.now()
+    for i in range(25):
+        accounts.reserve_key(api.db, "clerk", f"k{i:02}", "POST /api/cases", "h",
+                             start + timedelta(minutes=i))
+    cutoff = start + timedelta(minutes=23)  # k00 … k22 are older
+    assert accounts.purge_keys(api.db, cutoff, batch=10) == 23
+    assert _keys(api) == {"k23", "k24"}
+    assert accounts.purge_keys(api.db, cutoff, batch=10) == 0
+    assert accounts.purge_keys(api.db, start + timedelta(hours=1), batch=2) == 2
+
+
+# ------------------------------------------------------------------------- sign-in throttling
+
+class Ticker:
+    """A monotonic clock tests move by hand."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def ticker(api: Api) -> Ticker:
+    ticker = Ticker()
+    api.app.state.login_limiter = LoginLimiter(clock=ticker)
+    return ticker
+
+
+def _sign_in(api: Api, name: str, password: str):
+    return api.client.post("/api/auth/token", data={"username": name, "password": password})
+
+
+def _throttled(r) -> int:
+    assert r.status_code == 429, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["status"] == 429 and body["field"] == "username" and body["detail"]
+    return int(r.headers["retry-after"])
+
+
+def test_five_failures_lock_the_name_until_the_window_passes(api: Api, ticker: Ticker) -> None:
+    for _ in range(5):
+        assert _sign_in(api, "clerk", "wrong").status_code == 401
+        ticker.t += 60  # failures at 0, 1, 2, 3 and 4 minutes; now is 5 minutes
+    assert _throttled(_sign_in(api, "clerk", PASSWORD)) == 10 * 60  # even the right password
+    assert _throttled(_sign_in(api, "Clerk", "wrong")) == 10 * 60  # names are case-insensitive
+    assert _sign_in(api, "supervisor", PASSWORD).status_code == 200  # other names are not held up
+    ticker.t += 10 * 60 - 1
+    assert _throttled(_sign_in(api, "CLERK", PASSWORD)) == 1
+    ticker.t += 1  # the first failure has left the 15-minute window: one more try
+    assert _sign_in(api, "clerk", "wrong").status_code == 401
+    assert _throttled(_sign_in(api, "clerk", PASSWORD)) == 60  # until the second one leaves
+    ticker.t += 60
+    assert _sign_in(api, "clerk", PASSWORD).status_code == 200
+
+
+def test_a_successful_sign_in_clears_the_failures(api: Api, ticker: Ticker) -> None:
+    for _ in range(4):
+        assert _sign_in(api, "clerk", "wrong").status_code == 401
+    assert _sign_in(api, "CLERK", "wrong").status_code == 401  # the same name's fifth failure
+    assert _sign_in(api, "clerk", PASSWORD).status_code == 429
+    ticker.t += 15 * 60
+    assert _sign_in(api, "clerk", PASSWORD).status_code == 200
+    for _ in range(4):
+        assert _sign_in(api, "clerk", "wrong").status_code == 401
+    assert _sign_in(api, "clerk", PASSWORD).status_code == 200  # clears the four
+    for _ in range(5):
+        assert _sign_in(api, "clerk", "wrong").status_code == 401
+    assert _sign_in(api, "clerk", "wrong").status_code == 429
+
+
+def test_unknown_names_are_throttled_like_known_ones(api: Api, ticker: Ticker) -> None:
+    for _ in range(5):
+        assert _sign_in(api, "nobody", "guess").status_code == 401
+    _throttled(_sign_in(api, "nobody", "guess"))
+
+
+def test_the_limiter_keeps_a_bounded_number_of_names() -> None:
+    limiter = LoginLimiter(attempts=2, window=60, capacity=3, clock=lambda: 0.0)
+    for name in ("a", "b", "c", "d", "x" * 100_000, "y" * 100_000):
+        limiter.attempt(name)
+    assert len(limiter._failures) == 3
+    assert all(len(k) <= 128 for k in limiter._failures)
+    limiter.attempt("y" * 100_000)
+    with pytest.raises(ApiError) as refused:
+        limiter.attempt("Y" * 100_000)
+    assert refused.value.status == 429
+
+
+def test_the_429_is_documented(api: Api) -> None:
+    responses = api.app.openapi()["paths"]["/api/auth/token"]["post"]["responses"]
+    assert {"200", "401", "422", "429"} <= set(responses)
+    assert "Retry-After" in responses["429"]["headers"]
+
+
+def test_a_limiter_per_application(tmp_path) -> None:
+    """Each app (server process) counts on its own; the default clock is wall-clock time."""
+    one, two = Api(tmp_path / "one"), Api(tmp_path / "two")
+    for _ in range(5):
+        assert _sign_in(one, "clerk", "wrong").status_code == 401
+    assert _sign_in(one, "clerk", PASSWORD).status_code == 429
+    assert _sign_in(two, "clerk", PASSWORD).status_code == 200
+    assert one.app.state.login_limiter is not two.app.state.login_limiter
