@@ -7,7 +7,9 @@ Roles: analyst, clerk, supervisor, applicant, auditor; every user belongs to one
   organisation answers 404, exactly like a case that does not exist, so ids of other
   authorities' cases cannot be probed. A task whose role acts as `supervisor` needs a
   supervisor; a supervisor may also perform clerk tasks (a head can stand in for staff).
-* applicant: sees only cases whose applicant is their user name (others: 404); may create
+* applicant: sees only the cases linked to their account (`applicant_user`: the ones they filed,
+  and the ones a clerk registered naming their account; others: 404, even if the applicant's
+  name on them is the same); may create
   cases (filed electronically, channel `portal`) and withdraw their own; nothing else (403).
 * auditor: reads every case and audit trail of every organisation, changes nothing (403).
 * analyst: reads procedures and the catalog diff; cases are not theirs (403).
@@ -36,7 +38,7 @@ def can_see(user: User, facts: dict[str, Any]) -> bool:
     if user.role in STAFF:
         return facts["authority"] == user.org
     if user.role == "applicant":
-        return facts["applicant"] == user.name
+        return facts["applicant_user"] == user.name
     return False
 
 

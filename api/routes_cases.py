@@ -79,6 +79,8 @@ async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKe
     if user.role == "applicant":
         if body.applicant not in (None, user.name):
             raise forbidden("applicants file their own applications only", field="applicant")
+        if body.applicant_user not in (None, user.name):
+            raise forbidden("applicants file their own applications only", field="applicant_user")
         if body.channel not in (None, "portal"):
             raise InvalidInput("applicants file electronically: channel must be 'portal'",
                                field="channel")
@@ -90,6 +92,7 @@ async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKe
         if not accounts.org_has_staff(svc.db, body.authority):
             raise InvalidInput(f"no authority {body.authority!r} works in okno", field="authority")
         applicant, channel, authority = user.name, "portal", body.authority
+        applicant_user = user.name
     else:
         if body.applicant is None:
             raise InvalidInput("applicant is required", field="applicant")
@@ -97,11 +100,15 @@ async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKe
             raise InvalidInput("channel is required", field="channel")
         applicant, channel = body.applicant, body.channel
         authority = access.staff_authority(user, body.authority)
+        applicant_user = body.applicant_user
+        if applicant_user is not None and accounts.role_of(svc.db, applicant_user) != "applicant":
+            raise InvalidInput(f"there is no applicant account {applicant_user!r}",
+                               field="applicant_user")
 
     def start() -> str:
         return svc.cases.start(body.number, applicant=applicant, channel=channel,
                                authority=authority, actor=user.name, category=body.category,
-                               exempt=body.exempt)
+                               exempt=body.exempt, applicant_user=applicant_user)
 
     def location(case_id: str) -> dict[str, str]:
         return {"Location": f"/api/cases/{case_id}"}
@@ -124,17 +131,12 @@ async def list_cases(user: CurrentUser, svc: Svc,
     """Cases the caller may see, newest first: staff their organisation's, applicants their own,
     auditors all. A filter outside the caller's scope yields an empty page."""
     require_role(user, *CASE_READERS)
-    scope: dict[str, str] = {}
-    if user.role in STAFF:
-        scope["authority"] = user.org
-    elif user.role == "applicant":
-        scope["applicant"] = user.name
-    for name, value in (("authority", authority), ("applicant", applicant)):
-        if value is not None and scope.get(name, value) != value:
-            return json_response({"items": [], "total": 0, "limit": limit, "offset": offset})
+    if user.role in STAFF and authority not in (None, user.org):
+        return json_response({"items": [], "total": 0, "limit": limit, "offset": offset})
     page = queries.list_cases(svc.db, status=status, number=number,
-                              authority=scope.get("authority", authority),
-                              applicant=scope.get("applicant", applicant),
+                              authority=user.org if user.role in STAFF else authority,
+                              applicant=applicant,
+                              applicant_user=user.name if user.role == "applicant" else None,
                               due_before=due_before, overdue=overdue, limit=limit, offset=offset)
     return json_response(page)
 

@@ -234,6 +234,9 @@ class DiffOut(BaseModel):
 class CaseCreate(Request):
     number: Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_valid_text)]
     applicant: Name | None = Field(None, description="staff: required; applicants: omit (it is you)")
+    applicant_user: Name | None = Field(
+        None, description="staff: the applicant's okno account, if they have one, so they can "
+                          "follow the case; applicants: omit (it is you)")
     channel: Literal["in_person", "post", "portal"] | None = Field(
         None, description="staff: required; applicants file through the portal")
     category: Id | None = None
@@ -302,6 +305,7 @@ class CaseOut(BaseModel):
     outcome: Literal["approved", "refused"] | None = None
     ground: str | None = None
     applicant: str
+    applicant_user: str | None = Field(None, description="the applicant's okno account, if linked")
     channel: str
     authority: str
     fee: CaseFee

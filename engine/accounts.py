@@ -62,7 +62,7 @@ idempotency = Table(
     Column("request_hash", String(64), nullable=False),
     Column("status_code", Integer, nullable=False),  # 0 while the first request is still running
     Column("response_body", LargeBinary),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),  # expiry sweeps
 )
 
 _hasher = PasswordHasher()
@@ -117,6 +117,12 @@ def list_users(db: Engine) -> list[User]:
         rows = conn.execute(select(users.c.name, users.c.role, users.c.org)
                             .order_by(users.c.org, users.c.name)).all()
     return [User(*r) for r in rows]
+
+
+def role_of(db: Engine, name: str) -> str | None:
+    """The role of the account `name`, or None if there is no such account."""
+    with db.connect() as conn:
+        return conn.execute(select(users.c.role).where(users.c.name == name)).scalar_one_or_none()
 
 
 def org_has_staff(db: Engine, org: str) -> bool:

@@ -137,8 +137,12 @@ class Cases:
     # ---------------------------------------------------------------- start
 
     def start(self, number: str, *, applicant: str, channel: str, authority: str, actor: str,
-              category: str | None = None, exempt: bool = False) -> str:
-        """Register an application: a new case on the newest version of the procedure."""
+              category: str | None = None, exempt: bool = False,
+              applicant_user: str | None = None) -> str:
+        """Register an application: a new case on the newest version of the procedure.
+
+        `applicant_user` is the applicant's okno account, if any: it lets them follow the case.
+        """
         proc = self.versions.current(number)
         if channel not in proc.channels:
             raise InvalidInput(f"channel {channel!r} is not offered for {number}; offered: "
@@ -167,7 +171,8 @@ class Cases:
         case_id = str(uuid.uuid4())
         row = {
             "id": case_id, "number": proc.number, "version": proc.version, "status": OPEN,
-            "outcome": None, "ground": None, "applicant": applicant, "channel": channel,
+            "outcome": None, "ground": None, "applicant": applicant,
+            "applicant_user": applicant_user, "channel": channel,
             "authority": authority, "category": category, "exempt": bool(exempt),
             "fee": proc.fee.amount(category, exempt), "started_at": now, "start_date": today,
             "due_date": due_date(today, proc.term.max, self.calendar),
@@ -177,7 +182,7 @@ class Cases:
         cmd = _Command(row, proc, workflow, actor, now, today)
         self._engine_steps(cmd)
         cmd.data = {"number": proc.number, "version": proc.version, "applicant": applicant,
-                    "channel": channel, "authority": authority, "category": category,
+                    "applicant_user": applicant_user, "channel": channel, "authority": authority, "category": category,
                     "exempt": bool(exempt)}
         self._write(cmd, "start", {}, self._ready(workflow), new=True)
         self._put(case_id, cmd.row["row_version"], workflow)  # the first task usually follows soon

@@ -40,10 +40,10 @@ def _conn(conn_or_db: Connection | Engine):
 
 # ------------------------------------------------------------------------------------ one case
 
-_FACTS = (select(cases.c.authority, cases.c.applicant, cases.c.status)
+_FACTS = (select(cases.c.authority, cases.c.applicant_user, cases.c.status)
           .where(cases.c.id == bindparam("case_id")))
 _FACTS_AND_TASK = (
-    select(cases.c.authority, cases.c.applicant, cases.c.status, tasks.c.acts_as, tasks.c.state,
+    select(cases.c.authority, cases.c.applicant_user, cases.c.status, tasks.c.acts_as, tasks.c.state,
            tasks.c.assignee, tasks.c.kind)
     .select_from(cases.outerjoin(tasks, and_(tasks.c.case_id == cases.c.id,
                                              tasks.c.id == bindparam("task_id"))))
@@ -61,15 +61,16 @@ def case_facts(conn_or_db: Connection | Engine, case_id: str,
         rows = _fetch(conn_or_db, _FACTS, {"case_id": case_id})
         if not rows:
             return None
-        authority, applicant, status = rows[0]
-        return {"authority": authority, "applicant": applicant, "status": status, "task": None}
+        authority, applicant_user, status = rows[0]
+        return {"authority": authority, "applicant_user": applicant_user, "status": status,
+                "task": None}
     rows = _fetch(conn_or_db, _FACTS_AND_TASK, {"case_id": case_id, "task_id": task_id})
     if not rows:
         return None
-    authority, applicant, status, acts_as, state, assignee, kind = rows[0]
+    authority, applicant_user, status, acts_as, state, assignee, kind = rows[0]
     task = None if acts_as is None else {"acts_as": acts_as, "state": state,
                                          "assignee": assignee, "kind": kind}
-    return {"authority": authority, "applicant": applicant, "status": status, "task": task}
+    return {"authority": authority, "applicant_user": applicant_user, "status": status, "task": task}
 
 
 _COMPILED: dict[tuple[int, str], tuple[str, tuple[str, ...], dict[str, Any]]] = {}
@@ -160,7 +161,8 @@ def case_view(conn_or_db: Connection | Engine, case_id: str,
     return {
         "id": c["id"], "number": c["number"], "version": c["version"], "procedure": procedure.name,
         "status": c["status"], "outcome": c["outcome"], "ground": c["ground"],
-        "applicant": c["applicant"], "channel": c["channel"], "authority": c["authority"],
+        "applicant": c["applicant"], "applicant_user": c["applicant_user"], "channel": c["channel"],
+        "authority": c["authority"],
         "fee": {"kind": procedure.fee.kind, "base_units": c["fee"], "category": c["category"],
                 "exempt": bool(c["exempt"])},
         "started_at": c["started_at"], "start_date": c["start_date"], "due_date": c["due_date"],
@@ -257,7 +259,7 @@ CASE_LIST_COLUMNS = (cases.c.id, cases.c.number, procedure_versions.c.name, case
 
 def list_cases(db: Connection | Engine, *, status: str | None = None, number: str | None = None,
                authority: str | None = None, applicant: str | None = None,
-               due_before: date | None = None, overdue: bool | None = None,
+               applicant_user: str | None = None, due_before: date | None = None, overdue: bool | None = None,
                limit: int = 50, offset: int = 0) -> dict[str, Any]:
     """A page of cases, newest first, and how many match in all."""
     where = []
@@ -269,6 +271,8 @@ def list_cases(db: Connection | Engine, *, status: str | None = None, number: st
         where.append(cases.c.authority == authority)
     if applicant is not None:
         where.append(cases.c.applicant == applicant)
+    if applicant_user is not None:
+        where.append(cases.c.applicant_user == applicant_user)
     if due_before is not None:
         where.append(cases.c.due_date < due_before)
     if overdue is not None:

@@ -62,7 +62,10 @@ cases = Table(
     Column("status", String(16), nullable=False),
     Column("outcome", String(16)),
     Column("ground", String(64)),
-    Column("applicant", String(128), nullable=False),
+    Column("applicant", String(128), nullable=False),  # as the application names them
+    # The applicant's okno account, when they have one: the only link that lets an applicant see
+    # a case (a name typed by a clerk never does, whatever user it happens to match).
+    Column("applicant_user", String(128)),
     Column("channel", String(16), nullable=False),
     Column("authority", String(128), nullable=False),
     Column("category", String(64)),
@@ -84,6 +87,7 @@ cases = Table(
     Column("state_format", String(32), nullable=False),
     Index("ix_cases_authority_status", "authority", "status"),
     Index("ix_cases_applicant", "applicant"),
+    Index("ix_cases_applicant_user", "applicant_user"),
     Index("ix_cases_open_due", "status", "overdue", "due_date"),
     Index("ix_cases_number", "number"),
 )

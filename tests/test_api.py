@@ -298,16 +298,40 @@ def test_applicant_files_tracks_and_withdraws_their_own_case(api: Api) -> None:
     _problem(api.post("/api/cases", "ivan", {**body, "authority": "nowhere"}), 422, "authority")
     _problem(api.post("/api/cases", "ivan", {**body, "channel": "post"}), 422, "channel")
     _problem(api.post("/api/cases", "ivan", {**body, "applicant": "petr"}), 403, "applicant")
+    _problem(api.post("/api/cases", "ivan", {**body, "applicant_user": "petr"}), 403, "applicant_user")
     r = api.post("/api/cases", "ivan", body)
     assert r.status_code == 201, r.text
     case = r.json()
     assert (case["applicant"], case["channel"], case["authority"]) == ("ivan", "portal", ORG_A)
+    assert case["applicant_user"] == "ivan"
     assert api.get(f"/api/cases/{case['id']}", "clerk").status_code == 200
     _problem(api.get(f"/api/cases/{case['id']}", "petr"), 404)
     _problem(api.post(f"/api/cases/{case['id']}/withdraw", "petr"), 404)
     r = api.post(f"/api/cases/{case['id']}/withdraw", "ivan", {"reason": "no longer needed"})
     assert r.json()["status"] == "withdrawn"
     assert [c["id"] for c in api.get("/api/cases", "ivan").json()["items"]] == [case["id"]]
+
+
+def test_an_applicant_sees_a_case_through_its_account_link_never_through_a_name(api: Api) -> None:
+    number = next(iter(catalog()))
+    # A clerk types the applicant's name, which happens to be ivan's login: no link, no sight.
+    by_name = api.start(number, applicant="ivan", account=None)
+    assert by_name["applicant_user"] is None
+    _problem(api.get(f"/api/cases/{by_name['id']}", "ivan"), 404)
+    _problem(api.post(f"/api/cases/{by_name['id']}/withdraw", "ivan"), 404)
+    # The clerk links the case to ivan's account: ivan follows it, whatever name it carries.
+    linked = api.start(number, applicant="Иванов Иван Иванович", account="ivan")
+    assert api.get(f"/api/cases/{linked['id']}", "ivan").json()["applicant_user"] == "ivan"
+    _problem(api.get(f"/api/cases/{linked['id']}", "petr"), 404)
+    mine = api.get("/api/cases", "ivan").json()
+    assert [c["id"] for c in mine["items"]] == [linked["id"]] and mine["total"] == 1
+    assert api.get("/api/cases?applicant=ivan", "ivan").json()["total"] == 0  # the name filter
+    # Only an applicant account can be linked; a refused request creates nothing.
+    before = _count(api, cases)
+    body = _create_body(number)
+    _problem(api.post("/api/cases", json={**body, "applicant_user": "clerk"}), 422, "applicant_user")
+    _problem(api.post("/api/cases", json={**body, "applicant_user": "nobody"}), 422, "applicant_user")
+    assert _count(api, cases) == before
 
 
 def test_staff_register_for_their_own_org_only(api: Api) -> None:

@@ -79,10 +79,14 @@ class Api:
 
     # ------------------------------------------------------------------ driving a case
 
-    def start(self, number: str, user: str = "clerk", applicant: str = "ivan") -> dict:
+    def start(self, number: str, user: str = "clerk", applicant: str = "ivan",
+              account: str | None = "ivan") -> dict:
+        """A case registered by staff `user`, linked to the applicant account `account`."""
         proc = catalog()[number]
         body: dict[str, Any] = {"number": number, "applicant": applicant,
                                 "channel": proc.channels[0]}
+        if account is not None:
+            body["applicant_user"] = account
         if proc.fee.kind == "by_category":
             body["category"] = proc.fee.categories[0].id
         r = self.post("/api/cases", user, body)

@@ -70,7 +70,36 @@ def test_a_database_at_0002_gets_compiled_xml_empty_and_keeps_its_rows(tmp_path)
             "loaded_at, seq) VALUES ('v', '1.1', 'n', '{}', '<drawn/>', 's', '2025-06-18 07:00:00', 1)"))
     connect(url)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0003"
+        assert MigrationContext.configure(conn).get_current_revision() >= "0003"
         row = conn.execute(text("SELECT version, number, bpmn_xml, seq, compiled_xml "
                                 "FROM procedure_versions")).one()
     assert tuple(row) == ("v", "1.1", "<drawn/>", 1, None)
+
+
+def test_cases_at_0003_are_linked_to_the_applicant_account_their_name_matched(tmp_path):
+    """Until 0004 an applicant saw the cases carrying their user name: those stay visible, and
+    only those (a name that is a clerk's account, or no account, links nothing)."""
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'before_0004.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(_config(conn), "0003")
+        conn.execute(text(
+            "INSERT INTO procedure_versions (version, number, name, definition, source, loaded_at, seq) "
+            "VALUES ('v', '1.1', 'n', '{}', 's', '2025-06-18 07:00:00', 1)"))
+        for name, role in (("ivan", "applicant"), ("olga", "clerk")):
+            conn.execute(text(
+                "INSERT INTO users (name, password_hash, role, org, created_at) "
+                f"VALUES ('{name}', 'x', '{role}', 'o', '2025-06-18 07:00:00')"))
+        for case_id, applicant in (("c1", "ivan"), ("c2", "olga"), ("c3", "Петров П. П.")):
+            conn.execute(text(
+                "INSERT INTO cases (id, number, version, status, applicant, channel, authority, "
+                "exempt, fee, started_at, start_date, due_date, documents_requested, overdue, "
+                "row_version, last_hash, state, state_format, paused_days) VALUES "
+                f"('{case_id}', '1.1', 'v', 'open', '{applicant}', 'post', 'o', 0, 0, "
+                "'2025-06-18 07:00:00', '2025-06-18', '2025-07-03', 0, 0, 1, 'h', x'00', 'f', 0)"))
+    connect(url)
+    with engine.connect() as conn:
+        linked = dict(conn.execute(text("SELECT id, applicant_user FROM cases")).all())
+    assert linked == {"c1": "ivan", "c2": None, "c3": None}
