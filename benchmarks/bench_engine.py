@@ -229,6 +229,29 @@ def _step_cost_after(setup: _Setup, done: int, samples: int = 20) -> float:
     return statistics.median(times) * 1000
 
 
+def _raw_step_cost_after(proc, done: int, samples: int = 20) -> float:
+    """The same as `_step_cost_after` for raw SpiffWorkflow in memory: its own growth with history
+    (every loop round adds tasks to the tree it walks), the floor okno's growth compares to."""
+    spec = bpmn.load_spec(proc)
+    wf = BpmnWorkflow(spec.spec, spec.subprocess_specs, script_engine=bpmn.SafeScriptEngine())
+    wf.do_engine_steps()
+
+    def step() -> None:
+        task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
+        task.set_data(done=False)
+        task.run()
+        wf.do_engine_steps()
+
+    for _ in range(done):
+        step()
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
 def _fill(setup: _Setup, total: int) -> None:
     """Store `total` cases in all, by copying the row of a real started case (fast, realistic size)."""
     template = None
@@ -272,9 +295,12 @@ def main() -> None:
         for label, (wall, cpu) in rows:
             print(f"  {label:32s} {wall:12.0f} {wall / raw_wall:7.1%} {cpu:12.0f} {cpu / raw_cpu:7.1%}")
         print(f"  okno cases started: {started:.0f} cases/s")
-        for label, setup in (("no cache", cold), ("live cache", warm)):
-            after10 = _step_cost_after(setup, 10)
-            after100 = _step_cost_after(setup, 100)
+        growth = [("raw in memory", lambda done: _raw_step_cost_after(warm.loop, done))]
+        growth += [(label, lambda done, s=setup: _step_cost_after(s, done))
+                   for label, setup in (("okno, no cache", cold), ("okno, live cache", warm))]
+        for label, cost in growth:
+            after10 = statistics.median(cost(10) for _ in range(3))
+            after100 = statistics.median(cost(100) for _ in range(3))
             print(f"  one step after 10 / 100 steps ({label}): {after10:.2f} ms / {after100:.2f} ms "
                   f"(x{after100 / after10:.2f})")
         flat = _Setup(folder, "flat.db", cache_size=0)
@@ -282,7 +308,8 @@ def main() -> None:
         results = []
         for total in (1_000, 100_000):
             _fill(flat, total)
-            results.append((total, _step_cost_after(flat, 0, samples=30)))
+            results.append((total, statistics.median(_step_cost_after(flat, 0, samples=30)
+                                                     for _ in range(5))))
         (n1, t1), (n2, t2) = results
         print(f"  one step with {n1:,} / {n2:,} cases stored: {t1:.2f} ms / {t2:.2f} ms (x{t2 / t1:.2f})")
 

@@ -241,8 +241,14 @@ class Prepared:
                          if bind.value is not None}
         self.columns = tuple(col.key for col in columns)
         self.results = tuple(_result_processor(col, dialect) for col in columns)
+        # Positional (SQLite): per parameter, its literal or its bind processor, in order.
+        self.plan = tuple((name, name in self.literals, self.binds.get(name)) for name in self.order)
 
     def params(self, values: dict):
+        if self.positional:
+            literals = self.literals
+            return tuple(literals[name] if literal else (proc(values[name]) if proc else values[name])
+                         for name, literal, proc in self.plan)
         if self.literals:
             values = {**self.literals, **values}
         if self.binds:
@@ -250,7 +256,7 @@ class Prepared:
             for name, proc in self.binds.items():
                 if name in values:
                     values[name] = proc(values[name])
-        return tuple(values[name] for name in self.order) if self.positional else values
+        return values
 
     def run(self, cursor, values: dict) -> int:
         cursor.execute(self.sql, self.params(values))
