@@ -1,7 +1,10 @@
 """Property-based checks of the whole API against its own OpenAPI document (schemathesis).
 
 Every operation gets up to 20 generated requests (valid and invalid ones), signed in as a clerk
-and as an auditor (who may read everything and change nothing). Whatever is sent, the API must
+and as an auditor (who may read everything and change nothing). About half of the requests to a
+route with a case or task in its path name a real case of the clerk's organisation (fresh ones
+for each operation) and one of its open tasks, so commands act on real cases, not only on ids
+that do not exist. Whatever is sent, the API must
 never answer 5xx, and its answers must match the documented status codes, content types and
 schemas. Schema-valid requests may still be refused with 422: the engine checks form data
 against each step's fields and rules the schema cannot state (positive_data_acceptance is off).
@@ -58,12 +61,39 @@ def test_operation_conforms_to_its_schema(schema, api: Api, method: str, path: s
     strategy = st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
                          operation.as_strategy(GenerationMode.NEGATIVE))
     headers = api.h(user)
+    numbers = list(catalog())
+    real_cases = [api.start(numbers[i % len(numbers)])["id"] for i in range(3)] \
+        if "{case_id}" in path else []
 
-    @given(case=strategy)
+    @given(case=strategy, real=st.booleans(), pick=st.integers(0, 2))
     @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
-    def check(case) -> None:
-        case.call_and_validate(headers={**(case.headers or {}), **headers},
-                               excluded_checks=[schemathesis.checks.positive_data_acceptance])
+    def check(case, real: bool, pick: int) -> None:
+        if real and real_cases and isinstance(case.path_parameters, dict):
+            case.path_parameters["case_id"] = real_cases[pick]
+            if "{task_id}" in path:
+                tasks = api.open_tasks(real_cases[pick])
+                if tasks:
+                    case.path_parameters["task_id"] = tasks[0]["id"]
+        response = case.call_and_validate(
+            headers={**(case.headers or {}), **headers},
+            excluded_checks=[schemathesis.checks.positive_data_acceptance])
+        if real and real_cases:
+            ON_REAL_CASES.append((method, path, user, response.status_code))
 
     check()
+
+
+ON_REAL_CASES: list[tuple[str, str, str, int]] = []
+
+
+def test_generated_requests_reached_real_cases() -> None:
+    """Runs after the operations above: commands did act on real cases, and the auditor's were
+    all refused (the run is not only about ids that do not exist)."""
+    if not ON_REAL_CASES:
+        pytest.skip("run together with the operations above")
+    acted = {(path, status) for method, path, user, status in ON_REAL_CASES
+             if method == "POST" and user == "clerk" and status < 300}
+    assert len({path for path, _ in acted}) >= 3, sorted(acted)
+    assert all(status in (401, 403, 404, 405, 409, 422) for method, _, user, status in ON_REAL_CASES
+               if method == "POST" and user == "auditor")
