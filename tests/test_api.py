@@ -6,7 +6,6 @@ import time
 
 import jwt
 import pytest
-from sqlalchemy import func, select
 
 from api.auth import ALGORITHM, ISSUER, issue_token, load_secret
 from engine.accounts import add_user
@@ -17,11 +16,6 @@ from tests.test_api_support import ORG_A, PASSWORD, SECRET, Api, catalog, pick, 
 @pytest.fixture
 def api(tmp_path) -> Api:
     return Api(tmp_path)
-
-
-def _count(api: Api, table) -> int:
-    with api.db.connect() as conn:
-        return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
 def _problem(r, status: int, field: str | None = None) -> dict:
@@ -112,13 +106,13 @@ def test_bad_form_data_is_422_and_changes_nothing(api: Api) -> None:
     task = case["tasks"][0]
     required = next(f for f in proc.steps[0].fields if f.required)
     data = task_data(proc, task)
-    before = (_count(api, events), api.get(f"/api/cases/{case['id']}").json()["row_version"])
+    before = (api.count(events), api.get(f"/api/cases/{case['id']}").json()["row_version"])
     url = f"/api/cases/{case['id']}/tasks/{task['id']}/complete"
     _problem(api.post(url, json={"data": {**data, required.id: None}}), 422, f"data.{required.id}")
     _problem(api.post(url, json={"data": {**data, "no_such_field": 1}}), 422, "data.no_such_field")
     _problem(api.post(url, json={"data": {**data, "x": 2**70}}), 422)
     _problem(api.post(url, json={"data": "not an object"}), 422, "data")
-    after = (_count(api, events), api.get(f"/api/cases/{case['id']}").json()["row_version"])
+    after = (api.count(events), api.get(f"/api/cases/{case['id']}").json()["row_version"])
     assert before == after
 
 
@@ -173,11 +167,11 @@ def test_refusal_decision_names_its_ground(api: Api) -> None:
 def test_unlisted_document_is_refused_citing_directive_2(api: Api) -> None:
     proc = pick(lambda p: p.documents)
     case = api.start(proc.number)
-    before = _count(api, events)
+    before = api.count(events)
     r = api.post(f"/api/cases/{case['id']}/documents/military_id", json={"status": "presented"})
     body = _problem(r, 409, "document")
     assert "Directive No. 2, §2.2" in body["detail"]
-    assert _count(api, events) == before
+    assert api.count(events) == before
     listed = proc.documents[0].id
     assert api.post(f"/api/cases/{case['id']}/documents/{listed}",
                     json={"status": "presented"}).status_code == 200
@@ -247,13 +241,13 @@ def test_idempotent_case_creation(api: Api) -> None:
     assert first.status_code == again.status_code == 201
     assert again.json()["id"] == first.json()["id"]
     assert again.headers["idempotent-replayed"] == "true"
-    assert _count(api, cases) == 1
+    assert api.count(cases) == 1
     _problem(api.post("/api/cases", json={**body, "applicant": "petr"}, headers=key), 422,
              "header.Idempotency-Key")
     # keys belong to their user: the supervisor's "create-1" is a new request
     other = api.post("/api/cases", "supervisor", body, headers=key)
     assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
-    assert _count(api, cases) == 2
+    assert api.count(cases) == 2
     _problem(api.post("/api/cases", json=body, headers={"Idempotency-Key": ""}), 422)
 
 
@@ -265,10 +259,10 @@ def test_idempotent_task_completion(api: Api) -> None:
     body = {"data": task_data(catalog()[number], task)}
     key = {"Idempotency-Key": "done-1"}
     first = api.post(url, json=body, headers=key)
-    n_events = _count(api, events)
+    n_events = api.count(events)
     again = api.post(url, json=body, headers=key)
     assert first.status_code == again.status_code == 200
-    assert again.json() == first.json() and _count(api, events) == n_events
+    assert again.json() == first.json() and api.count(events) == n_events
     without_key = api.post(url, json=body)
     _problem(without_key, 409)  # the task is done: acting twice is refused
 
@@ -327,11 +321,11 @@ def test_an_applicant_sees_a_case_through_its_account_link_never_through_a_name(
     assert [c["id"] for c in mine["items"]] == [linked["id"]] and mine["total"] == 1
     assert api.get("/api/cases?applicant=ivan", "ivan").json()["total"] == 0  # the name filter
     # Only an applicant account can be linked; a refused request creates nothing.
-    before = _count(api, cases)
+    before = api.count(cases)
     body = _create_body(number)
     _problem(api.post("/api/cases", json={**body, "applicant_user": "clerk"}), 422, "applicant_user")
     _problem(api.post("/api/cases", json={**body, "applicant_user": "nobody"}), 422, "applicant_user")
-    assert _count(api, cases) == before
+    assert api.count(cases) == before
 
 
 def test_staff_register_for_their_own_org_only(api: Api) -> None:
@@ -455,10 +449,10 @@ def test_a_failure_after_commit_does_not_free_the_idempotency_key(api: Api, monk
     monkeypatch.setattr(queries, "case_view", lambda *a, **k: 1 / 0)
     assert api.post("/api/cases", "clerk", body, headers=headers).status_code == 500
     monkeypatch.setattr(queries, "case_view", real)
-    before = _count(api, cases)
+    before = api.count(cases)
     retry = api.post("/api/cases", "clerk", body, headers=headers)
     assert retry.status_code == 409  # never a second case
-    assert _count(api, cases) == before
+    assert api.count(cases) == before
 
 
 def test_catalog_diff_dates_at_the_ends_of_time_are_422(api: Api) -> None:
@@ -469,7 +463,7 @@ def test_catalog_diff_dates_at_the_ends_of_time_are_422(api: Api) -> None:
 def test_applicants_cannot_exempt_themselves(api: Api) -> None:
     proc = pick(lambda p: p.fee.kind != "free" and p.fee.exemptions and "portal" in p.channels) \
         or pick(lambda p: p.fee.kind != "free" and p.fee.exemptions)
-    before = _count(api, cases)
+    before = api.count(cases)
     _problem(api.post("/api/cases", "ivan", {"number": proc.number, "authority": ORG_A,
                                              "exempt": True}), 403, "exempt")
-    assert _count(api, cases) == before
+    assert api.count(cases) == before

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from api.auth import LoginLimiter
 from api.problems import ApiError
@@ -20,11 +20,6 @@ from tests.test_api_support import PASSWORD, Api, catalog, task_data
 @pytest.fixture
 def api(tmp_path) -> Api:
     return Api(tmp_path)
-
-
-def _count(api: Api, table) -> int:
-    with api.db.connect() as conn:
-        return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
 def _create_body(number: str | None = None) -> dict:
@@ -72,11 +67,11 @@ def test_a_key_is_replayed_within_the_retention_and_new_after_it(api: Api) -> No
     first = api.post("/api/cases", json=body, headers=key)
     api.clock.advance(hours=23, minutes=59)
     assert api.post("/api/cases", json=body, headers=key).headers["idempotent-replayed"] == "true"
-    assert _count(api, cases) == 1
+    assert api.count(cases) == 1
     api.clock.advance(minutes=2)  # 24 h and a minute: the key is forgotten
     fresh = api.post("/api/cases", json=body, headers=key)
     assert fresh.status_code == 201 and "idempotent-replayed" not in fresh.headers
-    assert fresh.json()["id"] != first.json()["id"] and _count(api, cases) == 2
+    assert fresh.json()["id"] != first.json()["id"] and api.count(cases) == 2
     # the fresh request claimed the key anew: it replays from now on
     again = api.post("/api/cases", json=body, headers=key)
     assert again.json()["id"] == fresh.json()["id"] and again.headers["location"].endswith(

@@ -12,6 +12,7 @@ from typing import Any
 
 from hypothesis import find
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from api.app import build_services, create_app
 from api.auth import issue_token
@@ -66,6 +67,11 @@ class Api:
     @property
     def db(self):
         return self.services.db
+
+    def count(self, table) -> int:
+        """Rows in `table`: what a refused request must leave unchanged."""
+        with self.db.connect() as conn:
+            return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
     def h(self, user: str | None) -> dict[str, str]:
         return {} if user is None else {"Authorization": f"Bearer {self.tokens[user]}"}
