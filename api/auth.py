@@ -1,9 +1,14 @@
 """Authentication: OAuth2 password flow issuing signed, expiring JWTs (HS256).
 
-The token carries the user's name (`sub`), role and organisation, so a request is authorised
-without a database read. The price: a changed role or a removed user takes effect when the
-token expires (`OKNO_TOKEN_MINUTES`, default 60). Tokens use wall-clock time, not the injected
-domain clock: moving the clock in tests must not expire or revive credentials.
+The token carries the user's name (`sub`), role and organisation. A token is good for
+`OKNO_TOKEN_MINUTES` (default 60), but every request also checks the account behind it
+(`AccountCache`): the account must exist, not be disabled, still have the token's role and
+organisation, and not have changed its credentials (password, disabling) after the token was
+issued; otherwise 401. So a request still needs no database read in the common case, account
+rows are cached per process for `OKNO_ACCOUNT_CACHE_SECONDS` (default 5, 0: no cache): a
+change made by `okno user ...` takes effect within that many seconds in every server process.
+Tokens use wall-clock time, not the injected domain clock: moving the clock in tests must not
+expire or revive credentials.
 
 The signing secret is `OKNO_SECRET_KEY`; without it a random one is created once in
 `var/secret.key` (mode 0600, created atomically) so every worker process agrees on it.
@@ -23,14 +28,15 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.problems import ApiError, unauthenticated
-from engine.accounts import ROLES, User
+from engine.accounts import ROLES, Account, User, get_account
 
 ALGORITHM = "HS256"
 ISSUER = "okno"
@@ -75,8 +81,9 @@ def issue_token(user: User, secret: str, minutes: int | None = None) -> tuple[st
     return jwt.encode(claims, secret, algorithm=ALGORITHM), lifetime
 
 
-def read_token(token: str, secret: str) -> User:
-    """The user a token names; 401 if it is forged, expired or malformed."""
+def read_token(token: str, secret: str) -> tuple[User, int]:
+    """The user a token names and when it was issued (`iat`, epoch seconds); 401 if it is
+    forged, expired or malformed. Whether the account still accepts it is `AccountCache`'s."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
                             options={"require": ["sub", "exp", "iat"]})
@@ -84,10 +91,100 @@ def read_token(token: str, secret: str) -> User:
         raise unauthenticated("the token has expired; request a new one") from None
     except jwt.PyJWTError:
         raise unauthenticated("the token is not valid") from None
-    name, role, org = claims.get("sub"), claims.get("role"), claims.get("org")
-    if not (isinstance(name, str) and role in ROLES and isinstance(org, str)):
+    name, role, org, iat = claims.get("sub"), claims.get("role"), claims.get("org"), claims["iat"]
+    if not (isinstance(name, str) and role in ROLES and isinstance(org, str)
+            and type(iat) in (int, float) and math.isfinite(iat)):
         raise unauthenticated("the token is not valid")
-    return User(name, role, org)
+    return User(name, role, org), math.floor(iat)
+
+
+# ------------------------------------------------------------------------- account revocation
+
+REVOKED = "the token is no longer valid; sign in again"
+MISS = object()
+
+
+def account_cache_seconds() -> float:
+    """How long an account row is trusted: OKNO_ACCOUNT_CACHE_SECONDS (default 5, 0: not)."""
+    try:
+        seconds = float(os.environ.get("OKNO_ACCOUNT_CACHE_SECONDS", "5"))
+    except ValueError:
+        return 5.0
+    return max(0.0, seconds) if math.isfinite(seconds) else 5.0
+
+
+def token_state(account: Account | None) -> tuple[str, str, int] | None:
+    """What a token is checked against: (role, org, earliest iat), or None if the account
+    accepts no token (gone or disabled).
+
+    `iat` has 1-second resolution (it is floored), so a token is current when its `iat` is at
+    least the floored time of the last credentials change: a sign-in right after a password
+    change is accepted, a token from an earlier second is not. (A token issued in the same second
+    just before the change is accepted too; disabling does not rely on this rule.)"""
+    if account is None or account.disabled:
+        return None
+    changed = account.credentials_changed_at
+    return account.role, account.org, math.floor(changed.timestamp()) if changed else 0
+
+
+def accepts(state: tuple[str, str, int] | None, user: User, iat: int) -> bool:
+    """Whether an account in `state` (see `token_state`) accepts a token for `user` issued at
+    `iat`."""
+    return (state is not None and state[0] == user.role and state[1] == user.org
+            and iat >= state[2])
+
+
+class AccountCache:
+    """The accounts behind tokens, each read from the database at most once per `seconds`.
+
+    The common case is a dict lookup. A miss, an expired entry or a cached state that refuses the
+    token reads the row again (in the thread pool), so a re-enabled account or a new role works at
+    once, while a revocation takes effect within `seconds` in each process. At most `capacity`
+    names are kept; the entry read longest ago is dropped first. Time is `clock()` seconds
+    (`time.monotonic`; tests pass their own)."""
+
+    def __init__(self, db: Any, seconds: float | None = None, capacity: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.db, self.capacity, self.clock = db, capacity, clock
+        self.seconds = account_cache_seconds() if seconds is None else max(0.0, seconds)
+        self._entries: dict[str, tuple[float, tuple[str, str, int] | None]] = {}
+        self._lock = threading.Lock()  # loads run in the thread pool
+
+    def cached(self, name: str) -> Any:
+        """The cached state of `name`, or `MISS` when it is absent or expired."""
+        entry = self._entries.get(name)
+        if entry is None or entry[0] <= self.clock():
+            return MISS
+        return entry[1]
+
+    def load(self, name: str) -> tuple[str, str, int] | None:
+        """Read the account `name` from the database, cache and return its state."""
+        started = self.clock()
+        state = token_state(get_account(self.db, name))
+        if self.seconds > 0:
+            with self._lock:
+                self._entries.pop(name, None)  # re-inserted last: the dict is in load order
+                self._entries[name] = (started + self.seconds, state)
+                while len(self._entries) > self.capacity:
+                    del self._entries[next(iter(self._entries))]
+        return state
+
+    async def check(self, user: User, iat: int) -> None:
+        """401 unless the account of `user` still accepts a token issued at `iat`."""
+        state = self.cached(user.name)
+        if state is MISS or not accepts(state, user, iat):
+            state = await run_in_threadpool(self.load, user.name)
+            if not accepts(state, user, iat):
+                raise unauthenticated(REVOKED)
+
+
+def account_cache(request: Request) -> AccountCache:
+    """The application's account cache, made on first use; tests may set their own."""
+    state = request.app.state
+    cache = getattr(state, "account_cache", None)
+    if cache is None:
+        cache = state.account_cache = AccountCache(state.okno.db)
+    return cache
 
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
@@ -95,14 +192,17 @@ _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 async def current_user(request: Request,
                        token: Annotated[str | None, Depends(_bearer)]) -> User:
-    """The authenticated caller (dependency); 401 without a valid bearer token.
+    """The authenticated caller (dependency); 401 without a valid bearer token, or when its
+    account no longer accepts it.
 
-    Async on purpose: it only checks a signature, and a sync dependency would cost a hop to
-    the thread pool on every request."""
+    Async on purpose: it checks a signature and (usually) a cached account, and a sync
+    dependency would cost a hop to the thread pool on every request."""
     if not token:
         raise unauthenticated("sign in: send 'Authorization: Bearer <token>' "
                               "(POST /api/auth/token)")
-    return read_token(token, request.app.state.okno.secret)
+    user, iat = read_token(token, request.app.state.okno.secret)
+    await account_cache(request).check(user, iat)
+    return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

@@ -222,12 +222,80 @@ def user_add(
 def user_list(
     database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
 ) -> None:
-    """List users: name, role, organisation."""
+    """List users: name, role, organisation, and 'disabled' for a disabled account."""
     from engine import accounts
     from engine.store import connect
 
     for user in accounts.list_users(connect(database)):
-        typer.echo(f"{user.name}\t{user.role}\t{user.org}")
+        typer.echo(f"{user.name}\t{user.role}\t{user.org}" + ("\tdisabled" if user.disabled else ""))
+
+
+def _user_error(exc: Exception) -> typer.Exit:
+    """Report a refused account command (unknown user, empty password) on stderr; exit 1."""
+    typer.echo(f"error: {getattr(exc, 'detail', exc)}", err=True)
+    return typer.Exit(code=1)
+
+
+@user_app.command("disable")
+def user_disable(
+    name: str = typer.Argument(..., help="User name."),
+    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+) -> None:
+    """Disable a user: no sign-in, and the API refuses their tokens within
+    OKNO_ACCOUNT_CACHE_SECONDS (default 5). Their tokens stay invalid after `user enable`."""
+    from datetime import UTC, datetime
+
+    from engine import accounts
+    from engine.errors import OknoError
+    from engine.store import connect
+
+    try:
+        changed = accounts.disable_user(connect(database), name, datetime.now(UTC))
+    except OknoError as exc:
+        raise _user_error(exc) from None
+    typer.echo(f"user {name} disabled" if changed else f"user {name} was disabled already")
+
+
+@user_app.command("enable")
+def user_enable(
+    name: str = typer.Argument(..., help="User name."),
+    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+) -> None:
+    """Enable a disabled user: they may sign in again."""
+    from engine import accounts
+    from engine.errors import OknoError
+    from engine.store import connect
+
+    try:
+        changed = accounts.enable_user(connect(database), name)
+    except OknoError as exc:
+        raise _user_error(exc) from None
+    typer.echo(f"user {name} enabled" if changed else f"user {name} was not disabled")
+
+
+@user_app.command("password")
+def user_password(
+    name: str = typer.Argument(..., help="User name."),
+    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+) -> None:
+    """Set a user's password, read from stdin (asked twice on a terminal); their older tokens
+    are refused within OKNO_ACCOUNT_CACHE_SECONDS (default 5)."""
+    from datetime import UTC, datetime
+
+    from api.serve import read_password
+    from engine import accounts
+    from engine.errors import NotFound, OknoError
+    from engine.store import connect
+
+    try:
+        db = connect(database)
+        if accounts.get_account(db, name) is None:  # say so before asking for a password
+            raise NotFound(f"no user {name!r}")
+        password = read_password(prompt=True)
+        accounts.set_password(db, name, password, datetime.now(UTC))
+    except (OknoError, ValueError) as exc:
+        raise _user_error(exc) from None
+    typer.echo(f"password of user {name} changed")
 
 
 def main() -> None:

@@ -4,6 +4,11 @@ A user has a unique name, an argon2 password hash, one role and one organisation
 code such as `minsk-sovetsky`; cases carry the same code in `cases.authority`). Passwords are
 never stored or logged in clear.
 
+An operator may disable an account (`disabled_at`; it cannot sign in, and the API refuses its
+tokens) and enable it again, reset its password or change its role. Disabling and a new
+password set `credentials_changed_at`: tokens issued before it stay invalid, also after the
+account is enabled again. Both times are wall-clock UTC, like the tokens' `iat`.
+
 The `idempotency` table keeps the first successful answer to a command sent with an
 `Idempotency-Key`, per user, so a retried request returns that answer instead of acting twice.
 A key is remembered for `OKNO_IDEMPOTENCY_HOURS` (default 24): an older key counts as unused,
@@ -14,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -37,7 +42,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from engine.clock import SystemClock
-from engine.errors import Conflict, InvalidInput
+from engine.errors import Conflict, InvalidInput, NotFound
 from engine.store import metadata
 
 ROLES = ("analyst", "clerk", "supervisor", "applicant", "auditor")
@@ -51,6 +56,8 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("org", String(128), nullable=False, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),  # set while the account is disabled
+    Column("credentials_changed_at", DateTime(timezone=True)),  # older tokens are refused
 )
 
 idempotency = Table(
@@ -77,18 +84,53 @@ class User:
     org: str
 
 
-def add_user(db: Engine, name: str, password: str, role: str, org: str,
-             clock: SystemClock | None = None) -> User:
-    """Create a user; InvalidInput names the field at fault, Conflict if the name is taken."""
-    name, org = (name or "").strip(), (org or "").strip()
-    if not name or len(name) > 128 or any(c.isspace() for c in name):
-        raise InvalidInput("name must be 1 to 128 characters without spaces", field="name")
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A stored account: the user, and whether it is disabled or has changed its password."""
+
+    name: str
+    role: str
+    org: str
+    disabled_at: datetime | None = None
+    credentials_changed_at: datetime | None = None  # tokens issued before it are refused
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
+
+    @property
+    def user(self) -> User:
+        return User(self.name, self.role, self.org)
+
+
+def _check_role(role: str, org: str) -> str:
+    """The stripped `org`; InvalidInput unless `role` and `org` are acceptable."""
+    org = (org or "").strip()
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {list(ROLES)}", field="role")
     if not org or len(org) > 128:
         raise InvalidInput("org must be 1 to 128 characters", field="org")
+    return org
+
+
+def _check_password(password: str) -> None:
     if not password:
         raise InvalidInput("password must not be empty", field="password")
+
+
+def _utc(at: datetime) -> datetime:
+    """`at` in UTC (a naive time is taken as UTC): SQLite keeps no offset, so store UTC."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def add_user(db: Engine, name: str, password: str, role: str, org: str,
+             clock: SystemClock | None = None) -> User:
+    """Create a user; InvalidInput names the field at fault, Conflict if the name is taken."""
+    name = (name or "").strip()
+    if not name or len(name) > 128 or any(c.isspace() for c in name):
+        raise InvalidInput("name must be 1 to 128 characters without spaces", field="name")
+    org = _check_role(role, org)
+    _check_password(password)
     now = (clock or SystemClock()).now()
     try:
         with db.begin() as conn:
@@ -100,23 +142,92 @@ def add_user(db: Engine, name: str, password: str, role: str, org: str,
 
 
 def verify_password(db: Engine, name: str, password: str) -> User | None:
-    """The user if `password` is theirs, else None (same cost either way)."""
+    """The user if `password` is theirs and the account is not disabled, else None (same cost
+    either way: the hash is checked even for a disabled or unknown account)."""
     with db.connect() as conn:
         row = conn.execute(select(users).where(users.c.name == name)).first()
     try:
         _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return None
-    if row is None:
+    if row is None or row.disabled_at is not None:
         return None
     return User(row.name, row.role, row.org)
 
 
-def list_users(db: Engine) -> list[User]:
+_ACCOUNT_COLUMNS = (users.c.name, users.c.role, users.c.org, users.c.disabled_at,
+                    users.c.credentials_changed_at)
+
+
+def _account(row: Any) -> Account:
+    disabled, changed = row.disabled_at, row.credentials_changed_at
+    return Account(row.name, row.role, row.org, disabled and _utc(disabled),
+                   changed and _utc(changed))
+
+
+def list_users(db: Engine) -> list[Account]:
+    """Every account, by organisation and name."""
     with db.connect() as conn:
-        rows = conn.execute(select(users.c.name, users.c.role, users.c.org)
-                            .order_by(users.c.org, users.c.name)).all()
-    return [User(*r) for r in rows]
+        rows = conn.execute(select(*_ACCOUNT_COLUMNS).order_by(users.c.org, users.c.name)).all()
+    return [_account(r) for r in rows]
+
+
+def get_account(db: Engine, name: str) -> Account | None:
+    """The account `name`, or None if there is none."""
+    with db.connect() as conn:
+        row = conn.execute(select(*_ACCOUNT_COLUMNS).where(users.c.name == name)).first()
+    return None if row is None else _account(row)
+
+
+def _change(db: Engine, name: str, **values: Any) -> None:
+    """Update the account `name`; NotFound if there is none."""
+    with db.begin() as conn:
+        changed = conn.execute(update(users).where(users.c.name == name).values(**values)).rowcount
+    if not changed:
+        raise NotFound(f"no user {name!r}", field="name")
+
+
+def disable_user(db: Engine, name: str, now: datetime) -> bool:
+    """Disable the account `name`: it cannot sign in and its tokens are refused from now on,
+    also after it is enabled again. False if it was disabled already (nothing changes)."""
+    with db.begin() as conn:
+        changed = conn.execute(update(users).where(users.c.name == name,
+                                                   users.c.disabled_at.is_(None))
+                               .values(disabled_at=_utc(now), credentials_changed_at=_utc(now))
+                               ).rowcount
+    if changed:
+        return True
+    if get_account(db, name) is None:
+        raise NotFound(f"no user {name!r}", field="name")
+    return False
+
+
+def enable_user(db: Engine, name: str) -> bool:
+    """Let the account `name` sign in again (its old tokens stay invalid). False if it was not
+    disabled."""
+    with db.begin() as conn:
+        changed = conn.execute(update(users).where(users.c.name == name,
+                                                   users.c.disabled_at.is_not(None))
+                               .values(disabled_at=None)).rowcount
+    if changed:
+        return True
+    if get_account(db, name) is None:
+        raise NotFound(f"no user {name!r}", field="name")
+    return False
+
+
+def set_password(db: Engine, name: str, password: str, now: datetime) -> None:
+    """Give the account `name` a new password; tokens issued before `now` are refused."""
+    _check_password(password)
+    _change(db, name, password_hash=_hasher.hash(password), credentials_changed_at=_utc(now))
+
+
+def set_role(db: Engine, name: str, role: str, org: str) -> User:
+    """Give the account `name` another role and organisation; tokens naming the old ones are
+    refused."""
+    org = _check_role(role, org)
+    _change(db, name, role=role, org=org)
+    return User(name, role, org)
 
 
 def role_of(db: Engine, name: str) -> str | None:
