@@ -213,8 +213,7 @@ def user_add(
         password = read_password(prompt=True)
         accounts.add_user(connect(database), name, password, role, org)
     except (OknoError, ValueError) as exc:
-        typer.echo(f"error: {getattr(exc, 'detail', exc)}", err=True)
-        raise typer.Exit(code=2) from None
+        raise _user_error(exc) from None
     typer.echo(f"user {name} added ({role}, {org})")
 
 
@@ -231,9 +230,10 @@ def user_list(
 
 
 def _user_error(exc: Exception) -> typer.Exit:
-    """Report a refused account command (unknown user, empty password) on stderr; exit 1."""
+    """Report a refused account command (unknown user, empty password) on stderr; exit 2, like
+    every command given input it cannot act on (exit 1 means "ran and found problems")."""
     typer.echo(f"error: {getattr(exc, 'detail', exc)}", err=True)
-    return typer.Exit(code=1)
+    return typer.Exit(code=2)
 
 
 @user_app.command("disable")
@@ -271,6 +271,26 @@ def user_enable(
     except OknoError as exc:
         raise _user_error(exc) from None
     typer.echo(f"user {name} enabled" if changed else f"user {name} was not disabled")
+
+
+@user_app.command("role")
+def user_role(
+    name: str = typer.Argument(..., help="User name."),
+    role: str = typer.Option(..., help="analyst, clerk, supervisor, applicant or auditor."),
+    org: str = typer.Option(..., help="Organisation (authority code, e.g. minsk-sovetsky)."),
+    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+) -> None:
+    """Give a user another role and organisation; tokens naming the old ones are refused within
+    OKNO_ACCOUNT_CACHE_SECONDS (default 5)."""
+    from engine import accounts
+    from engine.errors import OknoError
+    from engine.store import connect
+
+    try:
+        accounts.set_role(connect(database), name, role, org)
+    except (OknoError, ValueError) as exc:
+        raise _user_error(exc) from None
+    typer.echo(f"user {name} is now {role} of {org}")
 
 
 @user_app.command("password")

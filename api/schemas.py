@@ -421,7 +421,8 @@ class Problem(BaseModel):
     errors: list[dict[str, str]] | None = None
 
 
-_DESCRIPTIONS = {401: "Not authenticated (no, expired or invalid token)",
+_DESCRIPTIONS = {401: "Not authenticated (no, expired or invalid token, or the account was disabled "
+                      "or changed since the token was issued)",
                  403: "The caller's role may not do this",
                  404: "No such resource, or not visible to the caller",
                  409: "Not allowed in the case's current state, or a concurrent change",

@@ -294,13 +294,21 @@ def test_the_user_commands_disable_enable_and_reset_passwords(tmp_path):
     r = sign_in(api, "clerk", "fresh password")
     assert me(api, r.json()["access_token"]).status_code == 200
 
+    result = okno("role", "clerk", "--role", "supervisor", "--org", ORG_A)
+    assert result.exit_code == 0 and "user clerk is now supervisor" in result.output
+    assert_revoked(me(api, r.json()["access_token"]))  # the token names the old role
+    assert f"clerk\tsupervisor\t{ORG_A}" in okno("list").output.splitlines()
+    refused = okno("role", "clerk", "--role", "boss", "--org", ORG_A)
+    assert refused.exit_code == 2 and "error:" in refused.output
+
 
 @pytest.mark.parametrize("command", [["disable", "ghost"], ["enable", "ghost"],
-                                     ["password", "ghost"]])
+                                     ["password", "ghost"],
+                                     ["role", "ghost", "--role", "clerk", "--org", "o"]])
 def test_the_user_commands_report_an_unknown_user(tmp_path, command):
     url = f"sqlite:///{tmp_path / 'okno.db'}"
     result = runner.invoke(cli, ["user", *command, "--database", url], input="x\n")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "error: no user 'ghost'" in result.output
 
 
@@ -308,7 +316,7 @@ def test_an_empty_new_password_is_refused(tmp_path):
     api = Api(tmp_path)
     url = f"sqlite:///{tmp_path / 'okno.db'}"
     result = runner.invoke(cli, ["user", "password", "clerk", "--database", url], input="\n")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "error: password must not be empty" in result.output
     assert verify_password(api.db, "clerk", PASSWORD) == api.users["clerk"]
 
