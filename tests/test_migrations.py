@@ -5,7 +5,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from engine.store import MIGRATIONS, all_tables_metadata, connect
 
@@ -37,40 +37,43 @@ def test_connect_creates_at_head_and_upgrades_idempotently(tmp_path):
         assert MigrationContext.configure(conn).get_current_revision() == head
 
 
-def test_a_database_at_the_first_schema_is_upgraded_with_its_rows(tmp_path):
-    from sqlalchemy import text
+_VERSION_ROW = ("INSERT INTO procedure_versions (version, number, name, definition, bpmn_xml, source, "
+                "loaded_at, seq) VALUES ('v', '1.1', 'n', '{}', :bpmn, 's', '2025-06-18 07:00:00', 1)")
+_CASE_COLUMNS = ("id, number, version, status, applicant, channel, authority, exempt, fee, started_at, "
+                 "start_date, due_date, documents_requested, overdue, row_version, last_hash, state, "
+                 "state_format")
+_CASE_VALUES = (":id, '1.1', 'v', 'open', :applicant, 'post', 'o', 0, 0, '2025-06-18 07:00:00', "
+                "'2025-06-18', '2025-07-03', 0, 0, 1, 'h', x'00', 'f'")
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+
+def _upgraded_from(tmp_path, revision: str, cases=(), users=(), bpmn: str | None = None):
+    """A database at `revision` holding one procedure version and the given cases (id, applicant)
+    and users (name, role), then upgraded to head the way the server does (`connect`)."""
+    url = f"sqlite:///{tmp_path / f'at_{revision}.db'}"
     engine = create_engine(url)
     with engine.begin() as conn:
-        command.upgrade(_config(conn), "0001")
-        conn.execute(text(
-            "INSERT INTO procedure_versions (version, number, name, definition, source, loaded_at, seq) "
-            "VALUES ('v', '1.1', 'n', '{}', 's', '2025-06-18 07:00:00', 1)"))
-        conn.execute(text(
-            "INSERT INTO cases (id, number, version, status, applicant, channel, authority, exempt, fee, "
-            "started_at, start_date, due_date, documents_requested, overdue, row_version, last_hash, "
-            "state, state_format) VALUES ('c', '1.1', 'v', 'open', 'a', 'post', 'o', 0, 0, "
-            "'2025-06-18 07:00:00', '2025-06-18', '2025-07-03', 0, 0, 1, 'h', x'00', 'f')"))
+        command.upgrade(_config(conn), revision)
+        conn.execute(text(_VERSION_ROW), {"bpmn": bpmn})
+        for name, role in users:
+            conn.execute(text("INSERT INTO users (name, password_hash, role, org, created_at) "
+                              "VALUES (:name, 'x', :role, 'o', '2025-06-18 07:00:00')"),
+                         {"name": name, "role": role})
+        for case_id, applicant in cases:
+            conn.execute(text(f"INSERT INTO cases ({_CASE_COLUMNS}) VALUES ({_CASE_VALUES})"),
+                         {"id": case_id, "applicant": applicant})
     connect(url)
+    return engine
+
+
+def test_a_database_at_the_first_schema_is_upgraded_with_its_rows(tmp_path):
+    engine = _upgraded_from(tmp_path, "0001", cases=[("c", "a")])
     with engine.connect() as conn:
         assert conn.execute(text("SELECT paused_days FROM cases WHERE id = 'c'")).scalar_one() == 0
 
 
 def test_a_database_at_0002_gets_compiled_xml_empty_and_keeps_its_rows(tmp_path):
-    from sqlalchemy import text
-
-    url = f"sqlite:///{tmp_path / 'before_0003.db'}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        command.upgrade(_config(conn), "0002")
-        assert "compiled_xml" not in {c["name"] for c in inspect(conn).get_columns("procedure_versions")}
-        conn.execute(text(
-            "INSERT INTO procedure_versions (version, number, name, definition, bpmn_xml, source, "
-            "loaded_at, seq) VALUES ('v', '1.1', 'n', '{}', '<drawn/>', 's', '2025-06-18 07:00:00', 1)"))
-    connect(url)
+    engine = _upgraded_from(tmp_path, "0002", bpmn="<drawn/>")
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() >= "0003"
         row = conn.execute(text("SELECT version, number, bpmn_xml, seq, compiled_xml "
                                 "FROM procedure_versions")).one()
     assert tuple(row) == ("v", "1.1", "<drawn/>", 1, None)
@@ -79,27 +82,8 @@ def test_a_database_at_0002_gets_compiled_xml_empty_and_keeps_its_rows(tmp_path)
 def test_cases_at_0003_are_linked_to_the_applicant_account_their_name_matched(tmp_path):
     """Until 0004 an applicant saw the cases carrying their user name: those stay visible, and
     only those (a name that is a clerk's account, or no account, links nothing)."""
-    from sqlalchemy import text
-
-    url = f"sqlite:///{tmp_path / 'before_0004.db'}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        command.upgrade(_config(conn), "0003")
-        conn.execute(text(
-            "INSERT INTO procedure_versions (version, number, name, definition, source, loaded_at, seq) "
-            "VALUES ('v', '1.1', 'n', '{}', 's', '2025-06-18 07:00:00', 1)"))
-        for name, role in (("ivan", "applicant"), ("olga", "clerk")):
-            conn.execute(text(
-                "INSERT INTO users (name, password_hash, role, org, created_at) "
-                f"VALUES ('{name}', 'x', '{role}', 'o', '2025-06-18 07:00:00')"))
-        for case_id, applicant in (("c1", "ivan"), ("c2", "olga"), ("c3", "Петров П. П.")):
-            conn.execute(text(
-                "INSERT INTO cases (id, number, version, status, applicant, channel, authority, "
-                "exempt, fee, started_at, start_date, due_date, documents_requested, overdue, "
-                "row_version, last_hash, state, state_format, paused_days) VALUES "
-                f"('{case_id}', '1.1', 'v', 'open', '{applicant}', 'post', 'o', 0, 0, "
-                "'2025-06-18 07:00:00', '2025-06-18', '2025-07-03', 0, 0, 1, 'h', x'00', 'f', 0)"))
-    connect(url)
+    engine = _upgraded_from(tmp_path, "0003", users=[("ivan", "applicant"), ("olga", "clerk")],
+                            cases=[("c1", "ivan"), ("c2", "olga"), ("c3", "Петров П. П.")])
     with engine.connect() as conn:
         linked = dict(conn.execute(text("SELECT id, applicant_user FROM cases")).all())
     assert linked == {"c1": "ivan", "c2": None, "c3": None}
