@@ -13,9 +13,12 @@ expire or revive credentials.
 The signing secret is `OKNO_SECRET_KEY`; without it a random one is created once in
 `var/secret.key` (mode 0600, created atomically) so every worker process agrees on it.
 
-Password guessing is throttled per user name (`LoginLimiter`): after 5 failed sign-ins within
-15 minutes the name is refused with 429 until the oldest failure leaves the window. The count
-lives in the server process's memory, so each process counts on its own and a restart forgets.
+Password guessing is throttled per user name and client address (`LoginLimiter`): after 5 failed
+sign-ins within 15 minutes from one address, that address is refused for that name with 429
+until the oldest failure leaves the window; after 100 failures from all addresses together, the
+name is refused for everyone (distributed guessing). Counting per address keeps one stranger from
+locking a clerk out with five wrong passwords. The counts live in the server process's memory,
+so each process counts on its own and a restart forgets.
 """
 from __future__ import annotations
 
@@ -217,44 +220,53 @@ def require_role(user: User, *roles: str) -> None:
 # ------------------------------------------------------------------------------------ sign-in
 
 class LoginLimiter:
-    """Failed sign-ins per user name (case-insensitive), in this process's memory.
+    """Failed sign-ins per user name (case-insensitive) and client address, in this process's
+    memory.
 
-    Every attempt counts as failed until `succeeded` clears the name, so concurrent guesses
-    cannot slip past the count. After `attempts` failures within `window` seconds, `attempt`
-    refuses the name with 429 and `Retry-After` (even with the right password) until the oldest
-    failure leaves the window. At most `capacity` names are kept; the one whose last failure is
-    oldest is dropped first. Time is `clock()` seconds (wall-clock `time.monotonic`, like tokens;
-    tests pass their own)."""
+    Every attempt counts as failed until `succeeded` clears it, so concurrent guesses cannot slip
+    past the count. After `attempts` failures for a name from one client within `window`
+    seconds, or `name_attempts` from all clients together, `attempt` refuses with 429 and
+    `Retry-After` (even with the right password) until the oldest failure leaves the window. At
+    most `capacity` counters are kept; the one whose last failure is oldest is dropped first.
+    Time is `clock()` seconds (wall-clock `time.monotonic`, like tokens; tests pass their own)."""
 
     def __init__(self, attempts: int = 5, window: float = 15 * 60, capacity: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, name_attempts: int = 100) -> None:
         self.attempts, self.window, self.capacity, self.clock = attempts, window, capacity, clock
+        self.name_attempts = name_attempts
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()  # the token route is sync: it runs in the thread pool
 
-    def attempt(self, name: str) -> None:
-        """Count an attempt to sign in as `name`; 429 when the name has failed too often."""
+    def attempt(self, name: str, client: str = "") -> None:
+        """Count an attempt to sign in as `name` from `client`; 429 when either has failed too
+        often."""
         name, now = _limit_key(name), self.clock()
+        counters = ((f"{client}\x1f{name}", self.attempts), (f"*\x1f{name}", self.name_attempts))
         with self._lock:
-            failures = self._failures.get(name)
-            if failures is None:
-                failures = self._failures[name] = deque(maxlen=self.attempts)
-            while failures and failures[0] <= now - self.window:
-                failures.popleft()
-            if len(failures) >= self.attempts:
-                wait = max(1, math.ceil(failures[0] + self.window - now))
-                raise ApiError(429, "too many failed sign-ins for this user name; "
-                                    f"try again in {wait} seconds", field="username",
-                               title="Too many requests", headers={"Retry-After": str(wait)})
-            failures.append(now)
-            self._failures.move_to_end(name)
+            queues = []
+            for key, limit in counters:
+                failures = self._failures.get(key)
+                if failures is None:
+                    failures = self._failures[key] = deque(maxlen=limit)
+                while failures and failures[0] <= now - self.window:
+                    failures.popleft()
+                if len(failures) >= limit:
+                    wait = max(1, math.ceil(failures[0] + self.window - now))
+                    raise ApiError(429, "too many failed sign-ins for this user name; "
+                                        f"try again in {wait} seconds", field="username",
+                                   title="Too many requests", headers={"Retry-After": str(wait)})
+                queues.append((key, failures))
+            for key, failures in queues:
+                failures.append(now)
+                self._failures.move_to_end(key)
             while len(self._failures) > self.capacity:
                 self._failures.popitem(last=False)
 
-    def succeeded(self, name: str) -> None:
-        """`name` signed in: forget its failures."""
+    def succeeded(self, name: str, client: str = "") -> None:
+        """`name` signed in from `client`: forget that client's failures for it. The count over
+        all clients stays: it is what slows a guess spread over many addresses."""
         with self._lock:
-            self._failures.pop(_limit_key(name), None)
+            self._failures.pop(f"{client}\x1f{_limit_key(name)}", None)
 
 
 def _limit_key(name: str) -> str:

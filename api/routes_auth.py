@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.app import Services, json_response, services
@@ -15,23 +15,25 @@ from engine.accounts import verify_password
 router = APIRouter(prefix="/api", tags=["auth"])
 
 _THROTTLED = {**errors(429)[429],
-              "description": "Too many failed sign-ins for this user name (5 in 15 minutes, "
-                             "counted per server process)",
+              "description": "Too many failed sign-ins for this user name (5 in 15 minutes from "
+                             "one address, or 100 from all addresses; counted per server process)",
               "headers": {"Retry-After": {"description": "seconds until the next attempt",
                                           "schema": {"type": "integer"}}}}
 
 
 @router.post("/auth/token", response_model=Token, responses={**errors(401), 429: _THROTTLED})
-def token(form: Annotated[OAuth2PasswordRequestForm, Depends()],
+def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()],
           svc: Annotated[Services, Depends(services)],
           limiter: Annotated[LoginLimiter, Depends(login_limiter)]):
     """Exchange a user name and password (form fields) for a bearer token. After 5 failed
-    attempts for a user name within 15 minutes, the name is refused (429, `Retry-After`)."""
-    limiter.attempt(form.username)
+    attempts for a user name within 15 minutes from one address (or 100 from all addresses),
+    further attempts are refused (429, `Retry-After`)."""
+    client = request.client.host if request.client else ""
+    limiter.attempt(form.username, client)
     user = verify_password(svc.db, form.username, form.password)
     if user is None:
         raise unauthenticated("wrong user name or password")
-    limiter.succeeded(form.username)
+    limiter.succeeded(form.username, client)
     access, lifetime = issue_token(user, svc.secret)
     return json_response({"access_token": access, "token_type": "bearer", "expires_in": lifetime})
 

@@ -225,6 +225,25 @@ def test_the_limiter_keeps_a_bounded_number_of_names() -> None:
     assert refused.value.status == 429
 
 
+def test_one_address_cannot_lock_a_name_out_for_the_others() -> None:
+    limiter = LoginLimiter(attempts=5, name_attempts=12, window=60, clock=lambda: 0.0)
+    for _ in range(5):
+        limiter.attempt("clerk", "203.0.113.9")
+    with pytest.raises(ApiError) as refused:
+        limiter.attempt("Clerk", "203.0.113.9")
+    assert refused.value.status == 429
+    limiter.attempt("clerk", "10.0.0.7")  # the clerk at their own desk signs in
+    limiter.succeeded("clerk", "10.0.0.7")
+    with pytest.raises(ApiError):  # the stranger is still held back
+        limiter.attempt("clerk", "203.0.113.9")
+    # A guess spread over many addresses meets the limit over all of them (6 counted so far).
+    for n in range(6):
+        limiter.attempt("clerk", f"198.51.100.{n}")
+    with pytest.raises(ApiError) as refused:
+        limiter.attempt("clerk", "10.0.0.7")
+    assert refused.value.status == 429 and int(refused.value.headers["Retry-After"]) == 60
+
+
 def test_the_429_is_documented(api: Api) -> None:
     responses = api.app.openapi()["paths"]["/api/auth/token"]["post"]["responses"]
     assert {"200", "401", "422", "429"} <= set(responses)
