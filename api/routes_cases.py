@@ -101,7 +101,8 @@ async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKe
         applicant, channel = body.applicant, body.channel
         authority = access.staff_authority(user, body.authority)
         applicant_user = body.applicant_user
-        if applicant_user is not None and accounts.role_of(svc.db, applicant_user) != "applicant":
+        linked = None if applicant_user is None else accounts.get_account(svc.db, applicant_user)
+        if applicant_user is not None and (linked is None or linked.role != "applicant"):
             raise InvalidInput(f"there is no applicant account {applicant_user!r}",
                                field="applicant_user")
 

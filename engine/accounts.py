@@ -179,41 +179,28 @@ def get_account(db: Engine, name: str) -> Account | None:
     return None if row is None else _account(row)
 
 
-def _change(db: Engine, name: str, **values: Any) -> None:
-    """Update the account `name`; NotFound if there is none."""
+def _change(db: Engine, name: str, *where: Any, **values: Any) -> bool:
+    """Update the account `name` where `where` holds; False if it does not (nothing changes),
+    NotFound if there is no such account."""
     with db.begin() as conn:
-        changed = conn.execute(update(users).where(users.c.name == name).values(**values)).rowcount
-    if not changed:
+        changed = conn.execute(update(users).where(users.c.name == name, *where)
+                               .values(**values)).rowcount
+    if not changed and get_account(db, name) is None:
         raise NotFound(f"no user {name!r}", field="name")
+    return bool(changed)
 
 
 def disable_user(db: Engine, name: str, now: datetime) -> bool:
     """Disable the account `name`: it cannot sign in and its tokens are refused from now on,
     also after it is enabled again. False if it was disabled already (nothing changes)."""
-    with db.begin() as conn:
-        changed = conn.execute(update(users).where(users.c.name == name,
-                                                   users.c.disabled_at.is_(None))
-                               .values(disabled_at=_utc(now), credentials_changed_at=_utc(now))
-                               ).rowcount
-    if changed:
-        return True
-    if get_account(db, name) is None:
-        raise NotFound(f"no user {name!r}", field="name")
-    return False
+    return _change(db, name, users.c.disabled_at.is_(None),
+                   disabled_at=_utc(now), credentials_changed_at=_utc(now))
 
 
 def enable_user(db: Engine, name: str) -> bool:
     """Let the account `name` sign in again (its old tokens stay invalid). False if it was not
     disabled."""
-    with db.begin() as conn:
-        changed = conn.execute(update(users).where(users.c.name == name,
-                                                   users.c.disabled_at.is_not(None))
-                               .values(disabled_at=None)).rowcount
-    if changed:
-        return True
-    if get_account(db, name) is None:
-        raise NotFound(f"no user {name!r}", field="name")
-    return False
+    return _change(db, name, users.c.disabled_at.is_not(None), disabled_at=None)
 
 
 def set_password(db: Engine, name: str, password: str, now: datetime) -> None:
@@ -228,12 +215,6 @@ def set_role(db: Engine, name: str, role: str, org: str) -> User:
     org = _check_role(role, org)
     _change(db, name, role=role, org=org)
     return User(name, role, org)
-
-
-def role_of(db: Engine, name: str) -> str | None:
-    """The role of the account `name`, or None if there is no such account."""
-    with db.connect() as conn:
-        return conn.execute(select(users.c.role).where(users.c.name == name)).scalar_one_or_none()
 
 
 def org_has_staff(db: Engine, org: str) -> bool:
