@@ -1,15 +1,25 @@
 # okno — the two commands a newcomer needs are `make run` and `make test`.
+# Installs come from uv.lock: exactly the versions the suite passed with. uv itself is bootstrapped
+# from PyPI into .tools/, so a machine with only python3 is enough.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+TOOLS := .tools
+UV_VERSION := 0.13.8
+UV := $(TOOLS)/bin/uv
 STAMP := $(VENV)/.installed
+# Use the machine's Python; never download an interpreter.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint upgrade clean
 
-$(STAMP): pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+$(UV):
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+
+$(STAMP): $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --extra dev --python $(PYTHON)
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -23,6 +33,14 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine api tests benchmarks
+	$(BIN)/lint-imports
+
+# Refresh the lock to the newest versions pyproject.toml allows, install them, run the suite.
+upgrade: $(UV)
+	$(UV) lock --upgrade --python $(PYTHON)
+	$(UV) sync --locked --extra dev --python $(PYTHON)
+	touch $(STAMP)
+	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) $(TOOLS) var .pytest_cache

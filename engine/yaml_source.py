@@ -75,19 +75,36 @@ def parse_yaml(raw: bytes) -> Document:
         column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
         raise YamlError(f"invalid YAML: character #x{ord(bad.group()):04x} is not allowed",
                         line, column)
-    loader = _Loader(text)
+    try:
+        builder = _build(_Loader, text)
+    except yaml.YAMLError as exc:
+        if _Loader is yaml.SafeLoader:
+            raise _yaml_error(exc) from None
+        # libyaml has limits and wordings of its own (PyYAML 6.0.4's refuses deep nesting before
+        # okno's builder sees it): the pure-Python reader, which has none, tells what is wrong in
+        # okno's terms. Only files that fail pay for the second reading.
+        try:
+            builder = _build(yaml.SafeLoader, text)
+        except yaml.YAMLError as again:
+            raise _yaml_error(again) from None
+    return Document(builder.data, builder.positions)
+
+
+def _build(loader_class: Any, text: str) -> _Builder:
+    loader = loader_class(text)
     try:
         builder = _Builder(loader)
-        data = builder.document()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = f"invalid YAML: {exc.problem or exc.context}"
-        raise YamlError(message, *_mark(mark)) from None
-    except yaml.YAMLError as exc:
-        raise YamlError(f"invalid YAML: {exc}") from None
+        builder.data = builder.document()
+        return builder
     finally:
         loader.dispose()
-    return Document(data, builder.positions)
+
+
+def _yaml_error(exc: yaml.YAMLError) -> YamlError:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        return YamlError(f"invalid YAML: {exc.problem or exc.context}", *_mark(mark))
+    return YamlError(f"invalid YAML: {exc}")
 
 
 # libyaml when PyYAML was built with it: the same events, several times faster.
@@ -113,6 +130,7 @@ class _Builder:
 
     def __init__(self, loader: Any) -> None:
         self.loader = loader
+        self.data: Any = None
         self.positions: dict[Path, tuple[int, int]] = {}
         self.count = 0
         self.text_bytes = 0
