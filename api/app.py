@@ -17,12 +17,11 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from engine import accounts  # noqa: F401 - registers the users and idempotency tables
-from engine.cases import Cases
-from engine.catalog import ROOT, load_catalog
 from engine.clock import SystemClock
-from engine.store import connect, database_url
-from engine.versions import Versions
+from engine.definition.validation import ROOT, load_catalog
+from engine.runtime.commands import Cases
+from engine.store.connect import connect, database_url
+from engine.store.versions import Versions
 
 log = logging.getLogger("okno.api")
 ORJSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS

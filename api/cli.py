@@ -33,7 +33,7 @@ def validate(
     paths: list[str] = typer.Argument(None, metavar="[PATH]...", help="Files or folders (default: procedures/)."),
 ) -> None:
     """Validate procedure definitions; print each problem as path:line:column: message."""
-    from engine.catalog import definition_files, validate_paths
+    from engine.definition.validation import definition_files, validate_paths
 
     paths = paths or ["procedures"]
     procedures, problems = validate_paths(paths)
@@ -64,9 +64,10 @@ def diff_command(
     import sys
     from pathlib import Path
 
-    from engine.catalog import CatalogError
-    from engine.diff import diff_catalogs, load_side
-    from engine.diff_report import BINARY_FORMATS, FORMATS, render
+    from engine.definition.validation import CatalogError
+    from engine.diff.pairing import diff_catalogs
+    from engine.diff.reports import BINARY_FORMATS, FORMATS, render
+    from engine.diff.sides import load_side
 
     checks = ((fmt, FORMATS, "--format"), (fail_on, ("burden", "any", "none"), "--fail-on"))
     for value, allowed, name in checks:
@@ -101,8 +102,9 @@ def bpmn_command(
     catalog: str = typer.Option("procedures", "--catalog", help="Catalog folder."),
 ) -> None:
     """Print the BPMN 2.0 XML of procedure NUMBER: compiled from its steps, or its drawn file."""
-    from engine.bpmn import BpmnError, bpmn_text
-    from engine.catalog import CatalogError, load_catalog
+    from engine.bpmn.compile import bpmn_text
+    from engine.bpmn.xml import BpmnError
+    from engine.definition.validation import CatalogError, load_catalog
 
     try:
         procedures = load_catalog(catalog)
@@ -130,7 +132,7 @@ def audit_verify(
 ) -> None:
     """Check every case's hash chain; report edited, reordered or deleted events (exit 1)."""
     from engine import audit
-    from engine.store import connect
+    from engine.store.connect import connect
 
     checked, breaks = audit.verify(connect(database), case)
     for item in breaks:
@@ -149,10 +151,10 @@ def worker(
     """Fire due timers and mark overdue cases, forever (or --once)."""
     import logging
 
-    from engine.cases import Cases
-    from engine.store import connect
-    from engine.versions import Versions
-    from engine.worker import run_worker, sweep
+    from engine.runtime.commands import Cases
+    from engine.runtime.scheduler import run_worker, sweep
+    from engine.store.connect import connect
+    from engine.store.versions import Versions
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -207,7 +209,7 @@ def user_add(
     from api.serve import read_password
     from engine import accounts
     from engine.errors import OknoError
-    from engine.store import connect
+    from engine.store.connect import connect
 
     try:
         password = read_password(prompt=True)
@@ -223,7 +225,7 @@ def user_list(
 ) -> None:
     """List users: name, role, organisation, and 'disabled' for a disabled account."""
     from engine import accounts
-    from engine.store import connect
+    from engine.store.connect import connect
 
     for user in accounts.list_users(connect(database)):
         typer.echo(f"{user.name}\t{user.role}\t{user.org}" + ("\tdisabled" if user.disabled else ""))
@@ -247,7 +249,7 @@ def user_disable(
 
     from engine import accounts
     from engine.errors import OknoError
-    from engine.store import connect
+    from engine.store.connect import connect
 
     try:
         changed = accounts.disable_user(connect(database), name, datetime.now(UTC))
@@ -264,7 +266,7 @@ def user_enable(
     """Enable a disabled user: they may sign in again."""
     from engine import accounts
     from engine.errors import OknoError
-    from engine.store import connect
+    from engine.store.connect import connect
 
     try:
         changed = accounts.enable_user(connect(database), name)
@@ -284,7 +286,7 @@ def user_role(
     OKNO_ACCOUNT_CACHE_SECONDS (default 5)."""
     from engine import accounts
     from engine.errors import OknoError
-    from engine.store import connect
+    from engine.store.connect import connect
 
     try:
         accounts.set_role(connect(database), name, role, org)
@@ -305,7 +307,7 @@ def user_password(
     from api.serve import read_password
     from engine import accounts
     from engine.errors import NotFound, OknoError
-    from engine.store import connect
+    from engine.store.connect import connect
 
     try:
         db = connect(database)

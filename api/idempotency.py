@@ -23,7 +23,7 @@ from typing import Any
 from starlette.responses import Response
 
 from api.problems import ApiError
-from engine import accounts
+from engine import idempotency as keys
 
 HEADER = "Idempotency-Key"
 FIELD = "header.Idempotency-Key"
@@ -50,10 +50,10 @@ def run_once(services: Any, user: str, key: str | None, route: str, body: Any,
     key = check_key(key)
     if key is None:
         return respond(command())
-    digest = accounts.request_hash(route, body)
+    digest = keys.request_hash(route, body)
     now = services.clock.now()
-    seen = accounts.reserve_key(services.db, user, key, route, digest, now,
-                                stale_before=now - accounts.idempotency_retention())
+    seen = keys.reserve_key(services.db, user, key, route, digest, now,
+                                stale_before=now - keys.idempotency_retention())
     if seen is not None:
         if seen.route != route or seen.request_hash != digest:
             raise ApiError(422, "this Idempotency-Key was used for a different request; "
@@ -68,8 +68,8 @@ def run_once(services: Any, user: str, key: str | None, route: str, body: Any,
     try:
         result = command()
     except BaseException:
-        accounts.release_key(services.db, user, key)
+        keys.release_key(services.db, user, key)
         raise
     response = respond(result)
-    accounts.remember_answer(services.db, user, key, response.status_code, bytes(response.body))
+    keys.remember_answer(services.db, user, key, response.status_code, bytes(response.body))
     return response

@@ -41,9 +41,10 @@ from api.schemas import (
     Withdraw,
     errors,
 )
-from engine import accounts, audit, queries
+from engine import accounts, audit
 from engine.accounts import User
 from engine.errors import InvalidInput, NotAllowed
+from engine.read import queries
 
 router = APIRouter(prefix="/api", tags=["cases"])
 Svc = Annotated[Services, Depends(services)]

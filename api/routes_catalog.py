@@ -13,10 +13,10 @@ from api.app import Services, json_response, services
 from api.auth import CurrentUser, require_role
 from api.problems import ApiError, not_found
 from api.schemas import DiffOut, ProcedureDetail, ProcedureSummary, errors
-from engine import queries
-from engine.bpmn import bpmn_text
+from engine.bpmn.compile import bpmn_text
+from engine.definition.procedure import Procedure
 from engine.errors import NotFound
-from engine.procedure import Procedure
+from engine.read import queries
 
 router = APIRouter(prefix="/api", tags=["procedures"])
 Svc = Annotated[Services, Depends(services)]
@@ -108,7 +108,8 @@ def catalog_diff(
     narrowed to the same number.
     """
     require_role(user, *DIFF_READERS)
-    from engine.diff import diff_catalogs, diff_to_json
+    from engine.diff.model import diff_to_json
+    from engine.diff.pairing import diff_catalogs
 
     old, old_label = _side(svc, from_, "from")
     new, new_label = _side(svc, to, "to")

@@ -170,7 +170,7 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, worker_interval: float =
     import uvicorn
 
     from api.app import build_services, create_app
-    from engine.worker import run_worker
+    from engine.runtime.scheduler import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # schema checks at start are routine

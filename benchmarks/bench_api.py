@@ -65,8 +65,8 @@ def _prepare(db_url: str) -> None:
 
 def _forms() -> dict[str, dict]:
     """step id -> valid form data (decision steps approve)."""
-    from engine.catalog import load_catalog
-    from engine.forms import example_form
+    from engine.definition.validation import load_catalog
+    from engine.runtime.forms import example_form
 
     proc = load_catalog(ROOT / "procedures")[NUMBER]
     forms = {s.id: example_form(s.fields) for s in proc.steps}
@@ -263,7 +263,7 @@ def engine_rate(tmp: Path, forms: dict, seconds: float) -> float:
     from sqlalchemy import bindparam, select
 
     from api.app import build_services
-    from engine.store import tasks
+    from engine.store.tables import tasks
 
     svc = build_services(f"sqlite:///{tmp / 'engine.db'}", secret=SECRET)
     query = select(tasks.c.id, tasks.c.step).where(tasks.c.case_id == bindparam("case_id"),

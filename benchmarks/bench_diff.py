@@ -17,8 +17,9 @@ from typing import Any
 
 import yaml
 
-from engine.catalog import build_procedure, load_catalog
-from engine.diff import diff_catalogs
+from engine.definition.build import build_procedure
+from engine.definition.validation import load_catalog
+from engine.diff.pairing import diff_catalogs
 
 SIZE = 1000
 CHANGED = 0.10

@@ -28,13 +28,16 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import insert, select
 
-from engine import bpmn
-from engine.cases import Cases
-from engine.catalog import build_procedure, load_catalog
+from engine.bpmn.specs import load_spec
 from engine.clock import FixedClock
-from engine.forms import example_form
-from engine.store import cases, connect, tasks
-from engine.versions import Versions
+from engine.definition.build import build_procedure
+from engine.definition.validation import load_catalog
+from engine.expressions import SafeScriptEngine
+from engine.runtime.commands import Cases
+from engine.runtime.forms import example_form
+from engine.store.connect import connect
+from engine.store.tables import cases, tasks
+from engine.store.versions import Versions
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 7
@@ -139,10 +142,10 @@ def _data_for(proc, task) -> dict:
 
 def raw_workflows(proc, count_cases: int) -> list[BpmnWorkflow]:
     """Started workflows waiting at their first task (made outside the timing, as okno's are)."""
-    spec = bpmn.load_spec(proc)
+    spec = load_spec(proc)
     workflows = []
     for _ in range(count_cases):
-        wf = BpmnWorkflow(spec.spec, spec.subprocess_specs, script_engine=bpmn.SafeScriptEngine())
+        wf = BpmnWorkflow(spec.spec, spec.subprocess_specs, script_engine=SafeScriptEngine())
         wf.do_engine_steps()
         workflows.append(wf)
     return workflows
@@ -186,7 +189,7 @@ class _DefaultStore:
             while True:
                 state = self.conn.execute("SELECT state FROM wf WHERE id = ?", (case_id,)).fetchone()[0]
                 wf = self.serializer.deserialize_json(state)
-                wf.script_engine = bpmn.SafeScriptEngine()
+                wf.script_engine = SafeScriptEngine()
                 ready = wf.get_tasks(state=TaskState.READY, manual=True)
                 if not ready:
                     break
@@ -232,8 +235,8 @@ def _step_cost_after(setup: _Setup, done: int, samples: int = 20) -> float:
 def _raw_step_cost_after(proc, done: int, samples: int = 20) -> float:
     """The same as `_step_cost_after` for raw SpiffWorkflow in memory: its own growth with history
     (every loop round adds tasks to the tree it walks), the floor okno's growth compares to."""
-    spec = bpmn.load_spec(proc)
-    wf = BpmnWorkflow(spec.spec, spec.subprocess_specs, script_engine=bpmn.SafeScriptEngine())
+    spec = load_spec(proc)
+    wf = BpmnWorkflow(spec.spec, spec.subprocess_specs, script_engine=SafeScriptEngine())
     wf.do_engine_steps()
 
     def step() -> None:

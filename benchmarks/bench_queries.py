@@ -24,8 +24,8 @@ from pathlib import Path
 from sqlalchemy import insert, select, text
 
 from benchmarks.bench_engine import _fill, _Setup
-from engine import queries
-from engine.store import cases, tasks
+from engine.read import queries
+from engine.store.tables import cases, tasks
 
 SIZES = (1_000, 200_000)
 TODAY = date(2025, 7, 20)

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from engine.catalog import validate_paths
+from engine.definition.validation import validate_paths
 
 SIZE = 1000
 RUNS = 5

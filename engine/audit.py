@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
-from engine.store import cases, events
+from engine.store.tables import cases, events
 
 GENESIS = "0" * 64
 

@@ -7,13 +7,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.cases import Cases
-from engine.catalog import load_catalog
 from engine.clock import FixedClock
-from engine.forms import example_form as sample_form
-from engine.procedure import Field, Procedure
-from engine.store import connect, tasks
-from engine.versions import Versions
+from engine.definition.procedure import Field, Procedure
+from engine.definition.validation import load_catalog
+from engine.runtime.commands import Cases
+from engine.runtime.forms import example_form as sample_form
+from engine.store.connect import connect
+from engine.store.tables import tasks
+from engine.store.versions import Versions
 
 CATALOG = Path(__file__).resolve().parent.parent / "procedures"
 
@@ -63,7 +64,7 @@ class Engine:
         raise AssertionError(f"case {case_id} did not end within {limit} steps: {done}")
 
     def case(self, case_id: str) -> dict[str, Any]:
-        from engine.store import cases
+        from engine.store.tables import cases
 
         with self.db.connect() as conn:
             return dict(conn.execute(select(cases).where(cases.c.id == case_id)).one()._mapping)

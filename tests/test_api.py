@@ -9,7 +9,7 @@ import pytest
 
 from api.auth import ALGORITHM, ISSUER, issue_token, load_secret
 from engine.accounts import add_user
-from engine.store import cases, events
+from engine.store.tables import cases, events
 from tests.test_api_support import ORG_A, PASSWORD, SECRET, Api, catalog, pick, task_data
 
 
@@ -441,7 +441,7 @@ def test_issue_and_decide_respect_a_claim(api: Api) -> None:
 
 
 def test_a_failure_after_commit_does_not_free_the_idempotency_key(api: Api, monkeypatch) -> None:
-    from engine import queries
+    from engine.read import queries
 
     body = {"number": "2.1", "applicant": "ivan", "channel": "in_person"}
     headers = {"Idempotency-Key": "after-commit"}

@@ -33,10 +33,10 @@ from engine.accounts import (
     list_users,
     set_password,
     set_role,
-    users,
     verify_password,
 )
 from engine.errors import InvalidInput, NotFound
+from engine.store.tables import users
 from tests.test_api_support import ORG_A, PASSWORD, SECRET, Api
 
 runner = CliRunner()
@@ -329,7 +329,7 @@ def test_accounts_from_before_0005_are_enabled_with_no_change_recorded(tmp_path)
     from sqlalchemy import create_engine, text
 
     from engine.accounts import add_user
-    from engine.store import MIGRATIONS, connect
+    from engine.store.connect import MIGRATIONS, connect
 
     url = f"sqlite:///{tmp_path / 'before_0005.db'}"
     with create_engine(url).begin() as conn:

@@ -10,10 +10,9 @@ from sqlalchemy import select
 from api.auth import LoginLimiter
 from api.problems import ApiError
 from api.schemas import CaseCreate
-from engine import accounts
-from engine.accounts import idempotency
-from engine.store import cases
-from engine.worker import sweep
+from engine import idempotency as keys
+from engine.runtime.scheduler import sweep
+from engine.store.tables import cases, idempotency
 from tests.test_api_support import PASSWORD, Api, catalog, task_data
 
 
@@ -92,8 +91,8 @@ def test_a_stuck_reservation_is_released_by_expiry(api: Api) -> None:
     """A process killed between the command and storing its answer leaves status 0 (409 on
     retry); after the retention period the key acts as new."""
     request = CaseCreate(**_create_body()).model_dump(mode="json")  # as the route hashes it
-    digest = accounts.request_hash("POST /api/cases", request)
-    assert accounts.reserve_key(api.db, "clerk", "stuck", "POST /api/cases", digest,
+    digest = keys.request_hash("POST /api/cases", request)
+    assert keys.reserve_key(api.db, "clerk", "stuck", "POST /api/cases", digest,
                                 api.clock.now()) is None
     assert api.post("/api/cases", json=_create_body(),
                     headers={"Idempotency-Key": "stuck"}).status_code == 409
@@ -104,7 +103,7 @@ def test_a_stuck_reservation_is_released_by_expiry(api: Api) -> None:
 
 def test_the_retention_is_read_from_the_environment(api: Api, monkeypatch) -> None:
     monkeypatch.setenv("OKNO_IDEMPOTENCY_HOURS", "2")
-    assert accounts.idempotency_retention() == timedelta(hours=2)
+    assert keys.idempotency_retention() == timedelta(hours=2)
     body, key = _create_body(), {"Idempotency-Key": "short"}
     api.post("/api/cases", json=body, headers=key)
     api.clock.advance(hours=1)
@@ -113,9 +112,9 @@ def test_the_retention_is_read_from_the_environment(api: Api, monkeypatch) -> No
     assert "idempotent-replayed" not in api.post("/api/cases", json=body, headers=key).headers
     for bad in ("", "soon", "0", "-3"):
         monkeypatch.setenv("OKNO_IDEMPOTENCY_HOURS", bad)
-        assert accounts.idempotency_retention() >= timedelta(hours=1)
+        assert keys.idempotency_retention() >= timedelta(hours=1)
     monkeypatch.delenv("OKNO_IDEMPOTENCY_HOURS")
-    assert accounts.idempotency_retention() == timedelta(hours=24)
+    assert keys.idempotency_retention() == timedelta(hours=24)
 
 
 def test_the_worker_purges_expired_keys(api: Api) -> None:
@@ -136,13 +135,13 @@ def test_the_worker_purges_expired_keys(api: Api) -> None:
 def test_purge_keys_works_in_batches(api: Api) -> None:
     start = api.clock.now()
     for i in range(25):
-        accounts.reserve_key(api.db, "clerk", f"k{i:02}", "POST /api/cases", "h",
+        keys.reserve_key(api.db, "clerk", f"k{i:02}", "POST /api/cases", "h",
                              start + timedelta(minutes=i))
     cutoff = start + timedelta(minutes=23)  # k00 … k22 are older
-    assert accounts.purge_keys(api.db, cutoff, batch=10) == 23
+    assert keys.purge_keys(api.db, cutoff, batch=10) == 23
     assert _keys(api) == {"k23", "k24"}
-    assert accounts.purge_keys(api.db, cutoff, batch=10) == 0
-    assert accounts.purge_keys(api.db, start + timedelta(hours=1), batch=2) == 2
+    assert keys.purge_keys(api.db, cutoff, batch=10) == 0
+    assert keys.purge_keys(api.db, start + timedelta(hours=1), batch=2) == 2
 
 
 # ------------------------------------------------------------------------- sign-in throttling

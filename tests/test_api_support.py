@@ -17,10 +17,10 @@ from sqlalchemy import func, select
 from api.app import build_services, create_app
 from api.auth import issue_token
 from engine.accounts import User, add_user
-from engine.catalog import load_catalog
 from engine.clock import FixedClock
-from engine.forms import example_form
-from engine.procedure import Field, Procedure
+from engine.definition.procedure import Field, Procedure
+from engine.definition.validation import load_catalog
+from engine.runtime.forms import example_form
 
 with warnings.catch_warnings():  # starlette prefers httpx2 for its TestClient; httpx works
     warnings.simplefilter("ignore")

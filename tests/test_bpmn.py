@@ -10,29 +10,21 @@ from pathlib import Path
 
 import pytest
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 from typer.testing import CliRunner
 
 from api.cli import app
-from engine import bpmn
-from engine.bpmn import (
-    BpmnError,
-    bpmn_text,
-    check_bpmn,
-    clear_spec_cache,
-    clock,
-    compile_procedure,
-    fire_timers,
-    load_spec,
-    new_workflow,
-    process_id,
-    step_kind,
-    timer_due_times,
-)
-from engine.catalog import CatalogError, load_catalog
+from engine.bpmn import specs
+from engine.bpmn.check import check_bpmn, parse
+from engine.bpmn.compile import bpmn_text, compile_procedure
+from engine.bpmn.specs import clear_spec_cache, load_spec, new_workflow, step_kind
+from engine.bpmn.timer_clock import clock, fire_timers, timer_due_times
+from engine.bpmn.xml import BpmnError, process_id
+from engine.definition.procedure import Step
+from engine.definition.validation import CatalogError, load_catalog
 from engine.expressions import SafeScriptEngine
-from engine.procedure import Step
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = {
@@ -208,8 +200,8 @@ def test_compile_refuses_what_it_cannot_draw():
 def test_spec_is_parsed_once_per_version(monkeypatch):
     same_version = load_catalog(ROOT / "procedures")["6.1.1"]  # (loading checks 2.2's BPMN)
     calls = []
-    real_parse = bpmn._parse
-    monkeypatch.setattr(bpmn, "_parse", lambda *a, **k: calls.append(a) or real_parse(*a, **k))
+    real_parse = parse
+    monkeypatch.setattr(specs, "parse", lambda *a, **k: calls.append(a) or real_parse(*a, **k))
     procedure = CATALOG["6.1.1"]
     first = load_spec(procedure)
     assert load_spec(procedure) is first
@@ -229,8 +221,8 @@ def test_spec_is_parsed_once_per_version(monkeypatch):
 
 def test_spec_cache_parses_once_under_concurrency(monkeypatch):
     calls = []
-    real_parse = bpmn._parse
-    monkeypatch.setattr(bpmn, "_parse", lambda *a, **k: calls.append(a) or real_parse(*a, **k))
+    real_parse = parse
+    monkeypatch.setattr(specs, "parse", lambda *a, **k: calls.append(a) or real_parse(*a, **k))
     results = []
     barrier = threading.Barrier(8)
 
@@ -381,8 +373,8 @@ def test_clock_needs_an_aware_datetime():
     with pytest.raises(ValueError), clock(datetime(2025, 1, 1)):
         pass
     with clock(T0):
-        assert bpmn._spiff_timer.datetime.now(UTC) == T0
-    assert abs(bpmn._spiff_timer.datetime.now(UTC) - datetime.now(UTC)) < timedelta(minutes=1)
+        assert _spiff_timer.datetime.now(UTC) == T0
+    assert abs(_spiff_timer.datetime.now(UTC) - datetime.now(UTC)) < timedelta(minutes=1)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine import audit
-from engine.catalog import build_procedure, load_catalog
+from engine.definition.build import build_procedure
+from engine.definition.validation import load_catalog
 from tests.casework import CATALOG, Engine
 
 PARALLEL = (Path(__file__).parent / "data" / "parallel.bpmn").read_text(encoding="utf-8")

@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import select, update
 
 from engine import audit
-from engine.catalog import build_procedure, load_catalog
+from engine.definition.build import build_procedure
+from engine.definition.validation import load_catalog
 from engine.errors import Conflict, Forbidden, InvalidInput, NotAllowed, NotFound
-from engine.store import case_documents, events, tasks
+from engine.store.tables import case_documents, events, tasks
 from tests.casework import CATALOG, Engine, sample_form
 
 CATALOG_PROCS = load_catalog(CATALOG)
@@ -269,7 +270,7 @@ def test_workflow_survives_a_restart(eng, tmp_path):
 
 
 def test_overdue_cases_are_marked_by_the_worker(eng):
-    from engine.worker import sweep
+    from engine.runtime.scheduler import sweep
 
     case_id = eng.start("2.1")
     due = eng.case(case_id)["due_date"]
@@ -362,7 +363,7 @@ def test_decide_and_issue_respect_a_claim(eng):
 
 
 def test_a_version_published_by_another_process_is_current_at_once(eng):
-    from engine.versions import Versions
+    from engine.store.versions import Versions
 
     other_process = Versions(eng.db, eng.clock)
     data = eng.catalog["6.1.1"].definition
@@ -395,7 +396,7 @@ def test_a_clock_in_another_zone_stores_utc_and_the_chain_holds(tmp_path):
 
 
 def test_audit_chains_cannot_be_swapped_between_cases(eng):
-    from engine.store import cases as cases_table
+    from engine.store.tables import cases as cases_table
 
     first, second = eng.start("2.1"), eng.start("2.1")
     a, b = eng.case(first), eng.case(second)

@@ -10,19 +10,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine import catalog
-from engine.catalog import (
+from engine.definition import validation
+from engine.definition.build import number_key
+from engine.definition.procedure import Procedure
+from engine.definition.validation import (
     ROOT,
     CatalogError,
     Problem,
+    _fast_validator,
     check_definition,
     definition_files,
     load_catalog,
     load_definition,
-    number_key,
     validate_paths,
 )
-from engine.procedure import Procedure
 
 # A complete, valid definition shaped like procedures/6.1.1.yaml.
 BASE: dict = {
@@ -84,8 +85,8 @@ GROUND = {"id": "some_ground", "title": "основание", "legal_basis": "з
 def schema_validator(request, monkeypatch):
     """Schema cases run with jsonschema-rs in front (when installed) and with jsonschema alone."""
     if request.param == "reference":
-        monkeypatch.setattr(catalog, "_fast_validator", lambda: None)
-    elif catalog._fast_validator() is None:
+        monkeypatch.setattr(validation, "_fast_validator", lambda: None)
+    elif _fast_validator() is None:
         pytest.skip("jsonschema-rs is not installed")
     return request.param
 
@@ -898,19 +899,20 @@ def test_a_copy_of_procedures_validates_clean(tmp_path):
 
 
 def test_the_general_grounds_are_part_of_every_version(tmp_path, monkeypatch):
-    import engine.catalog as catalog_module
+    from engine.definition import build
+    from engine.definition import law as law_module
 
-    before = catalog_module.build_procedure(BASE, "6.1.1.yaml").version
+    before = build.build_procedure(BASE, "6.1.1.yaml").version
     law = tmp_path / "law.yaml"
-    law.write_text(catalog_module.LAW_PATH.read_text(encoding="utf-8").replace(
+    law.write_text(law_module.LAW_PATH.read_text(encoding="utf-8").replace(
         "иные основания", "другие основания"), encoding="utf-8")
-    monkeypatch.setattr(catalog_module, "LAW_PATH", law)
-    catalog_module._general_grounds.cache_clear()
-    catalog_module._general_grounds_json.cache_clear()
+    monkeypatch.setattr(law_module, "LAW_PATH", law)
+    law_module.general_grounds.cache_clear()
+    law_module.general_grounds_json.cache_clear()
     try:
-        assert catalog_module.build_procedure(BASE, "6.1.1.yaml").version != before
+        assert build.build_procedure(BASE, "6.1.1.yaml").version != before
     finally:
         monkeypatch.undo()
-        catalog_module._general_grounds.cache_clear()
-        catalog_module._general_grounds_json.cache_clear()
-    assert catalog_module.build_procedure(BASE, "6.1.1.yaml").version == before
+        law_module.general_grounds.cache_clear()
+        law_module.general_grounds_json.cache_clear()
+    assert build.build_procedure(BASE, "6.1.1.yaml").version == before

@@ -5,7 +5,7 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from api.cli import app
-from engine.store import events
+from engine.store.tables import events
 from tests.casework import Engine
 
 runner = CliRunner()

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from engine.catalog import ROOT, definition_files
+from engine.definition.validation import ROOT, definition_files
 
 runner = CliRunner()
 PROCEDURES = ROOT / "procedures"

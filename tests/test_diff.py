@@ -19,25 +19,14 @@ import yaml
 from typer.testing import CliRunner
 
 from api.cli import app
-from engine.catalog import CatalogError, build_procedure, load_definition, validate_paths
-from engine.diff import (
-    BURDEN,
-    CLASSES,
-    KINDS,
-    NEUTRAL,
-    REFERENCE_YEAR,
-    SCHEMA_ID,
-    SIMPLIFICATION,
-    CatalogDiff,
-    _due_vector,
-    compare_terms,
-    diff_catalogs,
-    diff_to_json,
-    load_git_catalog,
-    load_side,
-    term_ru,
-)
-from engine.diff_report import FORMATS, render, render_html, render_table
+from engine.definition.build import build_procedure
+from engine.definition.validation import CatalogError, load_definition, validate_paths
+from engine.diff.compare import REFERENCE_YEAR, _due_vector, compare_terms
+from engine.diff.model import BURDEN, CLASSES, KINDS, NEUTRAL, SCHEMA_ID, SIMPLIFICATION, CatalogDiff, diff_to_json
+from engine.diff.pairing import diff_catalogs
+from engine.diff.reports import FORMATS, render, render_html, render_table
+from engine.diff.sides import load_git_catalog, load_side
+from engine.diff.wording import term_ru
 from engine.terms import default_calendar, due_date, parse_term
 
 ROOT = Path(__file__).resolve().parent.parent

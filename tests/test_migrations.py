@@ -7,7 +7,8 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from engine.store import MIGRATIONS, all_tables_metadata, connect
+from engine.store.connect import MIGRATIONS, connect
+from engine.store.tables import metadata
 
 
 def _config(conn) -> Config:
@@ -21,7 +22,7 @@ def test_migrations_build_exactly_the_tables_the_code_declares(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
     with engine.begin() as conn:
         command.upgrade(_config(conn), "head")
-        diff = compare_metadata(MigrationContext.configure(conn), all_tables_metadata())
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
 
 

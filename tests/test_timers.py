@@ -6,8 +6,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from engine import audit
-from engine.store import timers
-from engine.worker import sweep
+from engine.runtime.scheduler import sweep
+from engine.store.tables import timers
 from tests.casework import Engine
 
 
@@ -51,7 +51,8 @@ def test_timer_is_dropped_when_its_task_finishes_first(tmp_path):
 def _drawn(tmp_path, name: str, script: str) -> Engine:
     from pathlib import Path
 
-    from engine.catalog import build_procedure, load_catalog
+    from engine.definition.build import build_procedure
+    from engine.definition.validation import load_catalog
     from tests.casework import CATALOG
 
     xml = (Path(__file__).parent / "data" / "timer_script.bpmn").read_text(encoding="utf-8")
@@ -90,7 +91,8 @@ def test_a_timer_at_exactly_its_due_time_waits_and_writes_nothing(tmp_path):
 
 
 def test_timers_of_a_suspended_case_wait_until_it_resumes(tmp_path):
-    from engine.catalog import build_procedure, load_catalog
+    from engine.definition.build import build_procedure
+    from engine.definition.validation import load_catalog
     from tests.casework import CATALOG
 
     data = load_catalog(CATALOG)["2.2"].definition

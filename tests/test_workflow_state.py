@@ -6,10 +6,12 @@ from datetime import UTC, datetime
 import orjson
 from SpiffWorkflow.task import TaskState
 
-from engine import bpmn, workflow_state
-from engine.catalog import load_catalog
+from engine.bpmn.specs import load_spec, new_workflow
+from engine.bpmn.timer_clock import clock
+from engine.definition.validation import load_catalog
 from engine.expressions import SafeScriptEngine
-from engine.forms import example_form
+from engine.runtime.forms import example_form
+from engine.store import workflow_state
 from tests.casework import CATALOG
 
 PROC = load_catalog(CATALOG)["6.1.1"]
@@ -30,13 +32,13 @@ def _snapshot(wf) -> list:
 
 
 def test_plain_data_round_trips_without_the_spec():
-    wf = bpmn.new_workflow(PROC, {"channel": "in_person", "category": "citizen_by", "exempt": False})
+    wf = new_workflow(PROC, {"channel": "in_person", "category": "citizen_by", "exempt": False})
     wf.do_engine_steps()
     _advance(wf, 2)
     state = workflow_state.dump(wf)
     assert b'"okno_layout":"plain"' in state
     assert b"task_specs" not in state  # the spec is not stored with the case
-    spec = bpmn.load_spec(PROC)
+    spec = load_spec(PROC)
     restored = workflow_state.load(state, spec.spec, spec.subprocess_specs)
     assert _snapshot(restored) == _snapshot(wf)
     assert isinstance(restored.script_engine, SafeScriptEngine)
@@ -44,13 +46,13 @@ def test_plain_data_round_trips_without_the_spec():
 
 
 def test_typed_values_fall_back_to_spiffworkflow_conversion():
-    wf = bpmn.new_workflow(PROC, {"channel": "in_person", "category": "citizen_by", "exempt": False})
+    wf = new_workflow(PROC, {"channel": "in_person", "category": "citizen_by", "exempt": False})
     wf.do_engine_steps()
     task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
     task.data["when"] = datetime(2025, 6, 18, 9, 30, tzinfo=UTC)
     state = workflow_state.dump(wf)
     assert b"okno_layout" not in orjson.loads(state)
-    spec = bpmn.load_spec(PROC)
+    spec = load_spec(PROC)
     restored = workflow_state.load(state, spec.spec, spec.subprocess_specs)
     again = restored.get_task_from_id(task.id)
     assert again.data["when"] == datetime(2025, 6, 18, 9, 30, tzinfo=UTC)
@@ -58,11 +60,11 @@ def test_typed_values_fall_back_to_spiffworkflow_conversion():
 
 
 def test_plain_layout_keeps_dicts_that_look_typed():
-    wf = bpmn.new_workflow(PROC, {"channel": "in_person", "category": "citizen_by", "exempt": False})
+    wf = new_workflow(PROC, {"channel": "in_person", "category": "citizen_by", "exempt": False})
     wf.do_engine_steps()
     task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
     task.data["nested"] = {"typename": "UUID", "value": "x"}
-    spec = bpmn.load_spec(PROC)
+    spec = load_spec(PROC)
     restored = workflow_state.load(workflow_state.dump(wf), spec.spec, spec.subprocess_specs)
     assert restored.get_task_from_id(task.id).data["nested"] == {"typename": "UUID", "value": "x"}
 
@@ -72,9 +74,9 @@ def test_the_direct_plain_dict_equals_spiffworkflows_conversion_at_every_step():
     catalog = load_catalog(CATALOG)
     saw_subprocess = False
     for proc in catalog.values():
-        wf = bpmn.new_workflow(proc, {"channel": "in_person", "category": None, "exempt": False})
+        wf = new_workflow(proc, {"channel": "in_person", "category": None, "exempt": False})
         wf.script_engine = workflow_state.script_engine()
-        with bpmn.clock(datetime(2025, 6, 18, 7, 0, tzinfo=UTC)):
+        with clock(datetime(2025, 6, 18, 7, 0, tzinfo=UTC)):
             wf.do_engine_steps()
             for _ in range(30):
                 assert workflow_state.plain_dict(wf) == workflow_state._plain.to_dict(wf), proc.number

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from engine import yaml_source
-from engine.yaml_source import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, YamlError, parse_yaml
+from engine.definition import yaml_source
+from engine.definition.yaml_source import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, YamlError, parse_yaml
 
 LOADERS = [yaml.SafeLoader] + ([yaml.CSafeLoader] if hasattr(yaml, "CSafeLoader") else [])
 

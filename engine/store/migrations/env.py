@@ -1,15 +1,15 @@
-"""Alembic environment: migrations run on the connection `engine.store.upgrade_schema` passes in."""
+"""Alembic environment: migrations run on the connection `engine.store.connect.upgrade_schema` passes in."""
 from __future__ import annotations
 
 from alembic import context
 
-from engine.store import all_tables_metadata
+from engine.store.tables import metadata
 
 config = context.config
-target_metadata = all_tables_metadata()
+target_metadata = metadata
 connection = config.attributes.get("connection")
 if connection is None:  # `alembic` run by hand: use the configured URL
-    from engine.store import connect
+    from engine.store.connect import connect
 
     connection = connect(config.get_main_option("sqlalchemy.url"), create=False).connect()
 

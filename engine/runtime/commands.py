@@ -24,16 +24,22 @@ from SpiffWorkflow.task import Task, TaskState
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 
-from engine import audit, bpmn, workflow_state
-from engine.catalog import RESERVED_FIELD_IDS
+from engine import audit
+from engine.bpmn.specs import load_spec, new_workflow
+from engine.bpmn.specs import step_kind as drawn_step_kind
+from engine.bpmn.timer_clock import clock, timer_due_times
+from engine.bpmn.xml import BpmnError
 from engine.clock import SystemClock
+from engine.definition.procedure import BUILTIN_NAMES, Procedure
+from engine.definition.validation import RESERVED_FIELD_IDS
 from engine.errors import Conflict, Forbidden, InvalidInput, NotAllowed, NotFound, OknoError
 from engine.expressions import ExpressionError
-from engine.forms import MAX_INTEGER, check_text, clean_form
-from engine.procedure import BUILTIN_NAMES, Procedure
-from engine.store import RawTransactions, case_documents, cases, events, tasks, timers
+from engine.runtime.forms import MAX_INTEGER, check_text, clean_form
+from engine.store import workflow_state
+from engine.store.fast_path import RawTransactions
+from engine.store.tables import case_documents, cases, events, tasks, timers
+from engine.store.versions import Versions
 from engine.terms import WorkCalendar, default_calendar, due_date, extend_due, shift_by_pause
-from engine.versions import Versions
 
 log = logging.getLogger("okno.cases")
 
@@ -163,9 +169,9 @@ class Cases:
             # Every form field starts as None, so a condition on a field not filled in (optional,
             # or of a skipped step) reads None instead of failing on an unknown name.
             fields = {f.id: None for step in proc.steps for f in step.fields}
-            workflow = bpmn.new_workflow(proc, {**fields, "channel": channel, "category": category,
+            workflow = new_workflow(proc, {**fields, "channel": channel, "category": category,
                                                 "exempt": bool(exempt), "documents_requested": False})
-        except bpmn.BpmnError as exc:
+        except BpmnError as exc:
             raise NotAllowed(f"procedure {number} version {proc.version[:12]} cannot run: {exc}") from None
         workflow.script_engine = workflow_state.script_engine()
         case_id = str(uuid.uuid4())
@@ -365,12 +371,12 @@ class Cases:
                     raise NotAllowed(f"the case is {cmd.row['status']}: its timers wait")
                 waiting = {task_id for task_id, _ in cmd.timers_before}
                 try:
-                    with bpmn.clock(cmd.now):
+                    with clock(cmd.now):
                         cmd.workflow.refresh_timers()
                 except (WorkflowException, ExpressionError) as exc:
                     raise NotAllowed(f"the timer could not fire: {exc}") from None
                 self._engine_steps(cmd)
-                gone = sorted(waiting - {task_id for task_id, _ in bpmn.timer_due_times(cmd.workflow)})
+                gone = sorted(waiting - {task_id for task_id, _ in timer_due_times(cmd.workflow)})
                 if not gone:
                     raise NotAllowed("no timer was due")  # nothing happened: nothing is written
                 cmd.step = ",".join(sorted({cmd.workflow.get_task_from_id(uuid.UUID(t)).task_spec.name
@@ -431,8 +437,8 @@ class Cases:
         # If anything below raises, the workflow may be half-changed: it is simply not put back
         # into the live cache, and the next command restores it from the stored state.
         before = self._ready(workflow)
-        if bpmn.load_spec(proc).has_timers:
-            cmd.timers_before = bpmn.timer_due_times(workflow)
+        if load_spec(proc).has_timers:
+            cmd.timers_before = timer_due_times(workflow)
         apply(cmd)
         after = self._ready(workflow)
         if cmd.noop:
@@ -469,7 +475,7 @@ class Cases:
             stored = self.sql["state"].one(cursor, {"case_id": row["id"], "row_version": row["row_version"]})
         if stored is None:  # another command changed the case since its row was read
             raise Conflict("the case was changed by another command; reload and retry")
-        spec = bpmn.load_spec(proc)
+        spec = load_spec(proc)
         return workflow_state.load(stored["state"], spec.spec, spec.subprocess_specs)
 
     def _put(self, case_id: str, row_version: int, workflow: BpmnWorkflow) -> None:
@@ -565,7 +571,7 @@ class Cases:
 
     def _engine_steps(self, cmd: _Command) -> None:
         try:
-            with bpmn.clock(cmd.now):
+            with clock(cmd.now):
                 cmd.workflow.do_engine_steps()
         except (WorkflowException, ExpressionError) as exc:
             raise NotAllowed(f"the procedure's flow failed: {exc}") from None
@@ -588,8 +594,8 @@ class Cases:
             values["state_format"] = workflow_state.FORMAT
         due = values.get("due_date", row["due_date"])
         timers_after = None
-        if (cmd.workflow_changed or new) and bpmn.load_spec(proc).has_timers:
-            timers_after = bpmn.timer_due_times(cmd.workflow)
+        if (cmd.workflow_changed or new) and load_spec(proc).has_timers:
+            timers_after = timer_due_times(cmd.workflow)
         case_id = row["id"]
         with self.raw.write() as cur:
             if new:
@@ -683,4 +689,4 @@ def step_kind(proc: Procedure, task_spec: Any) -> str:
     for step in proc.steps:
         if step.id == task_spec.name:
             return step.kind
-    return bpmn.step_kind(task_spec) or "task"
+    return drawn_step_kind(task_spec) or "task"

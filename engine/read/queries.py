@@ -19,10 +19,10 @@ from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from engine import audit
+from engine.definition.procedure import Procedure
 from engine.expressions import ExpressionError, evaluate
-from engine.procedure import Procedure
-from engine.store import case_documents, cases, events, procedure_versions, tasks
-from engine.versions import Versions
+from engine.store.tables import case_documents, cases, events, procedure_versions, tasks
+from engine.store.versions import Versions
 
 NEEDED, MAYBE = "yes", "maybe"
 TASK_COLUMNS = (tasks.c.id, tasks.c.case_id, tasks.c.step, tasks.c.kind, tasks.c.title,

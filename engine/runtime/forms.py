@@ -5,8 +5,8 @@ import re
 from datetime import date
 from typing import Any
 
+from engine.definition.procedure import Field
 from engine.errors import InvalidInput
-from engine.procedure import Field
 
 MAX_TEXT = 10_000
 

@@ -19,12 +19,13 @@ import orjson
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from engine.bpmn import BpmnError, compile_procedure
-from engine.catalog import build_procedure, number_key
+from engine.bpmn.compile import compile_procedure
+from engine.bpmn.xml import BpmnError
 from engine.clock import SystemClock
+from engine.definition.build import build_procedure, number_key
+from engine.definition.procedure import Procedure
 from engine.errors import NotFound
-from engine.procedure import Procedure
-from engine.store import procedure_versions
+from engine.store.tables import procedure_versions
 
 _NEWEST_SEQ = select(func.coalesce(func.max(procedure_versions.c.seq), 0))
 

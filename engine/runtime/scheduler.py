@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from engine import accounts
-from engine.cases import Cases
+from engine import idempotency as keys
+from engine.runtime.commands import Cases
 
 log = logging.getLogger("okno.worker")
 
@@ -23,7 +23,7 @@ def sweep(cases: Cases) -> tuple[int, int]:
 
 def purge_idempotency_keys(cases: Cases) -> int:
     """Delete the Idempotency-Keys older than the retention period (by the cases' clock)."""
-    purged = accounts.purge_keys(cases.db, cases.clock.now() - accounts.idempotency_retention())
+    purged = keys.purge_keys(cases.db, cases.clock.now() - keys.idempotency_retention())
     if purged:
         log.info("forgot %d expired idempotency key(s)", purged)
     return purged

@@ -1,4 +1,4 @@
-"""The catalog: procedure definitions read from YAML, validated, and turned into Procedures.
+"""Validating procedure definitions read from YAML and turning them into Procedures.
 
 Validation has two layers. The JSON Schema (`schemas/procedure.schema.json`) checks the shape;
 the semantic checks here cover what a schema cannot: unique numbers and ids, references to roles
@@ -7,7 +7,6 @@ Every problem carries the file, line and column it comes from.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -17,32 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import orjson
-import yaml
 
+from engine.definition.build import build_procedure, number_key
+from engine.definition.law import general_grounds
+from engine.definition.procedure import BUILTIN_NAMES, Procedure
+from engine.definition.yaml_source import YamlError, parse_yaml
 from engine.expressions import ExpressionError, compile_expression
-from engine.procedure import (
-    BUILTIN_NAMES,
-    Appeal,
-    Authority,
-    Choice,
-    Fee,
-    FeeCategory,
-    Field,
-    Ground,
-    PresentedDocument,
-    Procedure,
-    RequestedDocument,
-    Role,
-    Step,
-    Term,
-    Validity,
-)
-from engine.yaml_source import YamlError, parse_yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "schemas" / "procedure.schema.json"
-LAW_PATH = Path(__file__).resolve().parent / "data" / "law_433.yaml"
 # Ids the BPMN compiler gives its own events, and data keys the engine or serializer owns.
 RESERVED_STEP_IDS = frozenset({"start", "end_approved", "end_refused"})
 RESERVED_FIELD_IDS = frozenset({"outcome", "ground", "typename"})
@@ -125,19 +107,6 @@ def _fast_is_valid(fast: Any, data: Any) -> bool:
         return fast.is_valid(data)
     except Exception:  # noqa: BLE001 - data it cannot take: the reference validator decides
         return False
-
-
-@cache
-def _general_grounds_json() -> bytes:
-    grounds = _general_grounds()
-    return orjson.dumps({key: [[g.id, g.title, g.legal_basis] for g in grounds[key]] for key in grounds},
-                        option=orjson.OPT_SORT_KEYS)
-
-
-@cache
-def _general_grounds() -> dict[str, tuple[Ground, ...]]:
-    data = yaml.safe_load(LAW_PATH.read_text(encoding="utf-8"))
-    return {key: tuple(Ground(**g) for g in data[key]) for key in data}
 
 
 def definition_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -274,7 +243,8 @@ def _read_bpmn(data: dict[str, Any], base_dir: Path | None) -> tuple[str | None,
         return None, f"BPMN file {data['bpmn']} lies outside the definition's folder"
     if not path.is_file():
         return None, f"BPMN file {data['bpmn']} does not exist"
-    from engine.bpmn import BpmnError, check_bpmn  # the compiler needs SpiffWorkflow; load lazily
+    from engine.bpmn.check import check_bpmn
+    from engine.bpmn.xml import BpmnError
 
     try:
         xml = path.read_text(encoding="utf-8")
@@ -307,7 +277,7 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
         yield from _unique(data["suspension"].get("grounds", []), ("suspension", "grounds"), "ground")
         if data["suspension"]["allowed"] is False and data["suspension"].get("grounds"):
             yield ("suspension", "grounds"), "grounds given but suspension is not allowed"
-    general = {g.id for g in _general_grounds()["refusal_grounds"]}
+    general = {g.id for g in general_grounds()["refusal_grounds"]}
     for i, ground in enumerate(data.get("refusal_grounds", [])):
         if ground["id"] in general:
             yield ("refusal_grounds", i, "id"), f"ground {ground['id']!r} is a general ground of Law No. 433-З already"
@@ -408,67 +378,3 @@ def _term_days(text: str) -> float:
     return parse_term(text).approx_days
 
 
-def _ground(g: dict[str, Any]) -> Ground:
-    return Ground(g["id"], g["title"], g.get("legal_basis"))
-
-
-def build_procedure(data: dict[str, Any], source: str, bpmn_xml: str | None = None) -> Procedure:
-    """Turn validated data into a Procedure; the version hashes the definition and its BPMN."""
-    canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-    digest = hashlib.sha256(canonical)
-    # The general grounds of Law No. 433-З become part of every procedure: a change to them is a
-    # new version of every procedure, never a silent change to cases already running.
-    digest.update(b"\0law\0" + _general_grounds_json())
-    if bpmn_xml is not None:
-        digest.update(b"\0bpmn\0" + bpmn_xml.encode("utf-8"))
-    fee = data["fee"]
-    general = _general_grounds()
-    suspension = data.get("suspension", {"allowed": False})
-    return Procedure(
-        number=data["number"],
-        chapter=data["chapter"],
-        name=data["name"]["ru"],
-        names=tuple(sorted(data["name"].items())),
-        legal_basis=tuple(data.get("legal_basis", ())),
-        authorities=tuple(Authority(a["kind"], a["title"]) for a in data["authorities"]),
-        channels=tuple(data["channels"]),
-        documents=tuple(PresentedDocument(**d) for d in data.get("documents", [])),
-        requested_documents=tuple(RequestedDocument(**d) for d in data.get("requested_documents", [])),
-        fee=Fee(
-            kind=fee["kind"],
-            base_units=fee.get("base_units", 0),
-            categories=tuple(FeeCategory(**c) for c in fee.get("categories", [])),
-            exemptions=tuple(_ground(g) for g in fee.get("exemptions", [])),
-            notes=fee.get("notes"),
-        ),
-        term=Term(**data["term"]),
-        validity=Validity(**data["validity"]),
-        result=data["result"]["title"],
-        appeal=Appeal(**data["appeal"]) if "appeal" in data else None,
-        roles=tuple(Role(**r) for r in data["roles"]),
-        steps=tuple(
-            Step(
-                id=s["id"], kind=s["kind"], title=s["title"], role=s["role"],
-                fields=tuple(
-                    Field(**{**f, "choices": tuple(Choice(**c) for c in f.get("choices", []))})
-                    for f in s.get("fields", [])
-                ),
-                condition=s.get("condition"), term=s.get("term"), notes=s.get("notes"),
-            )
-            for s in data.get("steps", [])
-        ),
-        refusal_grounds=general["refusal_grounds"] + tuple(_ground(g) for g in data.get("refusal_grounds", [])),
-        acceptance_refusal_grounds=general["acceptance_refusal_grounds"],
-        suspension_allowed=suspension["allowed"],
-        suspension_grounds=tuple(_ground(g) for g in suspension.get("grounds", [])),
-        version=digest.hexdigest(),
-        source=source,
-        bpmn=data.get("bpmn"),
-        bpmn_xml=bpmn_xml,
-        definition_json=canonical,
-    )
-
-
-def number_key(number: str) -> tuple[int, ...]:
-    """Sort key that puts 1.2 before 1.10, as the official list does."""
-    return tuple(int(part) for part in number.split("."))

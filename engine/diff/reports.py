@@ -13,16 +13,8 @@ from typing import Any
 
 import orjson
 
-from engine.diff import (
-    BURDEN,
-    CLASS_RU,
-    CLASSES,
-    SIMPLIFICATION,
-    CatalogDiff,
-    Change,
-    _plural,
-    diff_to_json,
-)
+from engine.diff.model import BURDEN, CLASS_RU, CLASSES, SIMPLIFICATION, CatalogDiff, Change, diff_to_json
+from engine.diff.wording import _plural
 
 FORMATS = ("table", "markdown", "json", "html", "xlsx", "csv")
 # Formats not meant for a terminal: the CLI wants --output for them when stdout is a tty.

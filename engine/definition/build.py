@@ -1,0 +1,92 @@
+"""Building an immutable Procedure from a definition's validated data.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from engine.definition.law import general_grounds, general_grounds_json
+from engine.definition.procedure import (
+    Appeal,
+    Authority,
+    Choice,
+    Fee,
+    FeeCategory,
+    Field,
+    Ground,
+    PresentedDocument,
+    Procedure,
+    RequestedDocument,
+    Role,
+    Step,
+    Term,
+    Validity,
+)
+
+
+def _ground(g: dict[str, Any]) -> Ground:
+    return Ground(g["id"], g["title"], g.get("legal_basis"))
+
+
+def build_procedure(data: dict[str, Any], source: str, bpmn_xml: str | None = None) -> Procedure:
+    """Turn validated data into a Procedure; the version hashes the definition and its BPMN."""
+    canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.sha256(canonical)
+    # The general grounds of Law No. 433-З become part of every procedure: a change to them is a
+    # new version of every procedure, never a silent change to cases already running.
+    digest.update(b"\0law\0" + general_grounds_json())
+    if bpmn_xml is not None:
+        digest.update(b"\0bpmn\0" + bpmn_xml.encode("utf-8"))
+    fee = data["fee"]
+    general = general_grounds()
+    suspension = data.get("suspension", {"allowed": False})
+    return Procedure(
+        number=data["number"],
+        chapter=data["chapter"],
+        name=data["name"]["ru"],
+        names=tuple(sorted(data["name"].items())),
+        legal_basis=tuple(data.get("legal_basis", ())),
+        authorities=tuple(Authority(a["kind"], a["title"]) for a in data["authorities"]),
+        channels=tuple(data["channels"]),
+        documents=tuple(PresentedDocument(**d) for d in data.get("documents", [])),
+        requested_documents=tuple(RequestedDocument(**d) for d in data.get("requested_documents", [])),
+        fee=Fee(
+            kind=fee["kind"],
+            base_units=fee.get("base_units", 0),
+            categories=tuple(FeeCategory(**c) for c in fee.get("categories", [])),
+            exemptions=tuple(_ground(g) for g in fee.get("exemptions", [])),
+            notes=fee.get("notes"),
+        ),
+        term=Term(**data["term"]),
+        validity=Validity(**data["validity"]),
+        result=data["result"]["title"],
+        appeal=Appeal(**data["appeal"]) if "appeal" in data else None,
+        roles=tuple(Role(**r) for r in data["roles"]),
+        steps=tuple(
+            Step(
+                id=s["id"], kind=s["kind"], title=s["title"], role=s["role"],
+                fields=tuple(
+                    Field(**{**f, "choices": tuple(Choice(**c) for c in f.get("choices", []))})
+                    for f in s.get("fields", [])
+                ),
+                condition=s.get("condition"), term=s.get("term"), notes=s.get("notes"),
+            )
+            for s in data.get("steps", [])
+        ),
+        refusal_grounds=general["refusal_grounds"] + tuple(_ground(g) for g in data.get("refusal_grounds", [])),
+        acceptance_refusal_grounds=general["acceptance_refusal_grounds"],
+        suspension_allowed=suspension["allowed"],
+        suspension_grounds=tuple(_ground(g) for g in suspension.get("grounds", [])),
+        version=digest.hexdigest(),
+        source=source,
+        bpmn=data.get("bpmn"),
+        bpmn_xml=bpmn_xml,
+        definition_json=canonical,
+    )
+
+
+def number_key(number: str) -> tuple[int, ...]:
+    """Sort key that puts 1.2 before 1.10, as the official list does."""
+    return tuple(int(part) for part in number.split("."))

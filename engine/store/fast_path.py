@@ -1,0 +1,139 @@
+"""The one raw fast path: statements compiled once per dialect and run on pooled DBAPI connections.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+from sqlalchemy.engine import Engine
+
+
+class Prepared:
+    """A statement compiled once for a dialect and run straight on the DBAPI cursor.
+
+    Every command runs the same few statements; going through SQLAlchemy's execution machinery
+    for each cost more than SQLite itself (see docs/engine.md). The SQL is still SQLAlchemy's own
+    portable rendering, and values go through the column types' own bind and result processors,
+    so rows read back through Core are exactly as if Core had written them.
+    """
+
+    def __init__(self, stmt, dialect, columns=()) -> None:
+        compiled = stmt.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.positional = bool(compiled.positional)
+        self.order = tuple(compiled.positiontup or ()) if self.positional else ()
+        self.binds = {
+            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+            for name, bind in compiled.binds.items()
+        }
+        self.binds = {name: proc for name, proc in self.binds.items() if proc is not None}
+        # Literals in the statement (`state == 'open'`) became binds with their value attached.
+        self.literals = {name: bind.value for name, bind in compiled.binds.items()
+                         if bind.value is not None}
+        self.columns = tuple(col.key for col in columns)
+        self.results = tuple(_result_processor(col, dialect) for col in columns)
+        # Positional (SQLite): per parameter, its literal or its bind processor, in order.
+        self.plan = tuple((name, name in self.literals, self.binds.get(name)) for name in self.order)
+
+    def params(self, values: dict):
+        if self.positional:
+            literals = self.literals
+            return tuple(literals[name] if literal else (proc(values[name]) if proc else values[name])
+                         for name, literal, proc in self.plan)
+        if self.literals:
+            values = {**self.literals, **values}
+        if self.binds:
+            values = dict(values)
+            for name, proc in self.binds.items():
+                if name in values:
+                    values[name] = proc(values[name])
+        return values
+
+    def run(self, cursor, values: dict) -> int:
+        cursor.execute(self.sql, self.params(values))
+        return cursor.rowcount
+
+    def run_many(self, cursor, rows: list[dict]) -> None:
+        cursor.executemany(self.sql, [self.params(row) for row in rows])
+
+    def one(self, cursor, values: dict) -> dict | None:
+        """The first row as a dict keyed by column, values converted as Core would."""
+        cursor.execute(self.sql, self.params(values))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return {key: (proc(value) if proc is not None and value is not None else value)
+                for key, proc, value in zip(self.columns, self.results, row, strict=True)}
+
+
+def _result_processor(column, dialect):
+    """The column type's own conversion of fetched values; None where the driver's value is final
+    (psycopg returns native floats and wants the wire type code, which a raw cursor does not give)."""
+    try:
+        return column.type.dialect_impl(dialect).result_processor(dialect, None)
+    except TypeError:
+        return None
+
+
+class RawTransactions:
+    """Transactions on pooled DBAPI connections, for the hot path of commands.
+
+    `hold()` keeps one pooled connection for the blocks a command runs (its reads, then its write
+    transaction), so a command checks a connection out of the pool once instead of per block.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
+        self._held = threading.local()
+
+    def prepare(self, stmt, columns=()) -> Prepared:
+        return Prepared(stmt, self.engine.dialect, columns)
+
+    def read(self):
+        return _RawBlock(self, write=False)
+
+    def write(self):
+        return _RawBlock(self, write=True)
+
+    @contextlib.contextmanager
+    def hold(self):
+        if getattr(self._held, "conn", None) is not None:  # nested: the outer hold owns it
+            yield
+            return
+        self._held.conn = self.engine.raw_connection()
+        try:
+            yield
+        finally:
+            conn, self._held.conn = self._held.conn, None
+            conn.close()  # back to the pool
+
+    def _checkout(self):
+        held = getattr(self._held, "conn", None)
+        return (held, False) if held is not None else (self.engine.raw_connection(), True)
+
+
+class _RawBlock:
+    def __init__(self, owner: RawTransactions, write: bool) -> None:
+        self.owner, self.write = owner, write
+
+    def __enter__(self):
+        self.conn, self.own = self.owner._checkout()
+        self.cursor = self.conn.cursor()
+        if self.owner.sqlite and self.write:  # a read is one autocommitted SELECT: no BEGIN
+            self.cursor.execute("BEGIN IMMEDIATE")
+        return self.cursor
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self.owner.sqlite:
+                if self.write:
+                    self.cursor.execute("ROLLBACK" if exc_type else "COMMIT")
+            elif exc_type or not self.write:
+                self.conn.rollback()
+            else:
+                self.conn.commit()
+        finally:
+            self.cursor.close()
+            if self.own:
+                self.conn.close()  # back to the pool

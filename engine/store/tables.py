@@ -1,0 +1,172 @@
+"""Every table of okno, in one metadata (SQLAlchemy Core, portable SQL: SQLite and PostgreSQL).
+
+Layout, chosen after measuring (see docs/engine.md):
+- `cases` holds one row per case with the workflow state as one JSON document *without* its spec
+  (the spec is parsed once per procedure version and kept in memory), plus the columns the
+  queries need (status, authority, due date) and `row_version` for optimistic concurrency;
+- `tasks` is the side table clerks query (role, assignee, authority, state, due date), written in
+  the same transaction as the case, so work lists never load a workflow;
+- `timers` holds due times of waiting timer events, so the worker finds due work by an index;
+- `events` is the append-only, hash-chained audit trail; `case_documents` the checklist state.
+- `users` and `idempotency` hold the accounts and the remembered answers to retried commands.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+procedure_versions = Table(
+    "procedure_versions",
+    metadata,
+    Column("version", String(64), primary_key=True),
+    Column("number", String(32), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("definition", Text, nullable=False),
+    Column("bpmn_xml", Text),
+    # The BPMN compiled from `steps` when the version was published: cases run this text, not
+    # what the current compiler makes of the definition. NULL for a drawn BPMN (`bpmn_xml` is it).
+    Column("compiled_xml", Text),
+    Column("source", Text, nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False),
+    Column("seq", Integer, nullable=False),  # load order: the newest version of a number wins
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("number", String(32), nullable=False),
+    Column("version", String(64), ForeignKey("procedure_versions.version"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("outcome", String(16)),
+    Column("ground", String(64)),
+    Column("applicant", String(128), nullable=False),  # as the application names them
+    # The applicant's okno account, when they have one: the only link that lets an applicant see
+    # a case (a name typed by a clerk never does, whatever user it happens to match).
+    Column("applicant_user", String(128)),
+    Column("channel", String(16), nullable=False),
+    Column("authority", String(128), nullable=False),
+    Column("category", String(64)),
+    Column("exempt", Boolean, nullable=False, default=False),
+    Column("fee", Float, nullable=False, default=0),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("documents_requested", Boolean, nullable=False, default=False),
+    Column("suspended_on", Date),
+    # Calendar days the case was suspended since its term started counting: the due date is the
+    # legal term's last day moved by them (kept so that a later extension keeps the pauses).
+    Column("paused_days", Integer, nullable=False, default=0, server_default="0"),
+    Column("overdue", Boolean, nullable=False, default=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("row_version", Integer, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("state", LargeBinary, nullable=False),
+    Column("state_format", String(32), nullable=False),
+    # Case lists come newest first, a page at a time: each list has an index in that order, so a
+    # page is an index range, not a sort of every case of the authority (measured with 200,000
+    # cases: 290 ms -> 20 ms, most of it the total count). The step path never writes these
+    # columns, so the indexes cost nothing per step.
+    Index("ix_cases_started", "started_at", "id"),
+    Index("ix_cases_authority_started", "authority", "started_at", "id"),
+    Index("ix_cases_authority_status", "authority", "status", "started_at", "id"),
+    Index("ix_cases_authority_overdue", "authority", "overdue", "started_at", "id"),
+    Index("ix_cases_applicant", "applicant"),
+    Index("ix_cases_applicant_user", "applicant_user"),
+    Index("ix_cases_open_due", "status", "overdue", "due_date"),
+    Index("ix_cases_number", "number"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("step", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("acts_as", String(16), nullable=False),
+    Column("authority", String(128), nullable=False),
+    Column("state", String(16), nullable=False),  # open, done, cancelled
+    Column("assignee", String(128)),
+    Column("due_date", Date),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("closed_by", String(128)),
+    Index("ix_tasks_worklist", "authority", "acts_as", "state", "due_date"),
+    Index("ix_tasks_assignee", "assignee", "state"),
+)
+
+timers = Table(
+    "timers",
+    metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Column("task_id", String(36), primary_key=True),
+    Column("due_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("step", String(64)),
+    Column("data", Text, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+case_documents = Table(
+    "case_documents",
+    metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Column("document", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),  # presented, requested, received
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(128), nullable=False),
+)
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("org", String(128), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),  # set while the account is disabled
+    Column("credentials_changed_at", DateTime(timezone=True)),  # older tokens are refused
+)
+
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("user", String(128), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("route", String(255), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),  # 0 while the first request is still running
+    Column("response_body", LargeBinary),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),  # expiry sweeps
+)
