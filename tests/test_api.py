@@ -9,6 +9,7 @@ import pytest
 
 from api.auth import ALGORITHM, ISSUER, issue_token, load_secret
 from engine.accounts import add_user
+from engine.runtime.scheduler import mark_overdue
 from engine.store.tables import cases, events
 from tests.test_api_support import ORG_A, PASSWORD, SECRET, Api, catalog, pick, task_data
 
@@ -350,7 +351,7 @@ def test_case_list_filters_and_overdue(api: Api) -> None:
     assert api.get("/api/cases?status=completed").json()["total"] == 0
     assert api.get("/api/cases?overdue=true").json()["total"] == 0
     api.clock.advance(days=120)
-    assert api.services.cases.mark_overdue() == 3
+    assert mark_overdue(api.services.cases) == 3
     assert api.get("/api/cases?overdue=true").json()["total"] == 3
     assert api.get("/api/tasks?overdue=true").json()["total"] == 3
     latest = max(c["due_date"] for c in made)

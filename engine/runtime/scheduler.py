@@ -1,20 +1,68 @@
-"""The scheduler loop: fires due timers and marks overdue cases, through indexes only, and
-forgets expired Idempotency-Keys."""
+"""The scheduler: fires due timers and marks overdue cases, found through indexes only (never by
+loading every case), and forgets expired Idempotency-Keys; `run_worker` is its loop."""
 from __future__ import annotations
 
 import logging
 import threading
 
+from sqlalchemy import func, select
+
 from engine import idempotency as keys
+from engine.errors import Conflict, NotAllowed, OknoError
 from engine.runtime.commands import Cases
+from engine.statuses import CaseStatus
+from engine.store.tables import cases as cases_table
+from engine.store.tables import timers
 
 log = logging.getLogger("okno.worker")
+WORKER = "system:worker"
+
+
+def fire_due_timers(cases: Cases, *, actor: str = WORKER, limit: int = 500) -> int:
+    """Fire the timers due by the clock, found through the timers index; returns the cases in
+    which timers fired. A case that fails is logged and skipped: it never holds up others.
+    Timers of a suspended case wait until it is resumed."""
+    with cases.db.connect() as conn:
+        due = conn.execute(select(timers.c.case_id).where(timers.c.due_at < cases.now())
+                           .group_by(timers.c.case_id).order_by(func.min(timers.c.due_at))
+                           .limit(limit)).scalars().all()
+    fired = 0
+    for case_id in due:
+        try:
+            with cases.unit_of_work(actor) as uow:
+                uow.cases.get(case_id).fire_timers()
+                uow.commit()
+            fired += 1
+        except Conflict:
+            continue  # a clerk's command won; the timer is still due and fires next round
+        except OknoError as exc:
+            log.warning("timers of case %s did not fire: %s", case_id, exc.detail)
+    return fired
+
+
+def mark_overdue(cases: Cases, *, actor: str = WORKER, limit: int = 1000) -> int:
+    """Mark open cases whose due date has passed; found through the (status, overdue, due) index."""
+    c = cases_table.c
+    with cases.db.connect() as conn:
+        ids = conn.execute(select(c.id).where(
+            c.status == CaseStatus.OPEN.value, c.overdue.is_(False), c.due_date < cases.clock.today(),
+        ).limit(limit)).scalars().all()
+    marked = 0
+    for case_id in ids:
+        try:
+            with cases.unit_of_work(actor) as uow:
+                uow.cases.get(case_id).mark_overdue()
+                uow.commit()
+            marked += 1
+        except (Conflict, NotAllowed):
+            continue
+    return marked
 
 
 def sweep(cases: Cases) -> tuple[int, int]:
     """One round: (timers fired, cases marked overdue); expired Idempotency-Keys are purged too."""
-    fired = cases.fire_due_timers()
-    marked = cases.mark_overdue()
+    fired = fire_due_timers(cases)
+    marked = mark_overdue(cases)
     if fired or marked:
         log.info("fired %d timer(s), marked %d case(s) overdue", fired, marked)
     purge_idempotency_keys(cases)

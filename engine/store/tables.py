@@ -77,7 +77,10 @@ cases = Table(
     Column("row_version", Integer, nullable=False),
     Column("last_hash", String(64), nullable=False),
     Column("state", LargeBinary, nullable=False),
+    # Which layout restores `state` (okno's format) and the SpiffWorkflow serializer format it was
+    # written in: read on every restore, so a stored case can be migrated (store.workflow_state).
     Column("state_format", String(32), nullable=False),
+    Column("spiff_version", String(16), nullable=False, server_default="1.5"),
     # Case lists come newest first, a page at a time: each list has an index in that order, so a
     # page is an index range, not a sort of every case of the authority (measured with 200,000
     # cases: 290 ms -> 20 ms, most of it the total count). The step path never writes these

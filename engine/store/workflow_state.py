@@ -6,12 +6,20 @@ parsed once per procedure version (`engine.bpmn.load_spec`) and only the instanc
 each task's full data (`SimpleTaskConverter`), as orjson bytes. The script engine is not part of
 the state: the safe one is reattached on every restore.
 
+Every stored state carries two versions, both read on restore: okno's layout (`FORMAT`, in
+`cases.state_format`) and SpiffWorkflow's serializer format (`SPIFF_VERSION`, in
+`cases.spiff_version`). A state in an older okno layout is brought forward by the functions
+registered in `FORMAT_MIGRATIONS`, one step at a time; a state from an older SpiffWorkflow is
+brought forward by SpiffWorkflow's own migrations. A state this release cannot read is a clear
+`StateFormatError`, never a half-restored workflow.
+
 Compressing the state (zlib level 1) was measured and rejected: it makes a state five times
 smaller but costs more time per step than the SQLite pages it saves.
 """
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +29,8 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
     BpmnWorkflowConverter,
     SimpleTaskConverter,
 )
+from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS as SPIFF_MIGRATIONS
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -29,6 +39,16 @@ from SpiffWorkflow.task import Task, TaskState
 from engine.expressions import SafeScriptEngine
 
 FORMAT = "okno-spiff-3.2/1"  # stored with each case: which layout restores this state
+SPIFF_VERSION: str = SPIFF_SERIALIZER_VERSION  # SpiffWorkflow's serializer format ("1.5" in 3.2)
+
+# How to read a state written in an older okno layout: its format -> (a function returning the
+# state dict in the next layout, the next format). A release that changes the layout registers the
+# step from the format before it; restore applies the steps in order up to FORMAT.
+FORMAT_MIGRATIONS: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], str]] = {}
+
+
+class StateFormatError(ValueError):
+    """A stored state that this release cannot restore (unknown format or failed migration)."""
 
 
 class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
@@ -154,10 +174,47 @@ def dump(workflow: BpmnWorkflow) -> bytes:
         return orjson.dumps(_typed.to_dict(workflow))
 
 
-def load(state: bytes, spec, subprocess_specs) -> BpmnWorkflow:
-    """Rebuild a workflow from `dump` output and its parsed spec, with the safe script engine."""
+def load(state: bytes, spec, subprocess_specs, *, state_format: str = FORMAT,
+         spiff_version: str = SPIFF_VERSION) -> BpmnWorkflow:
+    """Rebuild a workflow from `dump` output and its parsed spec, with the safe script engine.
+
+    `state_format` and `spiff_version` are what was stored with the state; an older state is
+    migrated first (see the module docstring)."""
     dct = orjson.loads(state)
+    if state_format != FORMAT or spiff_version != SPIFF_VERSION:
+        dct = upgrade(dct, state_format, spiff_version)
     serializer = _plain if dct.pop(_LAYOUT_KEY, None) == "plain" else _typed
     workflow = serializer.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
     workflow.script_engine = _script_engine
     return workflow
+
+
+def upgrade(dct: dict[str, Any], state_format: str, spiff_version: str) -> dict[str, Any]:
+    """A stored state dict brought to FORMAT and SPIFF_VERSION, or StateFormatError."""
+    for _ in range(len(FORMAT_MIGRATIONS) + 1):  # each format is passed at most once
+        if state_format == FORMAT:
+            break
+        step = FORMAT_MIGRATIONS.get(state_format)
+        if step is None:
+            raise StateFormatError(f"stored state format {state_format!r} is unknown to this release, "
+                                   f"which reads {FORMAT!r}")
+        migrate, state_format = step
+        try:
+            dct = migrate(dct)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateFormatError(f"stored state could not be migrated to {state_format!r}: {exc}") from None
+    else:
+        raise StateFormatError(f"the state format migrations loop at {state_format!r}")
+    if spiff_version != SPIFF_VERSION:
+        if spiff_version not in SPIFF_MIGRATIONS:  # e.g. written by a newer SpiffWorkflow
+            raise StateFormatError(f"stored state of SpiffWorkflow serializer format {spiff_version!r} "
+                                   f"cannot be read by this release, which reads {SPIFF_VERSION!r}")
+        dct[_plain.VERSION_KEY] = spiff_version
+        try:
+            _plain.migrate(dct)  # SpiffWorkflow's own steps from older serializer formats
+        except Exception as exc:  # noqa: BLE001 - any failure means the state cannot be read
+            raise StateFormatError(f"stored state of SpiffWorkflow serializer format {spiff_version!r} "
+                                   f"could not be migrated to {SPIFF_VERSION!r}: "
+                                   f"{exc.__class__.__name__}: {exc}") from None
+        dct.pop(_plain.VERSION_KEY, None)
+    return dct

@@ -1,0 +1,472 @@
+"""A Case: one running instance of a procedure version, and the commands that change it.
+
+`Procedure` is the definition, `Case` the instance (as SpiffWorkflow keeps `WorkflowSpec` apart from
+`Workflow`). A Case holds its stored facts (`row`), its procedure version and its live SpiffWorkflow
+workflow. Each command method checks that it fits the case's state, runs the engine and records what
+changes (`changes`, `documents`, `assign`, the audit `data`); it never touches the database. The
+unit of work (`engine.runtime.unit_of_work`) writes what was recorded, all of it or nothing.
+"""
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.task import Task, TaskState
+
+from engine import audit
+from engine.bpmn.specs import load_spec, new_workflow
+from engine.bpmn.specs import step_kind as drawn_step_kind
+from engine.bpmn.timer_clock import clock, timer_due_times
+from engine.bpmn.xml import BpmnError
+from engine.definition.procedure import BUILTIN_NAMES, Procedure
+from engine.definition.validation import RESERVED_FIELD_IDS
+from engine.errors import Forbidden, InvalidInput, NotAllowed, NotFound
+from engine.expressions import ExpressionError
+from engine.runtime.forms import MAX_INTEGER, check_text, clean_form
+from engine.statuses import ACTIVE, ENDED, CaseStatus, DocumentStatus, TaskStatus
+from engine.store import workflow_state
+from engine.terms import WorkCalendar, due_date, extend_due, shift_by_pause
+
+LEGAL_22 = ("Directive No. 2, §2.2: demanding documents that the procedure does not list is a "
+            "gross violation")
+
+
+class Opened(NamedTuple):
+    """A human task a command opened."""
+
+    id: str
+    step: str
+
+
+@dataclass
+class Case:
+    """A case as one command sees it, and what that command decides to write."""
+
+    row: dict[str, Any]
+    procedure: Procedure
+    workflow: BpmnWorkflow
+    calendar: WorkCalendar
+    actor: str
+    now: datetime  # UTC
+    today: date  # the authority's local day
+    assignee: str | None = None  # who holds the task the command names, from the tasks table
+    changes: dict[str, Any] = field(default_factory=dict)
+    action: str = ""
+    step: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    documents: dict[str, str] = field(default_factory=dict)
+    done_task: str | None = None
+    assign: tuple[str, str | None] | None = None
+    workflow_changed: bool = True
+    noop: bool = False  # the command changes nothing: no write, no audit event
+    new: bool = False
+    ready_before: dict[str, Task] = field(default_factory=dict)
+    timers_before: list[tuple[str, datetime]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.ready_before = ready_tasks(self.workflow)
+        if self.has_timers:
+            self.timers_before = timer_due_times(self.workflow)
+
+    @property
+    def id(self) -> str:
+        return self.row["id"]
+
+    @property
+    def status(self) -> str:
+        return self.row["status"]
+
+    @property
+    def has_timers(self) -> bool:
+        return load_spec(self.procedure).has_timers
+
+    # ------------------------------------------------------------------------------------ start
+
+    @classmethod
+    def start(cls, procedure: Procedure, *, applicant: str, channel: str, authority: str,
+              category: str | None, exempt: bool, applicant_user: str | None, actor: str,
+              now: datetime, today: date, calendar: WorkCalendar) -> Case:
+        """A new case on `procedure`: the application checked and the workflow run to its first task."""
+        proc = procedure
+        number = proc.number
+        if channel not in proc.channels:
+            raise InvalidInput(f"channel {channel!r} is not offered for {number}; offered: "
+                               f"{list(proc.channels)}", field="channel")
+        for name, value in (("applicant", applicant), ("authority", authority)):
+            if not isinstance(value, str) or not value.strip() or len(value) > 128:
+                raise InvalidInput(f"{name} must be 1 to 128 characters", field=name)
+        if proc.fee.kind == "by_category":
+            ids = [c.id for c in proc.fee.categories]
+            if category not in ids:
+                raise InvalidInput(f"category must be one of {ids}", field="category")
+        elif category is not None:
+            raise InvalidInput(f"procedure {number} has no fee categories", field="category")
+        if exempt and not proc.fee.exemptions and proc.fee.kind != "free":
+            raise InvalidInput("this procedure's fee has no exemptions", field="exempt")
+        try:
+            # Every form field starts as None, so a condition on a field not filled in (optional,
+            # or of a skipped step) reads None instead of failing on an unknown name.
+            fields = {f.id: None for step in proc.steps for f in step.fields}
+            workflow = new_workflow(proc, {**fields, "channel": channel, "category": category,
+                                           "exempt": bool(exempt), "documents_requested": False})
+        except BpmnError as exc:
+            raise NotAllowed(f"procedure {number} version {proc.version[:12]} cannot run: {exc}") from None
+        workflow.script_engine = workflow_state.script_engine()
+        row = {
+            "id": str(uuid.uuid4()), "number": proc.number, "version": proc.version,
+            "status": CaseStatus.OPEN.value, "outcome": None, "ground": None, "applicant": applicant,
+            "applicant_user": applicant_user, "channel": channel,
+            "authority": authority, "category": category, "exempt": bool(exempt),
+            "fee": proc.fee.amount(category, exempt), "started_at": now, "start_date": today,
+            "due_date": due_date(today, proc.term.max, calendar),
+            "documents_requested": False, "suspended_on": None, "paused_days": 0, "overdue": False,
+            "closed_at": None, "row_version": 0, "last_hash": audit.GENESIS,
+        }
+        case = cls(row, proc, workflow, calendar, actor, now, today, new=True, action="start")
+        case._engine_steps()
+        case.data = {"number": proc.number, "version": proc.version, "applicant": applicant,
+                     "applicant_user": applicant_user, "channel": channel, "authority": authority,
+                     "category": category, "exempt": bool(exempt)}
+        return case
+
+    # ------------------------------------------------------------------------------------ tasks
+
+    def complete_task(self, task_id: str, data: dict[str, Any] | None) -> None:
+        """Complete a human task with form data validated against its step's fields."""
+        self.action = "complete"
+        self._complete(self._ready_task(task_id), data or {})
+
+    def claim(self, task_id: str) -> None:
+        """Take a task into one's own work list; a task claimed by someone else stays theirs."""
+        task = self._ready_task(task_id)
+        self.action = "claim"
+        self.noop = self.assignee == self.actor  # claimed already: nothing to write or audit
+        self.assign = (str(task.id), self.actor)
+        self.step, self.workflow_changed = task.task_spec.name, False
+
+    def unclaim(self, task_id: str, *, force: bool = False) -> None:
+        """Give a task back to the shared work list (a supervisor may force it)."""
+        task = self._ready_task(task_id, allow_foreign=force)
+        self.action = "unclaim"
+        self.noop = self.assignee is None  # nobody holds it: nothing to write or audit
+        self.assign = (str(task.id), None)
+        self.step, self.workflow_changed = task.task_spec.name, False
+
+    def decide(self, outcome: str, ground: str | None, data: dict[str, Any] | None,
+               task: Task) -> None:
+        """Complete the decision task: approve, or refuse naming a legal ground."""
+        self.action = "complete"
+        try:
+            self._complete(task, {**(data or {}), "outcome": outcome, "ground": ground})
+        except InvalidInput as exc:  # outcome and ground are arguments here, not form fields
+            if exc.field in ("data.outcome", "data.ground"):
+                exc.field = exc.field.removeprefix("data.")
+            raise
+
+    def issue_result(self, data: dict[str, Any] | None, task: Task) -> None:
+        """Complete the issue task: the result is handed over."""
+        self.action = "complete"
+        self._complete(task, data or {})
+
+    # -------------------------------------------------------------------------------- documents
+
+    def record_document(self, document: str, status: str, *, others_pending: bool | None) -> None:
+        """Mark a listed document presented, requested from another body, or received.
+
+        `others_pending`: whether another requested document has not arrived yet (asked of the
+        store only when it matters, see `needs_pending_check`)."""
+        proc = self.procedure
+        self.action = "document"
+        if document not in proc.document_ids():
+            raise NotAllowed(f"document {document!r} is not listed for procedure "
+                             f"{proc.number}. {LEGAL_22}.", field="document")
+        requested_ids = {d.id for d in proc.requested_documents}
+        if status == DocumentStatus.REQUESTED and document not in requested_ids:
+            raise NotAllowed(f"document {document!r} is presented by the citizen; only the "
+                             f"documents the authority obtains itself can be requested",
+                             field="document")
+        self._require_active()
+        self.documents[document] = status
+        self.data = {"document": document, "status": status}
+        self.workflow_changed = False
+        if status == DocumentStatus.REQUESTED and not self.row["documents_requested"]:
+            self.changes["documents_requested"] = True
+            if proc.term.when_documents_requested:
+                base = extend_due(self.row["start_date"], proc.term.max,
+                                  proc.term.when_documents_requested, self.calendar)
+                self.changes["due_date"] = self._after_pauses(base, self.row["paused_days"])
+            for task in self.workflow.get_tasks(state=TaskState.READY):
+                task.data["documents_requested"] = True
+            self.workflow_changed = True
+        if self.needs_pending_check(document, status) and not others_pending:
+            # The term counts from the day the last requested document arrived.
+            term = proc.term.when_documents_requested or proc.term.max
+            self.changes.update(due_date=due_date(self.today, term, self.calendar), paused_days=0)
+            self.data["term_starts"] = self.today.isoformat()
+
+    def needs_pending_check(self, document: str, status: str) -> bool:
+        """Whether receiving `document` may start the term (if no other requested one is pending)."""
+        return (status == DocumentStatus.RECEIVED
+                and document in {d.id for d in self.procedure.requested_documents}
+                and self.procedure.term.counted_from == "documents_received")
+
+    # ---------------------------------------------------------------------------- the lifecycle
+
+    def withdraw(self, reason: str | None) -> None:
+        """The applicant withdraws the application: allowed at any time before the procedure ends."""
+        self.action = "withdraw"
+        self._require_active()
+        self.workflow.cancel()
+        self.changes.update(status=CaseStatus.WITHDRAWN.value, closed_at=self.now)
+        self.data = {"reason": reason}
+
+    def refuse_acceptance(self, ground: str) -> None:
+        """Refuse to accept the application, on a ground of Law No. 433-З, before intake is done."""
+        self.action = "refuse_acceptance"
+        self._require_active()
+        if any(t.task_spec.manual for t in self.workflow.get_tasks(state=TaskState.COMPLETED)):
+            raise NotAllowed("the application was accepted already; refuse it by a decision")
+        try:
+            g = self.procedure.ground(ground, acceptance=True)
+        except KeyError:
+            ids = [g.id for g in self.procedure.acceptance_refusal_grounds]
+            raise InvalidInput(f"ground must be one of {ids}", field="ground") from None
+        self.workflow.cancel()
+        self.changes.update(status=CaseStatus.NOT_ACCEPTED.value, ground=g.id, closed_at=self.now)
+        self.data = {"ground": g.id, "title": g.title}
+
+    def suspend(self, ground: str) -> None:
+        """Suspend where the definition allows it; the term stops running until resumed."""
+        proc = self.procedure
+        self.action = "suspend"
+        if not proc.suspension_allowed:
+            raise NotAllowed(f"procedure {proc.number} does not allow suspension")
+        if self.status != CaseStatus.OPEN:
+            raise NotAllowed(f"only an open case can be suspended; this one is {self.status}")
+        ids = [g.id for g in proc.suspension_grounds]
+        if ids and ground not in ids:
+            raise InvalidInput(f"ground must be one of {ids}", field="ground")
+        self.changes.update(status=CaseStatus.SUSPENDED.value, suspended_on=self.today)
+        self.data, self.workflow_changed = {"ground": ground}, False
+
+    def resume(self) -> None:
+        """Resume a suspended case; its due date moves by the days it was suspended."""
+        self.action = "resume"
+        if self.status != CaseStatus.SUSPENDED:
+            raise NotAllowed("the case is not suspended")
+        row = self.row
+        due = shift_by_pause(row["due_date"], row["suspended_on"], self.today, self.calendar)
+        paused = (self.today - row["suspended_on"]).days
+        self.changes.update(status=CaseStatus.OPEN.value, suspended_on=None, due_date=due,
+                            overdue=due < self.today, paused_days=row["paused_days"] + paused)
+        self.data = {"due_date": due.isoformat()}
+        self.workflow_changed = False
+
+    def close(self) -> None:
+        """Archive a case that has ended (completed, withdrawn or not accepted)."""
+        self.action = "close"
+        if self.status not in ENDED:
+            raise NotAllowed(f"only an ended case can be closed; this one is {self.status}")
+        self.changes.update(status=CaseStatus.CLOSED.value, closed_at=self.row["closed_at"] or self.now)
+        self.workflow_changed = False
+
+    # ------------------------------------------------------------------------------- scheduler
+
+    def fire_timers(self) -> None:
+        """Fire the timers due by now; NotAllowed (nothing written) if none was."""
+        self.action = "timer"
+        if self.status != CaseStatus.OPEN:
+            raise NotAllowed(f"the case is {self.status}: its timers wait")
+        waiting = {task_id for task_id, _ in self.timers_before}
+        try:
+            with clock(self.now):
+                self.workflow.refresh_timers()
+        except (WorkflowException, ExpressionError) as exc:
+            raise NotAllowed(f"the timer could not fire: {exc}") from None
+        self._engine_steps()
+        gone = sorted(waiting - {task_id for task_id, _ in timer_due_times(self.workflow)})
+        if not gone:
+            raise NotAllowed("no timer was due")  # nothing happened: nothing is written
+        self.step = ",".join(sorted({self.workflow.get_task_from_id(uuid.UUID(t)).task_spec.name
+                                     for t in gone}))
+        self.data = {"timers": gone}
+
+    def mark_overdue(self) -> None:
+        self.action = "overdue"
+        if self.row["overdue"] or self.status != CaseStatus.OPEN:
+            raise NotAllowed("no longer due")
+        self.changes["overdue"] = True
+        self.data = {"due_date": self.row["due_date"].isoformat()}
+        self.workflow_changed = False
+
+    # ------------------------------------------------------------------------------- the tasks
+
+    def ready_task(self, task_id: str, allow_foreign: bool = False) -> Task:
+        return self._ready_task(task_id, allow_foreign)
+
+    def ready_of_kind(self, kind: str) -> list[tuple[str, Task]]:
+        """The ready tasks of `kind` (decision, issue), by id."""
+        self._require_open()
+        return [(tid, t) for tid, t in ready_tasks(self.workflow).items()
+                if step_kind(self.procedure, t.task_spec) == kind]
+
+    def check_kind(self, task: Task, kind: str) -> Task:
+        if step_kind(self.procedure, task.task_spec) != kind:
+            raise NotAllowed(f"task {task.id} is not a {kind} step", field="task_id")
+        return task
+
+    def check_claim(self) -> None:
+        if self.assignee not in (None, self.actor):
+            raise Forbidden(f"task is claimed by {self.assignee}")
+
+    def opened(self) -> list[Opened]:
+        after = ready_tasks(self.workflow)
+        return [Opened(tid, task.task_spec.name) for tid, task in after.items()
+                if tid not in self.ready_before]
+
+    def task_rows(self, opened: list[Task], case_due: date) -> list[dict[str, Any]]:
+        """Rows of the `tasks` side table for tasks that just opened."""
+        return [self._task_row(t, case_due) for t in opened]
+
+    # ------------------------------------------------------------------------------- internals
+
+    def _ready_task(self, task_id: str, allow_foreign: bool = False) -> Task:
+        self._require_open()
+        try:
+            task = self.workflow.get_task_from_id(uuid.UUID(task_id))
+        except (ValueError, TypeError):
+            task = None
+        except Exception:  # SpiffWorkflow raises its own error for unknown ids
+            task = None
+        if task is None:
+            raise NotFound(f"task {task_id} does not exist in case {self.id}", field="task_id")
+        if not task.has_state(TaskState.READY) or not task.task_spec.manual:
+            raise NotAllowed(f"task {task_id} is not waiting for a performer")
+        if not allow_foreign:
+            self.check_claim()
+        return task
+
+    def _require_active(self) -> None:
+        if self.status not in ACTIVE:
+            raise NotAllowed(f"the case has ended ({self.status})")
+
+    def _require_open(self) -> None:
+        if self.status != CaseStatus.OPEN:
+            raise NotAllowed(f"the case is {self.status}, not open")
+
+    def _after_pauses(self, due: date, paused_days: int) -> date:
+        """A legal due date moved by the days the case was suspended (then off a non-working day)."""
+        if not paused_days:
+            return due
+        return self.calendar.next_working_day(due + timedelta(days=paused_days))
+
+    def _complete(self, task: Task, data: dict[str, Any]) -> None:
+        proc = self.procedure
+        name = task.task_spec.name
+        kind = step_kind(proc, task.task_spec)
+        data = dict(data)
+        extra: dict[str, Any] = {}
+        if kind == "decision":
+            outcome, ground = data.pop("outcome", None), data.pop("ground", None)
+            if outcome not in ("approve", "refuse"):
+                raise InvalidInput("outcome must be 'approve' or 'refuse'", field="data.outcome")
+            if outcome == "refuse":
+                if ground is None:
+                    raise InvalidInput("a refusal must name its legal ground", field="data.ground")
+                try:
+                    proc.ground(ground)
+                except KeyError:
+                    ids = [g.id for g in proc.refusal_grounds]
+                    raise InvalidInput(f"ground must be one of {ids}", field="data.ground") from None
+            elif ground is not None:
+                raise InvalidInput("an approval has no refusal ground", field="data.ground")
+            extra = {"outcome": outcome, "ground": ground}
+            self.changes.update(outcome="approved" if outcome == "approve" else "refused", ground=ground)
+        fields = proc.step(name).fields if proc.steps and _has_step(proc, name) else ()
+        clean = clean_form(fields, data) if (fields or proc.steps) else _plain(data)
+        task.set_data(**clean, **extra)
+        try:
+            task.run()
+        except (WorkflowException, ExpressionError) as exc:
+            raise NotAllowed(f"the step could not run: {exc}") from None
+        self._engine_steps()
+        self.step, self.done_task = name, str(task.id)
+        self.data = {"task": str(task.id), "data": {**clean, **extra}}
+
+    def _engine_steps(self) -> None:
+        try:
+            with clock(self.now):
+                self.workflow.do_engine_steps()
+        except (WorkflowException, ExpressionError) as exc:
+            raise NotAllowed(f"the procedure's flow failed: {exc}") from None
+        if self.workflow.is_completed() and self.status in ACTIVE:
+            self.changes.setdefault("status", CaseStatus.COMPLETED.value)
+            self.changes.setdefault("closed_at", self.now)
+
+    def _task_row(self, task: Task, case_due: date) -> dict[str, Any]:
+        proc = self.procedure
+        name = task.task_spec.name
+        role_id = task.task_spec.lane or "clerk"
+        try:
+            acts_as = proc.role(role_id).acts_as
+        except KeyError:
+            acts_as = "clerk"
+        step_due = case_due
+        if _has_step(proc, name) and proc.step(name).term:
+            step_due = min(case_due, due_date(self.today, proc.step(name).term, self.calendar))
+        return {
+            "id": str(task.id), "case_id": self.id, "step": name,
+            "kind": step_kind(proc, task.task_spec), "title": task.task_spec.bpmn_name or name,
+            "role": role_id, "acts_as": acts_as, "authority": self.row["authority"],
+            "state": TaskStatus.OPEN.value, "assignee": None, "due_date": step_due,
+            "created_at": self.now, "closed_at": None, "closed_by": None,
+        }
+
+
+def ready_tasks(workflow: BpmnWorkflow) -> dict[str, Task]:
+    """Ready human tasks by id (a flat scan: cheaper than SpiffWorkflow's tree iterator)."""
+    return {
+        str(task.id): task
+        for wf in (workflow, *workflow.subprocesses.values())
+        for task in wf.tasks.values()
+        if task.state == TaskState.READY and task.task_spec.manual
+    }
+
+
+def step_kind(proc: Procedure, task_spec: Any) -> str:
+    """The kind of a step: from the definition's steps, or from a drawn task's `kind` property."""
+    for step in proc.steps:
+        if step.id == task_spec.name:
+            return step.kind
+    return drawn_step_kind(task_spec) or "task"
+
+
+def _has_step(proc: Procedure, name: str) -> bool:
+    return any(s.id == name for s in proc.steps)
+
+
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    """Data for a task of a hand-drawn BPMN: plain JSON values under identifier keys only.
+
+    The names the engine sets itself (the decision's outcome and ground, the built-ins) cannot be
+    written through a form: a refusal without a ground would otherwise be possible."""
+    for key, value in data.items():
+        if not isinstance(key, str) or not key.isidentifier() or key.startswith("_"):
+            raise InvalidInput(f"field name {key!r} is not allowed", field=f"data.{key}")
+        if key in RESERVED_FIELD_IDS or key in BUILTIN_NAMES:
+            raise InvalidInput(f"{key!r} is set by the engine, not by a form", field=f"data.{key}")
+        if not isinstance(value, (str, int, float, bool, type(None))):
+            raise InvalidInput("values must be text, numbers, booleans or null", field=f"data.{key}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidInput("numbers must be finite", field=f"data.{key}")
+        if isinstance(value, str):
+            check_text(value, f"data.{key}", key)
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+            raise InvalidInput(f"numbers are at most {MAX_INTEGER} in size", field=f"data.{key}")
+    return data
+
