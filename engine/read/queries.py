@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from engine import audit
 from engine.definition.procedure import Procedure
 from engine.expressions import ExpressionError, evaluate
+from engine.store.fast_path import for_engine
 from engine.store.tables import case_documents, cases, events, procedure_versions, tasks
 from engine.store.versions import Versions
 
@@ -73,38 +74,12 @@ def case_facts(conn_or_db: Connection | Engine, case_id: str,
     return {"authority": authority, "applicant_user": applicant_user, "status": status, "task": task}
 
 
-_COMPILED: dict[tuple[int, str], tuple[str, tuple[str, ...], dict[str, Any]]] = {}
-
-
 def _fetch(conn_or_db: Connection | Engine, stmt, params: dict[str, Any]) -> list[tuple]:
-    """Rows of a prebuilt read on a pooled DBAPI connection: no transaction, no Core execution.
-
-    For the reads every command makes (SQLAlchemy's per-execution machinery cost more than
-    SQLite itself). Only for statements whose columns need no type conversion on read; the SQL
-    is SQLAlchemy's own rendering for the dialect. Given a Connection, runs through Core.
-    """
+    """Rows of a prebuilt read: on the store's raw fast path given an Engine (the reads every
+    command makes), through Core given a Connection."""
     if isinstance(conn_or_db, Connection):
         return [tuple(r) for r in conn_or_db.execute(stmt, params).all()]
-    dialect = conn_or_db.dialect
-    key = (id(stmt), dialect.name)
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        c = stmt.compile(dialect=dialect)
-        literals = {name: b.value for name, b in c.binds.items() if b.value is not None}
-        compiled = _COMPILED[key] = (str(c), tuple(c.positiontup or ()) if c.positional else (),
-                                     literals)
-    sql, order, literals = compiled
-    params = {**literals, **params}
-    raw = conn_or_db.raw_connection()
-    try:
-        cursor = raw.cursor()
-        try:
-            cursor.execute(sql, tuple(params[name] for name in order) if order else params)
-            return cursor.fetchall()
-        finally:
-            cursor.close()
-    finally:
-        raw.close()
+    return for_engine(conn_or_db).rows(stmt, params)
 
 
 def open_task_of_kind(conn_or_db: Connection | Engine, case_id: str, kind: str) -> dict | None:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from engine.errors import Conflict
 from engine.statuses import DocumentStatus, TaskStatus
-from engine.store.fast_path import RawTransactions
+from engine.store.fast_path import for_engine
 from engine.store.tables import case_documents, cases, events, tasks, timers
 
 
@@ -92,7 +92,7 @@ class CaseRows:
     """Reads and writes of a case's rows on the fast path."""
 
     def __init__(self, db: Engine) -> None:
-        self.raw = RawTransactions(db)
+        self.raw = for_engine(db)
         self.sql = {name: self.raw.prepare(*(stmt if isinstance(stmt, tuple) else (stmt,)))
                     for name, stmt in _STATEMENTS.items()}
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -76,16 +78,29 @@ def _result_processor(column, dialect):
 
 
 class RawTransactions:
-    """Transactions on pooled DBAPI connections, for the hot path of commands.
+    """Transactions on pooled DBAPI connections, for the hot path of commands and its reads.
 
     `hold()` keeps one pooled connection for the blocks a command runs (its reads, then its write
     transaction), so a command checks a connection out of the pool once instead of per block.
+    One per Engine (`for_engine`), so the reads a request makes before its command share the hold.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
         self._held = threading.local()
+        self._reads: dict[int, tuple[Any, Prepared]] = {}
+
+    def rows(self, stmt, params: dict) -> list[tuple]:
+        """All rows of a prebuilt SELECT (a module constant), raw: for columns that need no type
+        conversion on read. No transaction: one autocommitted statement."""
+        hit = self._reads.get(id(stmt))
+        if hit is None or hit[0] is not stmt:
+            hit = self._reads[id(stmt)] = (stmt, self.prepare(stmt))
+        prepared = hit[1]
+        with self.read() as cursor:
+            cursor.execute(prepared.sql, prepared.params(params))
+            return cursor.fetchall()
 
     def prepare(self, stmt, columns=()) -> Prepared:
         return Prepared(stmt, self.engine.dialect, columns)
@@ -111,6 +126,21 @@ class RawTransactions:
     def _checkout(self):
         held = getattr(self._held, "conn", None)
         return (held, False) if held is not None else (self.engine.raw_connection(), True)
+
+
+_BY_ENGINE: weakref.WeakKeyDictionary[Engine, RawTransactions] = weakref.WeakKeyDictionary()
+_BY_ENGINE_LOCK = threading.Lock()
+
+
+def for_engine(engine: Engine) -> RawTransactions:
+    """The RawTransactions of `engine` (made on first use)."""
+    raw = _BY_ENGINE.get(engine)
+    if raw is None:
+        with _BY_ENGINE_LOCK:
+            raw = _BY_ENGINE.get(engine)
+            if raw is None:
+                raw = _BY_ENGINE[engine] = RawTransactions(engine)
+    return raw
 
 
 class _RawBlock:
