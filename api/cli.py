@@ -102,9 +102,9 @@ def bpmn_command(
     catalog: str = typer.Option("procedures", "--catalog", help="Catalog folder."),
 ) -> None:
     """Print the BPMN 2.0 XML of procedure NUMBER: compiled from its steps, or its drawn file."""
-    from engine.bpmn.compile import bpmn_text
     from engine.bpmn.xml import BpmnError
     from engine.definition.validation import CatalogError, load_catalog
+    from engine.process.compile import bpmn_text
 
     try:
         procedures = load_catalog(catalog)

@@ -13,9 +13,9 @@ from api.app import Services, json_response, services
 from api.auth import CurrentUser, require_role
 from api.problems import ApiError, not_found
 from api.schemas import DiffOut, ProcedureDetail, ProcedureSummary, errors
-from engine.bpmn.compile import bpmn_text
 from engine.definition.procedure import Procedure
 from engine.errors import NotFound
+from engine.process.compile import bpmn_text
 from engine.read import queries
 
 router = APIRouter(prefix="/api", tags=["procedures"])

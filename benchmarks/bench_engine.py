@@ -28,11 +28,11 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import insert, select
 
-from engine.bpmn.specs import load_spec
 from engine.clock import FixedClock
 from engine.definition.build import build_procedure
 from engine.definition.validation import load_catalog
 from engine.expressions import SafeScriptEngine
+from engine.process.specs import load_spec
 from engine.runtime.commands import Cases
 from engine.runtime.forms import example_form
 from engine.store.connect import connect

@@ -16,15 +16,15 @@ from SpiffWorkflow.util.task import TaskState
 from typer.testing import CliRunner
 
 from api.cli import app
-from engine.bpmn import specs
 from engine.bpmn.check import check_bpmn, parse
-from engine.bpmn.compile import bpmn_text, compile_procedure
-from engine.bpmn.specs import clear_spec_cache, load_spec, new_workflow, step_kind
 from engine.bpmn.timer_clock import clock, fire_timers, timer_due_times
 from engine.bpmn.xml import BpmnError, process_id
 from engine.definition.procedure import Step
 from engine.definition.validation import CatalogError, load_catalog
 from engine.expressions import SafeScriptEngine
+from engine.process import specs
+from engine.process.compile import bpmn_text, compile_procedure
+from engine.process.specs import clear_spec_cache, load_spec, new_workflow, step_kind
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = {

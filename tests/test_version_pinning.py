@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from engine.bpmn.compile import compile_procedure
-from engine.bpmn.specs import clear_spec_cache
 from engine.definition.build import build_procedure
+from engine.process.compile import compile_procedure
+from engine.process.specs import clear_spec_cache
 from engine.store.tables import procedure_versions, tasks
 from engine.store.versions import Versions
 from tests.casework import Engine

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 import orjson
 from SpiffWorkflow.task import TaskState
 
-from engine.bpmn.specs import load_spec, new_workflow
 from engine.bpmn.timer_clock import clock
 from engine.definition.validation import load_catalog
 from engine.expressions import SafeScriptEngine
+from engine.process.specs import load_spec, new_workflow
 from engine.runtime.forms import example_form
 from engine.store import workflow_state
 from tests.casework import CATALOG

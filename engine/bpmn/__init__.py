@@ -1,3 +1,3 @@
-"""BPMN 2.0 for procedures: compile step definitions (`compile`, `layout`), check drawn files
-(`check`), parse each version once (`specs`), and give SpiffWorkflow's timers an injected clock
-(`timer_clock`)."""
+"""BPMN documents and SpiffWorkflow, knowing nothing of procedures: namespaces and the error
+(`xml`), checking and parsing a drawn file (`check`), and the injected clock SpiffWorkflow's
+timers read (`timer_clock`). Compiling a procedure to BPMN is `engine.process`, above it."""

@@ -243,6 +243,7 @@ def _read_bpmn(data: dict[str, Any], base_dir: Path | None) -> tuple[str | None,
         return None, f"BPMN file {data['bpmn']} lies outside the definition's folder"
     if not path.is_file():
         return None, f"BPMN file {data['bpmn']} does not exist"
+    # SpiffWorkflow and lxml load only when a definition names a BPMN file (validation starts fast).
     from engine.bpmn.check import check_bpmn
     from engine.bpmn.xml import BpmnError
 

@@ -19,14 +19,14 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task, TaskState
 
 from engine import audit
-from engine.bpmn.specs import load_spec, new_workflow
-from engine.bpmn.specs import step_kind as drawn_step_kind
 from engine.bpmn.timer_clock import clock, timer_due_times
 from engine.bpmn.xml import BpmnError
 from engine.definition.procedure import BUILTIN_NAMES, Procedure
 from engine.definition.validation import RESERVED_FIELD_IDS
 from engine.errors import Forbidden, InvalidInput, NotAllowed, NotFound
 from engine.expressions import ExpressionError
+from engine.process.specs import load_spec, new_workflow
+from engine.process.specs import step_kind as drawn_step_kind
 from engine.runtime.forms import MAX_INTEGER, check_text, clean_form
 from engine.statuses import ACTIVE, ENDED, CaseStatus, DocumentStatus, TaskStatus
 from engine.store import workflow_state

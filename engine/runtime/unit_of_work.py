@@ -20,10 +20,10 @@ from datetime import date, datetime
 from SpiffWorkflow.bpmn import BpmnWorkflow
 
 from engine import audit
-from engine.bpmn.specs import load_spec
 from engine.bpmn.timer_clock import timer_due_times
 from engine.definition.procedure import Procedure
 from engine.errors import Conflict, NotAllowed, NotFound
+from engine.process.specs import load_spec
 from engine.runtime.case import Case, ready_tasks
 from engine.store import workflow_state
 from engine.store.case_rows import CaseRows, CaseWrite

@@ -19,12 +19,12 @@ import orjson
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from engine.bpmn.compile import compile_procedure
 from engine.bpmn.xml import BpmnError
 from engine.clock import SystemClock
 from engine.definition.build import build_procedure, number_key
 from engine.definition.procedure import Procedure
 from engine.errors import NotFound
+from engine.process.compile import compile_procedure
 from engine.store.tables import procedure_versions
 
 _NEWEST_SEQ = select(func.coalesce(func.max(procedure_versions.c.seq), 0))

@@ -10,9 +10,9 @@ from typing import Any
 from SpiffWorkflow.bpmn import BpmnWorkflow
 
 from engine.bpmn.check import ParsedSpec, parse
-from engine.bpmn.compile import bpmn_text
 from engine.definition.procedure import Procedure
 from engine.expressions import SafeScriptEngine
+from engine.process.compile import bpmn_text
 
 # ------------------------------------------------------------------------------------------------
 # The spec cache

@@ -19,7 +19,9 @@ from __future__ import annotations
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from engine.bpmn.layout import (
+from engine.bpmn.xml import NS, TARGET_NAMESPACE, BpmnError, process_id
+from engine.definition.procedure import Procedure
+from engine.process.layout import (
     _FIRST_GAP,
     _LANE_H,
     _POOL_HEADER,
@@ -31,8 +33,6 @@ from engine.bpmn.layout import (
     _plan,
     _waypoints,
 )
-from engine.bpmn.xml import NS, TARGET_NAMESPACE, BpmnError, process_id
-from engine.definition.procedure import Procedure
 
 
 def compile_procedure(procedure: Procedure) -> str:
