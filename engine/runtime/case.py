@@ -66,6 +66,7 @@ class Case:
     noop: bool = False  # the command changes nothing: no write, no audit event
     new: bool = False
     ready_before: dict[str, Task] = field(default_factory=dict)
+    ready_after: dict[str, Task] | None = None  # set by the unit of work when it wrote the case
     timers_before: list[tuple[str, datetime]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -325,7 +326,7 @@ class Case:
             raise Forbidden(f"task is claimed by {self.assignee}")
 
     def opened(self) -> list[Opened]:
-        after = ready_tasks(self.workflow)
+        after = self.ready_after if self.ready_after is not None else ready_tasks(self.workflow)
         return [Opened(tid, task.task_spec.name) for tid, task in after.items()
                 if tid not in self.ready_before]
 

@@ -151,7 +151,8 @@ class UnitOfWork:
             timers = timer_due_times(case.workflow)
             if timers == case.timers_before:
                 timers = None
-        before, after = case.ready_before, ready_tasks(case.workflow)
+        before = case.ready_before
+        after = case.ready_after = ready_tasks(case.workflow)
         opened = [task for tid, task in after.items() if tid not in before]
         self.rows.write(CaseWrite(
             row=row, values=values, event=event, new=case.new, at=case.now, actor=case.actor,
