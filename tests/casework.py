@@ -1,6 +1,7 @@
 """Shared test plumbing for running cases: a real SQLite file, the real catalog, a movable clock."""
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,18 @@ from tests.templates import copy_template
 CATALOG = Path(__file__).resolve().parent.parent / "procedures"
 
 
+@functools.cache
+def catalog() -> dict[str, Procedure]:
+    """The shipped catalog, loaded once (Procedures are immutable; copy the dict to change it)."""
+    return load_catalog(CATALOG)
+
+
 class Engine:
     """A case engine on its own database file, with the clock standing at `at`."""
 
     def __init__(self, path: Path, at: datetime = datetime(2025, 6, 18, 7, 0, tzinfo=UTC),
                  procedures: dict[str, Procedure] | None = None) -> None:
-        self.catalog = procedures if procedures is not None else load_catalog(CATALOG)
+        self.catalog = procedures if procedures is not None else dict(catalog())
         if procedures is None and not path.exists():  # an existing file is reopened as it is
             copy_template(("engine", at.isoformat()), path, lambda p: _published(p, at, self.catalog))
         self.db = connect(f"sqlite:///{path}")

@@ -4,7 +4,6 @@ Not a test module itself (it holds no tests); the test_api* modules import from 
 """
 from __future__ import annotations
 
-import functools
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +18,8 @@ from api.auth import issue_token
 from engine.accounts import User, add_user, get_account
 from engine.clock import FixedClock
 from engine.definition.procedure import Field, Procedure
-from engine.definition.validation import load_catalog
 from engine.runtime.forms import example_form
+from tests.casework import CATALOG, catalog
 from tests.templates import copy_template
 
 with warnings.catch_warnings():  # starlette prefers httpx2 for its TestClient; httpx works
@@ -28,7 +27,7 @@ with warnings.catch_warnings():  # starlette prefers httpx2 for its TestClient; 
     from fastapi.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOG_PATH = ROOT / "procedures"
+CATALOG_PATH = CATALOG
 SECRET = "test-secret-" + "x" * 40
 ORG_A, ORG_B = "minsk-sovetsky", "minsk-frunzensky"
 
@@ -43,11 +42,6 @@ USERS = (
     ("analyst", "analyst", "minjust"),
 )
 PASSWORD = "correct horse battery staple"
-
-
-@functools.cache
-def catalog() -> dict[str, Procedure]:
-    return load_catalog(CATALOG_PATH)
 
 
 class Api:
