@@ -32,9 +32,28 @@ from engine.store.tables import users
 ROLES = ("analyst", "clerk", "supervisor", "applicant", "auditor")
 STAFF = ("clerk", "supervisor")  # roles that work on the cases of their organisation
 
-_hasher = PasswordHasher()
+_hasher = PasswordHasher()  # argon2-cffi's defaults (RFC 9106, low memory)
 # Verifying against this keeps "no such user" as slow as "wrong password" (no user enumeration).
-_DUMMY_HASH = _hasher.hash("okno-no-such-user")
+# Made on first use with the hasher in use, so importing the module costs no hash.
+_dummy_hash: str | None = None
+
+
+def use_password_hasher(hasher: PasswordHasher) -> PasswordHasher:
+    """Hash and verify passwords with `hasher` from now on; returns the one used before.
+
+    For tests, which install a cheap hasher: production always uses the default. The dummy hash
+    is made again with `hasher`, so an unknown name still costs what a wrong password costs.
+    """
+    global _hasher, _dummy_hash
+    previous, _hasher, _dummy_hash = _hasher, hasher, None
+    return previous
+
+
+def _dummy() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("okno-no-such-user")
+    return _dummy_hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +126,7 @@ def verify_password(db: Engine, name: str, password: str) -> User | None:
     with db.connect() as conn:
         row = conn.execute(select(users).where(users.c.name == name)).first()
     try:
-        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+        _hasher.verify(row.password_hash if row else _dummy(), password)
     except (VerificationError, InvalidHashError):
         return None
     if row is None or row.disabled_at is not None:

@@ -1,6 +1,7 @@
 """Shared test plumbing for running cases: a real SQLite file, the real catalog, a movable clock."""
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,15 @@ from engine.runtime.forms import example_form as sample_form
 from engine.store.connect import connect
 from engine.store.tables import tasks
 from engine.store.versions import Versions
+from tests.templates import copy_template
 
 CATALOG = Path(__file__).resolve().parent.parent / "procedures"
+
+
+@functools.cache
+def catalog() -> dict[str, Procedure]:
+    """The shipped catalog, loaded once (Procedures are immutable; copy the dict to change it)."""
+    return load_catalog(CATALOG)
 
 
 class Engine:
@@ -24,11 +32,13 @@ class Engine:
 
     def __init__(self, path: Path, at: datetime = datetime(2025, 6, 18, 7, 0, tzinfo=UTC),
                  procedures: dict[str, Procedure] | None = None) -> None:
+        self.catalog = procedures if procedures is not None else dict(catalog())
+        if procedures is None and not path.exists():  # an existing file is reopened as it is
+            copy_template(("engine", at.isoformat()), path, lambda p: _published(p, at, self.catalog))
         self.db = connect(f"sqlite:///{path}")
         self.clock = FixedClock(at)
         self.versions = Versions(self.db, self.clock)
-        self.catalog = procedures if procedures is not None else load_catalog(CATALOG)
-        self.versions.publish(self.catalog.values())
+        self.versions.publish(self.catalog.values())  # on a template copy: nothing new to store
         self.cases = Cases(self.db, self.versions, self.clock)
 
     def start(self, number: str, **kwargs: Any) -> str:
@@ -68,6 +78,13 @@ class Engine:
 
         with self.db.connect() as conn:
             return dict(conn.execute(select(cases).where(cases.c.id == case_id)).one()._mapping)
+
+
+def _published(path: Path, at: datetime, catalog: dict[str, Procedure]):
+    """A new database at `path` with `catalog` published at `at`: what Engine starts from."""
+    db = connect(f"sqlite:///{path}")
+    Versions(db, FixedClock(at)).publish(catalog.values())
+    return db
 
 
 def _fields(proc: Procedure, step_id: str) -> tuple[Field, ...]:

@@ -173,7 +173,11 @@ def test_lists_are_scoped_to_the_caller(api: Api) -> None:
     assert case["id"] in ids("clerk") and case["id"] in ids("auditor") and case["id"] in ids("ivan")
     assert case["id"] not in ids("clerk_b") and case["id"] not in ids("petr")
     assert ids("clerk_b", "?authority=minsk-sovetsky") == set()
-    tasks = api.get("/api/tasks", "clerk_b").json()["items"]
+    theirs = api.start(PROC.number, user="clerk_b", account="petr")  # a case of org B
+    assert theirs["authority"] == "minsk-frunzensky"
+    tasks = api.get("/api/tasks?limit=200", "clerk_b").json()["items"]
+    assert theirs["id"] in {t["case_id"] for t in tasks}
+    assert case["id"] not in {t["case_id"] for t in tasks}
     assert all(t["authority"] == "minsk-frunzensky" for t in tasks)
 
 

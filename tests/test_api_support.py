@@ -4,7 +4,6 @@ Not a test module itself (it holds no tests); the test_api* modules import from 
 """
 from __future__ import annotations
 
-import functools
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,20 +13,21 @@ from hypothesis import find
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from api.app import build_services, create_app
+from api.app import Services, build_services, create_app
 from api.auth import issue_token
-from engine.accounts import User, add_user
+from engine.accounts import User, add_user, get_account
 from engine.clock import FixedClock
 from engine.definition.procedure import Field, Procedure
-from engine.definition.validation import load_catalog
 from engine.runtime.forms import example_form
+from tests.casework import CATALOG, catalog
+from tests.templates import copy_template
 
 with warnings.catch_warnings():  # starlette prefers httpx2 for its TestClient; httpx works
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOG_PATH = ROOT / "procedures"
+CATALOG_PATH = CATALOG
 SECRET = "test-secret-" + "x" * 40
 ORG_A, ORG_B = "minsk-sovetsky", "minsk-frunzensky"
 
@@ -44,24 +44,23 @@ USERS = (
 PASSWORD = "correct horse battery staple"
 
 
-@functools.cache
-def catalog() -> dict[str, Procedure]:
-    return load_catalog(CATALOG_PATH)
-
-
 class Api:
     """A TestClient on a fresh database, with a token per user."""
 
     def __init__(self, tmp: Path, clock: FixedClock | None = None) -> None:
         self.clock = clock or FixedClock(datetime(2025, 6, 18, 9, 0, tzinfo=UTC))
-        self.services = build_services(f"sqlite:///{tmp / 'okno.db'}", self.clock,
-                                       catalog_path=CATALOG_PATH, secret=SECRET, publish=False)
-        self.services.versions.publish(catalog().values())
+        path = tmp / "okno.db"
+        if not path.exists():  # an existing file is reopened as it is
+            copy_template(("api", self.clock.now().isoformat()), path,
+                          lambda p: _with_users(_services(p, self.clock)).db)
+        self.services = _services(path, self.clock)
         self.app = create_app(services_=self.services)
         self.client = TestClient(self.app, raise_server_exceptions=False)
         self.users: dict[str, User] = {}
-        for name, role, org in USERS:
-            self.users[name] = add_user(self.services.db, name, PASSWORD, role, org)
+        for name, _role, _org in USERS:
+            account = get_account(self.services.db, name)
+            assert account is not None, f"{name} is not in {path}"
+            self.users[name] = account.user
         self.tokens = {name: issue_token(u, SECRET)[0] for name, u in self.users.items()}
 
     @property
@@ -128,6 +127,21 @@ class Api:
             if result["status"] != "open":
                 return result
         raise AssertionError(f"case {case_id} did not reach {until_kind or 'its end'}")
+
+
+def _services(path: Path, clock: FixedClock) -> Services:
+    """Services on the database at `path`, with the catalog published (on a template copy:
+    nothing new to store)."""
+    services = build_services(f"sqlite:///{path}", clock, catalog_path=CATALOG_PATH, secret=SECRET,
+                              publish=False)
+    services.versions.publish(catalog().values())
+    return services
+
+
+def _with_users(services: Services) -> Services:
+    for name, role, org in USERS:
+        add_user(services.db, name, PASSWORD, role, org)
+    return services
 
 
 def task_data(proc: Procedure, task: dict, outcome: str = "approve",

@@ -383,9 +383,14 @@ class TestExtendAndPause:
         assert shift_by_pause(D("2025-07-01"), D("2025-06-10"), D("2025-06-12"), cal) \
             == D("2025-07-07")
 
-    def test_shift_by_zero_pause(self, cal: WorkCalendar) -> None:
-        assert shift_by_pause(D("2025-07-07"), D("2025-06-10"), D("2025-06-10"), cal) \
-            == D("2025-07-07")
+    @pytest.mark.parametrize("due", ["2025-06-27", "2025-07-02", "2025-07-07"])
+    def test_shift_by_zero_pause(self, cal: WorkCalendar, due: str) -> None:
+        # A pause resumed on the day it began shifts nothing, where one day more would: from
+        # Friday 27 June to Monday 30 June, from 2 July over the 3-6 July holidays to 7 July.
+        assert shift_by_pause(D(due), D("2025-06-10"), D("2025-06-10"), cal) == D(due)
+        assert shift_by_pause(D(due), D("2025-06-10"), D("2025-06-11"), cal) \
+            == {"2025-06-27": D("2025-06-30"), "2025-07-02": D("2025-07-07"),
+                "2025-07-07": D("2025-07-08")}[due]
 
     def test_shift_by_pause_uses_default_calendar(self) -> None:
         assert shift_by_pause(D("2025-06-30"), D("2025-06-20"), D("2025-06-25")) == D("2025-07-07")

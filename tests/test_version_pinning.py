@@ -5,11 +5,12 @@ import pytest
 from sqlalchemy import select, update
 
 from engine.definition.build import build_procedure
+from engine.definition.validation import load_catalog
 from engine.process.compile import compile_procedure
 from engine.process.specs import clear_spec_cache
 from engine.store.tables import procedure_versions, tasks
 from engine.store.versions import Versions
-from tests.casework import Engine
+from tests.casework import CATALOG, Engine
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +23,8 @@ def _fresh_specs():
 
 @pytest.fixture
 def eng(tmp_path):
-    return Engine(tmp_path / "okno.db")
+    # Published here, not copied from the template database: these tests are about publishing.
+    return Engine(tmp_path / "okno.db", procedures=load_catalog(CATALOG))
 
 
 def _stored_xml(eng: Engine, version: str) -> str | None:

@@ -1,0 +1,33 @@
+"""Session-wide set-up: a cheap password hasher, and a folder for the template databases."""
+from __future__ import annotations
+
+import argon2
+import pytest
+
+from engine import accounts
+from tests import templates
+
+# Production hashes with argon2's defaults (~0.6 s each on a busy machine); every API test signs
+# up seven users. tests/test_passwords.py checks the production parameters once.
+CHEAP_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hasher():
+    """The production hasher is set aside for the session (yielded: production_hasher uses it)."""
+    production = accounts.use_password_hasher(CHEAP_HASHER)
+    yield production
+    accounts.use_password_hasher(production)
+
+
+@pytest.fixture
+def production_hasher(cheap_password_hasher):
+    """The production hasher in use for one test."""
+    accounts.use_password_hasher(cheap_password_hasher)
+    yield cheap_password_hasher
+    accounts.use_password_hasher(CHEAP_HASHER)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def template_databases(tmp_path_factory) -> None:
+    templates.use_folder(tmp_path_factory.mktemp("templates"))
