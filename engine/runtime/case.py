@@ -70,6 +70,8 @@ class Case:
     timers_before: list[tuple[str, datetime]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.new:  # a workflow not started yet: no task is ready, no timer waits
+            return
         self.ready_before = ready_tasks(self.workflow)
         if self.has_timers:
             self.timers_before = timer_due_times(self.workflow)
