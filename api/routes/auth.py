@@ -6,8 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.app import Services, json_response, services
 from api.auth import CurrentUser, LoginLimiter, issue_token, login_limiter
+from api.deps import Services, json_response, services
 from api.problems import unauthenticated
 from api.schemas import Me, Token, errors
 from engine.accounts import verify_password
