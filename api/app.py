@@ -9,7 +9,6 @@ are serialised with orjson; errors are problem+json (`api.problems`). OpenAPI is
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +19,16 @@ from api.deps import Services, build_services
 from api.routes import auth, cases, catalog
 from api.schemas import Problem
 from engine.clock import SystemClock
+from engine.settings import Settings
 
 __all__ = ["app_from_env", "build_services", "create_app"]
 
 
 def create_app(database_url: str | None = None, clock: SystemClock | None = None,
                catalog_path: str | Path | None = None, *, secret: str | None = None,
-               services_: Services | None = None) -> FastAPI:
-    """The FastAPI application on `database_url` (default OKNO_DATABASE_URL)."""
+               services_: Services | None = None, settings: Settings | None = None) -> FastAPI:
+    """The FastAPI application on `services_`, or on services built from `settings` (default:
+    read from the environment now); `database_url`, `catalog_path` and `secret` win over them."""
     app = FastAPI(
         title="okno",
         version="0.1.0",
@@ -36,7 +37,8 @@ def create_app(database_url: str | None = None, clock: SystemClock | None = None
         docs_url="/docs",
         redoc_url=None,
     )
-    app.state.okno = services_ or build_services(database_url, clock, catalog_path, secret)
+    app.state.okno = services_ or build_services(database_url, clock, catalog_path, secret,
+                                                 settings=settings)
     problems.install(app)
     app.include_router(auth.router)
     app.include_router(catalog.router)
@@ -61,5 +63,6 @@ def _document_problems(app: FastAPI) -> None:
 
 
 def app_from_env() -> FastAPI:
-    """Factory for `uvicorn --factory api.app:app_from_env` and gunicorn workers."""
-    return create_app(catalog_path=os.environ.get("OKNO_CATALOG") or None)
+    """Factory for `uvicorn --factory api.app:app_from_env`: the settings from the environment.
+    (`okno serve` passes its workers the settings it read instead: api.serve.)"""
+    return create_app(settings=Settings())

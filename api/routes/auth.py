@@ -34,7 +34,7 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     if user is None:
         raise unauthenticated("wrong user name or password")
     limiter.succeeded(form.username, client)
-    access, lifetime = issue_token(user, svc.secret)
+    access, lifetime = issue_token(user, svc.secret, svc.settings.token_minutes)
     return json_response({"access_token": access, "token_type": "bearer", "expires_in": lifetime})
 
 

@@ -123,4 +123,5 @@ def catalog_diff(
         old = {n: p for n, p in old.items() if n in keep}
         new = {n: p for n, p in new.items() if n in keep}
     return json_response(diff_to_json(diff_catalogs(old, new, old_label=old_label,
-                                                    new_label=new_label)))
+                                                    new_label=new_label,
+                                                    calendar=svc.cases.calendar)))
