@@ -5,14 +5,21 @@ The routes live in `api/routes/` (`auth`, `catalog`, `cases`); what they share (
 is created or upgraded (`engine.store.connect`) and the YAML catalog is published
 (`Versions.publish`), so the newest definitions are current before the first request. Responses
 are serialised with orjson; errors are problem+json (`api.problems`). OpenAPI is at
-`/openapi.json`, its pages at `/docs`.
+`/openapi.json`, its pages at `/docs` (Swagger UI) and `/redoc`, whose scripts and styles are
+served from the installed `fastapi-offline` package under `/static/docs/`: no CDN, so the pages
+work on a network without Internet access.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.staticfiles import StaticFiles
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
 from api import problems
 from api.deps import Services, build_services
@@ -34,7 +41,7 @@ def create_app(database_url: str | None = None, clock: SystemClock | None = None
         version="0.1.0",
         summary="One-window administrative procedures: cases, work lists, audit trails.",
         description="See docs/api.md. Every error is application/problem+json.",
-        docs_url="/docs",
+        docs_url=None,  # served by _document_pages, from local assets
         redoc_url=None,
     )
     app.state.okno = services_ or build_services(database_url, clock, catalog_path, secret,
@@ -44,7 +51,41 @@ def create_app(database_url: str | None = None, clock: SystemClock | None = None
     app.include_router(catalog.router)
     app.include_router(cases.router)
     _document_problems(app)
+    _document_pages(app)
     return app
+
+
+DOCS_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
+DOCS_STATIC = "/static/docs"
+
+
+def _document_pages(app: FastAPI) -> None:
+    """`/docs` and `/redoc` on the Swagger UI and ReDoc files fastapi-offline ships."""
+    app.mount(DOCS_STATIC, StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    redirect = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=f"{root}{redirect}",
+            swagger_js_url=f"{root}{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_STATIC}/favicon.png",
+            swagger_ui_parameters=app.swagger_ui_parameters)
+
+    @app.get(redirect, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}{DOCS_STATIC}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{DOCS_STATIC}/favicon.png", with_google_fonts=False)
 
 
 def _document_problems(app: FastAPI) -> None:
