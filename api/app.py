@@ -1,116 +1,95 @@
-"""The HTTP API: `create_app()` wires the engine to FastAPI; the routes live in `api/routes_*.py`.
+"""The HTTP API: `create_app()` makes the FastAPI application and includes the routers.
 
-At startup the schema is created or upgraded (`engine.store.connect`) and the YAML catalog is
-published (`Versions.publish`), so the newest definitions are current before the first request.
-Responses are serialised with orjson (`api.app.json_response`); errors are problem+json
-(`api.problems`). OpenAPI is at `/openapi.json`, its pages at `/docs`.
+The routes live in `api/routes/` (`auth`, `catalog`, `cases`); what they share (`Services`, the
+`services` dependency, `json_response`, `build_services`) is in `api.deps`. At startup the schema
+is created or upgraded (`engine.store.connect`) and the YAML catalog is published
+(`Versions.publish`), so the newest definitions are current before the first request. Responses
+are serialised with orjson; errors are problem+json (`api.problems`). OpenAPI is at
+`/openapi.json`, its pages at `/docs` (Swagger UI) and `/redoc`, whose scripts and styles are
+served from the installed `fastapi-offline` package under `/static/docs/`: no CDN, so the pages
+work on a network without Internet access.
 """
 from __future__ import annotations
 
-import logging
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-from fastapi import FastAPI, Request
-from starlette.responses import Response
+import fastapi_offline
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.staticfiles import StaticFiles
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
+from api import problems
+from api.deps import Services, build_services
+from api.routes import auth, cases, catalog
+from api.schemas import Problem
 from engine.clock import SystemClock
-from engine.definition.validation import ROOT, load_catalog
-from engine.runtime.commands import Cases
-from engine.store.connect import connect, database_url
-from engine.store.versions import Versions
+from engine.settings import Settings
 
-log = logging.getLogger("okno.api")
-ORJSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
-
-
-@dataclass
-class Services:
-    """What every route needs, built once per process."""
-
-    db: Any
-    versions: Versions
-    cases: Cases
-    clock: SystemClock
-    secret: str
-    catalog_path: Path | None
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A JSON response serialised by orjson (dates ISO, naive datetimes as UTC with Z)."""
-    return Response(orjson.dumps(data, option=ORJSON_OPTIONS), status_code=status,
-                    media_type="application/json", headers=headers)
-
-
-async def services(request: Request) -> Services:
-    """The process's Services (dependency; async: no thread-pool hop)."""
-    return request.app.state.okno
-
-
-def build_services(database_url_: str | None = None, clock: SystemClock | None = None,
-                   catalog_path: str | Path | None = None, secret: str | None = None,
-                   publish: bool = True) -> Services:
-    """Connect (creating the schema), publish the catalog, and build the engine objects."""
-    from api.auth import load_secret
-
-    clock = clock or SystemClock()
-    db = connect(database_url_ or database_url())
-    versions = Versions(db, clock)
-    path = Path(catalog_path) if catalog_path is not None else ROOT / "procedures"
-    if publish and path.exists():
-        _publish(versions, load_catalog(path).values(), path)
-    return Services(db=db, versions=versions, cases=Cases(db, versions, clock), clock=clock,
-                    secret=secret or load_secret(), catalog_path=path)
-
-
-def _publish(versions: Versions, procedures, path: Path, attempts: int = 5) -> None:
-    """Publish the catalog; another process starting at the same moment may win a race (retry)."""
-    from sqlalchemy.exc import IntegrityError, OperationalError
-
-    procedures = list(procedures)
-    for attempt in range(attempts):
-        try:
-            added = versions.publish(procedures)
-        except (IntegrityError, OperationalError):
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-            continue
-        if added:
-            log.info("published %d procedure version(s) from %s", len(added), path)
-        return
+__all__ = ["app_from_env", "build_services", "create_app"]
 
 
 def create_app(database_url: str | None = None, clock: SystemClock | None = None,
                catalog_path: str | Path | None = None, *, secret: str | None = None,
-               services_: Services | None = None) -> FastAPI:
-    """The FastAPI application on `database_url` (default OKNO_DATABASE_URL)."""
-    from api import problems, routes_auth, routes_cases, routes_catalog
-
+               services_: Services | None = None, settings: Settings | None = None) -> FastAPI:
+    """The FastAPI application on `services_`, or on services built from `settings` (default:
+    read from the environment now); `database_url`, `catalog_path` and `secret` win over them."""
     app = FastAPI(
         title="okno",
         version="0.1.0",
         summary="One-window administrative procedures: cases, work lists, audit trails.",
         description="See docs/api.md. Every error is application/problem+json.",
-        docs_url="/docs",
+        docs_url=None,  # served by _document_pages, from local assets
         redoc_url=None,
     )
-    app.state.okno = services_ or build_services(database_url, clock, catalog_path, secret)
+    app.state.okno = services_ or build_services(database_url, clock, catalog_path, secret,
+                                                 settings=settings)
     problems.install(app)
-    app.include_router(routes_auth.router)
-    app.include_router(routes_catalog.router)
-    app.include_router(routes_cases.router)
+    app.include_router(auth.router)
+    app.include_router(catalog.router)
+    app.include_router(cases.router)
     _document_problems(app)
+    _document_pages(app)
     return app
+
+
+DOCS_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
+DOCS_STATIC = "/static/docs"
+
+
+def _document_pages(app: FastAPI) -> None:
+    """`/docs` and `/redoc` on the Swagger UI and ReDoc files fastapi-offline ships."""
+    app.mount(DOCS_STATIC, StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    redirect = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=f"{root}{redirect}",
+            swagger_js_url=f"{root}{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_STATIC}/favicon.png",
+            swagger_ui_parameters=app.swagger_ui_parameters)
+
+    @app.get(redirect, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}{DOCS_STATIC}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{DOCS_STATIC}/favicon.png", with_google_fonts=False)
 
 
 def _document_problems(app: FastAPI) -> None:
     """Put the Problem schema into the OpenAPI components (error responses refer to it)."""
-    from api.schemas import Problem
-
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -125,7 +104,6 @@ def _document_problems(app: FastAPI) -> None:
 
 
 def app_from_env() -> FastAPI:
-    """Factory for `uvicorn --factory api.app:app_from_env` and gunicorn workers."""
-    import os
-
-    return create_app(catalog_path=os.environ.get("OKNO_CATALOG") or None)
+    """Factory for `uvicorn --factory api.app:app_from_env`: the settings from the environment.
+    (`okno serve` passes its workers the settings it read instead: api.serve.)"""
+    return create_app(settings=Settings())

@@ -1,17 +1,18 @@
 """Authentication: OAuth2 password flow issuing signed, expiring JWTs (HS256).
 
-The token carries the user's name (`sub`), role and organisation. A token is good for
-`OKNO_TOKEN_MINUTES` (default 60), but every request also checks the account behind it
+The token carries the user's name (`sub`), role and organisation. A token is good for the
+`token_minutes` setting (`OKNO_TOKEN_MINUTES`, default 60), but every request also checks the account behind it
 (`AccountCache`): the account must exist, not be disabled, still have the token's role and
 organisation, and not have changed its credentials (password, disabling) after the token was
 issued; otherwise 401. So a request still needs no database read in the common case, account
-rows are cached per process for `OKNO_ACCOUNT_CACHE_SECONDS` (default 5, 0: no cache): a
+rows are cached per process for `account_cache_seconds` (default 5, 0: no cache): a
 change made by `okno user ...` takes effect within that many seconds in every server process.
 Tokens use wall-clock time, not the injected domain clock: moving the clock in tests must not
 expire or revive credentials.
 
-The signing secret is `OKNO_SECRET_KEY`; without it a random one is created once in
-`var/secret.key` (mode 0600, created atomically) so every worker process agrees on it.
+The signing secret is the `secret_key` setting (`OKNO_SECRET_KEY`); without it a random one is
+created once in `secret_file` (default `var/secret.key`, mode 0600, created atomically), and
+`okno serve` hands the key it read to every worker process.
 
 Password guessing is throttled per user name and client address (`LoginLimiter`): after 5 failed
 sign-ins within 15 minutes from one address, that address is refused for that name with 429
@@ -40,18 +41,21 @@ from starlette.concurrency import run_in_threadpool
 
 from api.problems import ApiError, unauthenticated
 from engine.accounts import ROLES, Account, User, get_account
+from engine.settings import Settings
 
 ALGORITHM = "HS256"
 ISSUER = "okno"
-DEFAULT_SECRET_FILE = Path("var/secret.key")
+# The settings' defaults, for callers that pass no settings (tests, tools).
+TOKEN_MINUTES: int = Settings.model_fields["token_minutes"].default
+ACCOUNT_CACHE_SECONDS: float = Settings.model_fields["account_cache_seconds"].default
 
 
-def load_secret(path: str | os.PathLike[str] | None = None) -> str:
-    """OKNO_SECRET_KEY, or the secret in `path` (created with a random value if absent)."""
-    env = os.environ.get("OKNO_SECRET_KEY")
-    if env:
-        return env
-    file = Path(path or os.environ.get("OKNO_SECRET_FILE") or DEFAULT_SECRET_FILE)
+def load_secret(settings: Settings) -> str:
+    """The `secret_key` setting, or the secret in `secret_file` (created with a random value if
+    absent)."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    file = Path(settings.secret_file)
     file.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -68,16 +72,9 @@ def load_secret(path: str | os.PathLike[str] | None = None) -> str:
     return value
 
 
-def token_minutes() -> int:
-    try:
-        return max(1, int(os.environ.get("OKNO_TOKEN_MINUTES", "60")))
-    except ValueError:
-        return 60
-
-
-def issue_token(user: User, secret: str, minutes: int | None = None) -> tuple[str, int]:
-    """A signed token for `user` and its lifetime in seconds."""
-    lifetime = 60 * (minutes or token_minutes())
+def issue_token(user: User, secret: str, minutes: int = TOKEN_MINUTES) -> tuple[str, int]:
+    """A signed token for `user`, good for `minutes`, and its lifetime in seconds."""
+    lifetime = 60 * minutes
     now = int(time.time())
     claims = {"sub": user.name, "role": user.role, "org": user.org, "iss": ISSUER,
               "iat": now, "exp": now + lifetime}
@@ -105,15 +102,6 @@ def read_token(token: str, secret: str) -> tuple[User, int]:
 
 REVOKED = "the token is no longer valid; sign in again"
 MISS = object()
-
-
-def account_cache_seconds() -> float:
-    """How long an account row is trusted: OKNO_ACCOUNT_CACHE_SECONDS (default 5, 0: not)."""
-    try:
-        seconds = float(os.environ.get("OKNO_ACCOUNT_CACHE_SECONDS", "5"))
-    except ValueError:
-        return 5.0
-    return max(0.0, seconds) if math.isfinite(seconds) else 5.0
 
 
 def token_state(account: Account | None) -> tuple[str, str, int] | None:
@@ -146,10 +134,10 @@ class AccountCache:
     names are kept; the entry read longest ago is dropped first. Time is `clock()` seconds
     (`time.monotonic`; tests pass their own)."""
 
-    def __init__(self, db: Any, seconds: float | None = None, capacity: int = 10_000,
+    def __init__(self, db: Any, seconds: float = ACCOUNT_CACHE_SECONDS, capacity: int = 10_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.db, self.capacity, self.clock = db, capacity, clock
-        self.seconds = account_cache_seconds() if seconds is None else max(0.0, seconds)
+        self.seconds = max(0.0, seconds)
         self._entries: dict[str, tuple[float, tuple[str, str, int] | None]] = {}
         self._lock = threading.Lock()  # loads run in the thread pool
 
@@ -186,7 +174,8 @@ def account_cache(request: Request) -> AccountCache:
     state = request.app.state
     cache = getattr(state, "account_cache", None)
     if cache is None:
-        cache = state.account_cache = AccountCache(state.okno.db)
+        okno = state.okno
+        cache = state.account_cache = AccountCache(okno.db, okno.settings.account_cache_seconds)
     return cache
 
 

@@ -1,9 +1,41 @@
-"""The `okno` command line: one typer app; each command is a thin call into `engine`."""
+"""The `okno` command line: one typer app; each command is a thin call into `engine`.
+
+A command that needs settings reads them once (`_settings`: the environment, `OKNO_*`, with its
+own options winning) and passes them down; a setting okno cannot use ends the command with exit
+2 and a message naming its variable. Imports are inside the commands so `okno due` does not pay
+for FastAPI.
+"""
 from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+if TYPE_CHECKING:
+    from engine.settings import Settings
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="okno: one-window procedures engine")
+DATABASE_HELP = "Database URL (default: OKNO_DATABASE_URL, else sqlite:///var/okno.db)."
+
+
+def _settings(**overrides: Any) -> Settings:
+    """The settings from the environment, with the options given (not None) winning; exit 2 on a
+    value okno cannot use."""
+    from engine.settings import Settings, SettingsError
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def _connect(database: str | None):
+    """The database of `--database` or the `database_url` setting."""
+    from engine.store.connect import connect
+
+    return connect(_settings(database_url=database).database_url)
 
 
 @app.command("due")
@@ -14,15 +46,16 @@ def due(
     """Print the legal due date (ISO) of TERM counted from DATE on the Belarusian calendar."""
     from datetime import date
 
-    from engine.terms import due_date
+    from engine.terms import default_calendar, due_date
 
+    settings = _settings()
     try:
         day = date.fromisoformat(start.strip())
     except ValueError:
         typer.echo(f"error: invalid date {start!r} (expected YYYY-MM-DD)", err=True)
         raise typer.Exit(code=2) from None
     try:
-        typer.echo(due_date(day, term).isoformat())
+        typer.echo(due_date(day, term, default_calendar(settings.calendar_overrides)).isoformat())
     except ValueError as exc:  # TermError, CalendarError
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
@@ -61,14 +94,15 @@ def diff_command(
 ) -> None:
     """Inventory review: what changed between two catalogs, burden vs simplification (docs/diff.md)."""
     import os
-    import sys
     from pathlib import Path
 
     from engine.definition.validation import CatalogError
     from engine.diff.pairing import diff_catalogs
     from engine.diff.reports import BINARY_FORMATS, FORMATS, render
     from engine.diff.sides import load_side
+    from engine.terms import default_calendar
 
+    calendar = default_calendar(_settings().calendar_overrides)
     checks = ((fmt, FORMATS, "--format"), (fail_on, ("burden", "any", "none"), "--fail-on"))
     for value, allowed, name in checks:
         if value not in allowed:
@@ -81,7 +115,7 @@ def diff_command(
         except (CatalogError, ValueError) as exc:
             typer.echo(f"error: cannot load {label} side {spec}:\n{exc}", err=True)
             raise typer.Exit(code=2) from None
-    diff = diff_catalogs(sides[0], sides[1], old_label=old, new_label=new)
+    diff = diff_catalogs(sides[0], sides[1], old_label=old, new_label=new, calendar=calendar)
     tty = sys.stdout.isatty()
     if output:
         Path(output).write_bytes(render(diff, fmt))
@@ -128,13 +162,12 @@ app.add_typer(audit_app, name="audit")
 @audit_app.command("verify")
 def audit_verify(
     case: str = typer.Option(None, "--case", help="Check one case only."),
-    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+    database: str = typer.Option(None, "--database", help=DATABASE_HELP),
 ) -> None:
     """Check every case's hash chain; report edited, reordered or deleted events (exit 1)."""
     from engine import audit
-    from engine.store.connect import connect
 
-    checked, breaks = audit.verify(connect(database), case)
+    checked, breaks = audit.verify(_connect(database), case)
     for item in breaks:
         typer.echo(str(item))
     typer.echo(f"{checked} case(s) checked, {len(breaks)} problem(s)")
@@ -146,25 +179,29 @@ def audit_verify(
 def worker(
     interval: float = typer.Option(30.0, help="Seconds between sweeps."),
     once: bool = typer.Option(False, "--once", help="Run one sweep and exit."),
-    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+    database: str = typer.Option(None, "--database", help=DATABASE_HELP),
 ) -> None:
     """Fire due timers and mark overdue cases, forever (or --once)."""
     import logging
 
+    from engine.clock import SystemClock
     from engine.runtime.commands import Cases
     from engine.runtime.scheduler import run_worker, sweep
     from engine.store.connect import connect
     from engine.store.versions import Versions
+    from engine.terms import default_calendar
 
+    settings = _settings(database_url=database)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    db = connect(database)
-    cases = Cases(db, Versions(db))
+    db = connect(settings.database_url)
+    cases = Cases(db, Versions(db, SystemClock(settings.timezone)),
+                  calendar=default_calendar(settings.calendar_overrides))
     if once:
-        fired, marked = sweep(cases)
+        fired, marked = sweep(cases, settings.idempotency_retention)
         typer.echo(f"fired {fired} timer(s), marked {marked} case(s) overdue")
         return
-    run_worker(cases, interval)
+    run_worker(cases, interval, retention=settings.idempotency_retention)
 
 
 @app.command("serve")
@@ -172,15 +209,17 @@ def serve_command(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
     workers: int = typer.Option(1, min=1, help="Server processes; how they share the port is --balancer."),
-    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
-    catalog: str = typer.Option(None, "--catalog", help="Catalog folder (default: procedures/)."),
+    database: str = typer.Option(None, "--database", help=DATABASE_HELP),
+    catalog: str = typer.Option(None, "--catalog",
+                                help="Catalog folder (default: OKNO_CATALOG, else procedures/)."),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
     balancer: str = typer.Option("reuseport", help="With --workers > 1: reuseport or gunicorn."),
 ) -> None:
     """Serve the HTTP API (docs at /docs). The scheduler runs separately: `okno worker`."""
     from api.serve import serve
 
-    serve(host, port, workers, database, catalog, access_log, balancer)
+    serve(_settings(database_url=database, catalog=catalog), host, port, workers, access_log,
+          balancer)
 
 
 @app.command("run")
@@ -191,7 +230,7 @@ def run_command(
     """Demo: publish the catalog, create demo users (DEMO ONLY), run the worker loop and serve."""
     from api.serve import run_demo
 
-    run_demo(host, port)
+    run_demo(_settings(), host, port)
 
 
 user_app = typer.Typer(no_args_is_help=True, help="User accounts of the HTTP API.")
@@ -203,17 +242,16 @@ def user_add(
     name: str = typer.Argument(..., help="User name (unique, no spaces)."),
     role: str = typer.Option(..., help="analyst, clerk, supervisor, applicant or auditor."),
     org: str = typer.Option(..., help="Organisation (authority code, e.g. minsk-sovetsky)."),
-    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+    database: str = typer.Option(None, "--database", help=DATABASE_HELP),
 ) -> None:
     """Add a user; the password is read from stdin (asked twice on a terminal)."""
-    from api.serve import read_password
     from engine import accounts
     from engine.errors import OknoError
-    from engine.store.connect import connect
 
+    db = _connect(database)
     try:
         password = read_password(prompt=True)
-        accounts.add_user(connect(database), name, password, role, org)
+        accounts.add_user(db, name, password, role, org)
     except (OknoError, ValueError) as exc:
         raise _user_error(exc) from None
     typer.echo(f"user {name} added ({role}, {org})")
@@ -221,13 +259,12 @@ def user_add(
 
 @user_app.command("list")
 def user_list(
-    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+    database: str = typer.Option(None, "--database", help=DATABASE_HELP),
 ) -> None:
     """List users: name, role, organisation, and 'disabled' for a disabled account."""
     from engine import accounts
-    from engine.store.connect import connect
 
-    for user in accounts.list_users(connect(database)):
+    for user in accounts.list_users(_connect(database)):
         typer.echo(f"{user.name}\t{user.role}\t{user.org}" + ("\tdisabled" if user.disabled else ""))
 
 
@@ -241,7 +278,7 @@ def _user_error(exc: Exception) -> typer.Exit:
 @user_app.command("disable")
 def user_disable(
     name: str = typer.Argument(..., help="User name."),
-    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+    database: str = typer.Option(None, "--database", help=DATABASE_HELP),
 ) -> None:
     """Disable a user: no sign-in, and the API refuses their tokens within
     OKNO_ACCOUNT_CACHE_SECONDS (default 5). Their tokens stay invalid after `user enable`."""
@@ -249,10 +286,10 @@ def user_disable(
 
     from engine import accounts
     from engine.errors import OknoError
-    from engine.store.connect import connect
 
+    db = _connect(database)
     try:
-        changed = accounts.disable_user(connect(database), name, datetime.now(UTC))
+        changed = accounts.disable_user(db, name, datetime.now(UTC))
     except OknoError as exc:
         raise _user_error(exc) from None
     typer.echo(f"user {name} disabled" if changed else f"user {name} was disabled already")
@@ -261,15 +298,15 @@ def user_disable(
 @user_app.command("enable")
 def user_enable(
     name: str = typer.Argument(..., help="User name."),
-    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+    database: str = typer.Option(None, "--database", help=DATABASE_HELP),
 ) -> None:
     """Enable a disabled user: they may sign in again."""
     from engine import accounts
     from engine.errors import OknoError
-    from engine.store.connect import connect
 
+    db = _connect(database)
     try:
-        changed = accounts.enable_user(connect(database), name)
+        changed = accounts.enable_user(db, name)
     except OknoError as exc:
         raise _user_error(exc) from None
     typer.echo(f"user {name} enabled" if changed else f"user {name} was not disabled")
@@ -280,16 +317,16 @@ def user_role(
     name: str = typer.Argument(..., help="User name."),
     role: str = typer.Option(..., help="analyst, clerk, supervisor, applicant or auditor."),
     org: str = typer.Option(..., help="Organisation (authority code, e.g. minsk-sovetsky)."),
-    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+    database: str = typer.Option(None, "--database", help=DATABASE_HELP),
 ) -> None:
     """Give a user another role and organisation; tokens naming the old ones are refused within
     OKNO_ACCOUNT_CACHE_SECONDS (default 5)."""
     from engine import accounts
     from engine.errors import OknoError
-    from engine.store.connect import connect
 
+    db = _connect(database)
     try:
-        accounts.set_role(connect(database), name, role, org)
+        accounts.set_role(db, name, role, org)
     except (OknoError, ValueError) as exc:
         raise _user_error(exc) from None
     typer.echo(f"user {name} is now {role} of {org}")
@@ -298,19 +335,17 @@ def user_role(
 @user_app.command("password")
 def user_password(
     name: str = typer.Argument(..., help="User name."),
-    database: str = typer.Option(None, "--database", envvar="OKNO_DATABASE_URL", help="Database URL."),
+    database: str = typer.Option(None, "--database", help=DATABASE_HELP),
 ) -> None:
     """Set a user's password, read from stdin (asked twice on a terminal); their older tokens
     are refused within OKNO_ACCOUNT_CACHE_SECONDS (default 5)."""
     from datetime import UTC, datetime
 
-    from api.serve import read_password
     from engine import accounts
     from engine.errors import NotFound, OknoError
-    from engine.store.connect import connect
 
+    db = _connect(database)
     try:
-        db = connect(database)
         if accounts.get_account(db, name) is None:  # say so before asking for a password
             raise NotFound(f"no user {name!r}")
         password = read_password(prompt=True)
@@ -318,6 +353,18 @@ def user_password(
     except (OknoError, ValueError) as exc:
         raise _user_error(exc) from None
     typer.echo(f"password of user {name} changed")
+
+
+def read_password(prompt: bool) -> str:
+    """The new user's password: asked twice on a terminal, else the first line of stdin."""
+    if prompt and sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat: ") != first:
+            raise ValueError("the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 def main() -> None:

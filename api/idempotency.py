@@ -9,8 +9,9 @@ command, one transaction), so its reservation is released and the client may ret
 
 Only status and body are stored (no schema change for headers): a route whose answer carries
 headers derives them again from the stored body (`replay_headers`, e.g. `Location` from the id).
-A key is remembered for `OKNO_IDEMPOTENCY_HOURS` (default 24) by the injected clock; after that
-a request with it acts as new, and the worker purges the old rows.
+A key is remembered for the `idempotency_hours` setting (`OKNO_IDEMPOTENCY_HOURS`, default 24)
+by the injected clock; after that a request with it acts as new, and the worker purges the old
+rows.
 
 Limit: the answer is stored in its own transaction right after the command's; a process killed
 between the two leaves the key reserved (409 on retry) rather than risking a second action.
@@ -53,7 +54,7 @@ def run_once(services: Any, user: str, key: str | None, route: str, body: Any,
     digest = keys.request_hash(route, body)
     now = services.clock.now()
     seen = keys.reserve_key(services.db, user, key, route, digest, now,
-                                stale_before=now - keys.idempotency_retention())
+                            stale_before=now - services.settings.idempotency_retention)
     if seen is not None:
         if seen.route != route or seen.request_hash != digest:
             raise ApiError(422, "this Idempotency-Key was used for a different request; "

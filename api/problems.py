@@ -2,13 +2,14 @@
 
 A problem has `type`, `title`, `status`, `detail`, and, when one part of the request is at fault,
 `field` (a dotted path such as `data.child_order` or `query.limit`) and `errors[]` (each with
-`field` and `detail`). Engine errors (`engine.errors.OknoError`) keep their status; FastAPI's
+`field` and `detail`). Engine errors (`engine.errors`) carry no HTTP: `ENGINE_ERRORS` gives each
+class its status, title and type (a subclass takes its nearest mapped ancestor's); FastAPI's
 validation errors become 422 naming the field; anything unexpected is a 500 without internals.
 """
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from fastapi import FastAPI, Request
@@ -16,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from engine.errors import OknoError
+from engine.errors import Conflict, Forbidden, InvalidInput, NotAllowed, NotFound, OknoError
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "urn:okno:problem:"
@@ -28,6 +29,33 @@ TITLES = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "
 SLUGS = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
          405: "method-not-allowed", 409: "conflict", 415: "unsupported-media-type",
          422: "invalid-input", 429: "too-many-requests", 500: "internal-error"}
+
+
+class EngineProblem(NamedTuple):
+    """How an engine error class is answered over HTTP."""
+
+    status: int
+    title: str
+    slug: str
+
+
+ENGINE_ERRORS: dict[type[OknoError], EngineProblem] = {
+    OknoError: EngineProblem(400, "Bad request", "bad-request"),
+    NotFound: EngineProblem(404, "Not found", "not-found"),
+    InvalidInput: EngineProblem(422, "Invalid input", "invalid-input"),
+    NotAllowed: EngineProblem(409, "Not allowed in the current state", "not-allowed"),
+    Conflict: EngineProblem(409, "Conflict", "conflict"),
+    Forbidden: EngineProblem(403, "Forbidden", "forbidden"),
+}
+
+
+def engine_problem(exc: OknoError) -> EngineProblem:
+    """The status, title and type of `exc`: its class's entry, else its nearest ancestor's."""
+    for cls in type(exc).__mro__:
+        found = ENGINE_ERRORS.get(cls)
+        if found is not None:
+            return found
+    return ENGINE_ERRORS[OknoError]  # unreachable: every engine error derives from OknoError
 
 
 class ApiError(Exception):
@@ -75,12 +103,6 @@ def problem(status: int, detail: str, *, headers: dict[str, str] | None = None, 
                     media_type=PROBLEM, headers=headers)
 
 
-def _slug(exc: OknoError) -> str:
-    name = type(exc).__name__
-    return {"NotAllowed": "not-allowed", "Conflict": "conflict", "InvalidInput": "invalid-input",
-            "NotFound": "not-found", "Forbidden": "forbidden"}.get(name, SLUGS.get(exc.status, "error"))
-
-
 def _loc_to_field(loc: tuple | list) -> str:
     """FastAPI's ('body', 'data', 'x') -> 'data.x'; ('query', 'limit') -> 'query.limit'."""
     parts = [str(p) for p in loc]
@@ -103,7 +125,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(OknoError)
     async def _okno(_request: Request, exc: OknoError) -> Response:
-        return problem(exc.status, exc.detail, title=exc.title, field=exc.field, slug=_slug(exc))
+        status, title, slug = engine_problem(exc)
+        return problem(status, exc.detail, title=title, field=exc.field, slug=slug)
 
     @app.exception_handler(ApiError)
     async def _api(_request: Request, exc: ApiError) -> Response:

@@ -1,22 +1,32 @@
-"""Running the HTTP API: `okno serve`, `okno run` (the demo `make run` starts) and user accounts.
+"""Running the HTTP API: `okno serve` and `okno run` (the demo `make run` starts).
 
 One process, one uvicorn worker, is the default. With `--workers N > 1` the server runs N
 single-worker uvicorn processes sharing the port with SO_REUSEPORT (or, with `--balancer gunicorn`,
 gunicorn with uvicorn workers): SQLite scales with processes, not threads
 (benchmarks/bench_api.py). The catalog is published once by the parent before any worker starts,
-so workers never race to publish it.
+so workers never race to publish it, and every worker runs on the settings the parent read.
 """
 from __future__ import annotations
 
+import functools
 import logging
-import os
-import sys
+import multiprocessing
+import signal
+import socket
 import threading
 import warnings
 from collections.abc import Iterable
 from typing import Any
 
+import uvicorn
+from pydantic import SecretStr
+
+from api.app import create_app
+from api.auth import load_secret
+from api.deps import build_services
 from engine import accounts
+from engine.runtime.scheduler import run_worker
+from engine.settings import Settings
 
 log = logging.getLogger("okno.serve")
 
@@ -53,54 +63,45 @@ def demo_banner(host: str, port: int) -> str:
     return "\n".join(lines)
 
 
-def _prepare(database_url: str | None, catalog: str | None) -> None:
-    """Create the schema and publish the catalog once, before any worker process starts."""
-    from api.app import build_services
-
-    build_services(database_url, catalog_path=catalog)
-
-
-def _environment(database_url: str | None, catalog: str | None) -> None:
-    if database_url:
-        os.environ["OKNO_DATABASE_URL"] = database_url
-    if catalog:
-        os.environ["OKNO_CATALOG"] = catalog
-    if not os.environ.get("OKNO_SECRET_KEY"):
-        from api.auth import load_secret
-
-        os.environ["OKNO_SECRET_KEY"] = load_secret()  # every worker signs with the same key
+def worker_settings(settings: Settings) -> Settings:
+    """The settings every server process runs on: the parent's, with the signing key it read (or
+    created in `secret_file`) once, so every worker signs and checks tokens with the same key."""
+    return settings.model_copy(update={"secret_key": SecretStr(load_secret(settings))})
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-          database_url: str | None = None, catalog: str | None = None,
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
           access_log: bool = False, balancer: str = "reuseport") -> None:
-    """Serve the API until interrupted.
+    """Serve the API on `settings` until interrupted.
 
     One worker: one uvicorn process. More: `reuseport` starts N independent single-worker
     uvicorn processes, each listening on host:port with SO_REUSEPORT so the kernel spreads
     connections evenly over them; `gunicorn` runs gunicorn with N uvicorn workers sharing one
     socket (measured slower here: keep-alive connections pile up on whichever worker accepts
     first; see benchmarks/bench_api.py).
+
+    The workers get the settings as an object, never through the environment or a file: a
+    `reuseport` worker is started by multiprocessing's spawn, which sends its arguments over a
+    pipe only parent and child hold; a gunicorn worker is forked and keeps the parent's memory.
     """
-    _environment(database_url, catalog)
-    _prepare(database_url, catalog)
+    if balancer not in BALANCERS:
+        raise ValueError(f"balancer must be {' or '.join(BALANCERS)}, not {balancer!r}")
+    settings = worker_settings(settings)
+    build_services(settings=settings)  # schema and catalog once, before any worker starts
     if workers <= 1:
-        _serve_one(host, port, access_log, reuse_port=False)
+        _serve_one(settings, host, port, access_log, reuse_port=False)
     elif balancer == "gunicorn":
-        _gunicorn(host, port, workers, access_log)
-    elif balancer == "reuseport":
-        _reuseport(host, port, workers, access_log)
+        _gunicorn(settings, host, port, workers, access_log)
     else:
-        raise ValueError(f"balancer must be reuseport or gunicorn, not {balancer!r}")
+        _reuseport(settings, host, port, workers, access_log)
 
 
-def _serve_one(host: str, port: int, access_log: bool, reuse_port: bool) -> None:
-    import socket
+BALANCERS = ("reuseport", "gunicorn")
 
-    import uvicorn
 
-    config = uvicorn.Config("api.app:app_from_env", factory=True, host=host, port=port,
-                            access_log=access_log, log_level="info")
+def _serve_one(settings: Settings, host: str, port: int, access_log: bool,
+               reuse_port: bool) -> None:
+    config = uvicorn.Config(functools.partial(create_app, settings=settings), factory=True,
+                            host=host, port=port, access_log=access_log, log_level="info")
     server = uvicorn.Server(config)
     if not reuse_port:
         server.run()
@@ -114,13 +115,10 @@ def _serve_one(host: str, port: int, access_log: bool, reuse_port: bool) -> None
     server.run(sockets=[sock])
 
 
-def _reuseport(host: str, port: int, workers: int, access_log: bool) -> None:
+def _reuseport(settings: Settings, host: str, port: int, workers: int, access_log: bool) -> None:
     """N single-worker processes on one port; stop them all when one stops or on a signal."""
-    import multiprocessing
-    import signal
-
     ctx = multiprocessing.get_context("spawn")
-    children = [ctx.Process(target=_serve_one, args=(host, port, access_log, True),
+    children = [ctx.Process(target=_serve_one, args=(settings, host, port, access_log, True),
                             name=f"okno-serve-{i}") for i in range(workers)]
     for child in children:
         child.start()
@@ -142,7 +140,7 @@ def _reuseport(host: str, port: int, workers: int, access_log: bool) -> None:
             child.kill()
 
 
-def _gunicorn(host: str, port: int, workers: int, access_log: bool) -> None:
+def _gunicorn(settings: Settings, host: str, port: int, workers: int, access_log: bool) -> None:
     from gunicorn.app.base import BaseApplication
 
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="uvicorn.workers")
@@ -157,47 +155,30 @@ def _gunicorn(host: str, port: int, workers: int, access_log: bool) -> None:
                 self.cfg.set("accesslog", "-")
 
         def load(self):
-            from api.app import app_from_env
-
-            return app_from_env()
+            return create_app(settings=settings)  # in the forked worker
 
     _App().run()
 
 
-def run_demo(host: str = "127.0.0.1", port: int = 8000, worker_interval: float = 30.0) -> None:
+def run_demo(settings: Settings, host: str = "127.0.0.1", port: int = 8000,
+             worker_interval: float = 30.0) -> None:
     """What `make run` does: publish the catalog, create the demo users, start the scheduler
     loop in a background thread, and serve on host:port until interrupted."""
-    import uvicorn
-
-    from api.app import build_services, create_app
-    from engine.runtime.scheduler import run_worker
-
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # schema checks at start are routine
-    svc = build_services()
+    svc = build_services(settings=settings)
     created = ensure_demo_users(svc.db)
     if created:
         log.info("created demo users: %s", ", ".join(created))
     print(demo_banner(host, port), flush=True)
     app = create_app(services_=svc)
     stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=(svc.cases, worker_interval, stop),
-                              name="okno-worker", daemon=True)
+    worker = threading.Thread(target=run_worker, name="okno-worker", daemon=True,
+                              args=(svc.cases, worker_interval, stop,
+                                    settings.idempotency_retention))
     worker.start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
         stop.set()
         worker.join(timeout=5)
-
-
-def read_password(prompt: bool) -> str:
-    """The new user's password: asked twice on a terminal, else the first line of stdin."""
-    if prompt and sys.stdin.isatty():
-        import getpass
-
-        first = getpass.getpass("Password: ")
-        if getpass.getpass("Repeat: ") != first:
-            raise ValueError("the passwords differ")
-        return first
-    return sys.stdin.readline().rstrip("\r\n")

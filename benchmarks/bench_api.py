@@ -54,7 +54,7 @@ SCENARIOS = os.environ.get("OKNO_BENCH_SCENARIOS", "engine,one,two,reuseport,gun
 
 def _prepare(db_url: str) -> None:
     """Schema, catalog and the two bench users, before any server starts."""
-    from api.app import build_services
+    from api.deps import build_services
     from engine.accounts import add_user
 
     svc = build_services(db_url, secret=SECRET)
@@ -262,7 +262,7 @@ def engine_rate(tmp: Path, forms: dict, seconds: float) -> float:
     """Task completions per second of the same loop in-process (no HTTP), one thread."""
     from sqlalchemy import bindparam, select
 
-    from api.app import build_services
+    from api.deps import build_services
     from engine.store.tables import tasks
 
     svc = build_services(f"sqlite:///{tmp / 'engine.db'}", secret=SECRET)

@@ -1,28 +1,36 @@
-"""Time is injected: the engine reads a Clock, so tests move time instead of sleeping."""
+"""Time is injected: the engine reads a Clock, so tests move time instead of sleeping.
+
+A clock also knows the zone whose dates legal terms count in (`today`): Belarus's by default,
+the `timezone` setting when the entry point passes one.
+"""
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 # Legal terms count in the authority's local days (Belarus: Europe/Minsk).
-LOCAL_ZONE = ZoneInfo(os.environ.get("OKNO_TIMEZONE", "Europe/Minsk"))
+DEFAULT_ZONE = ZoneInfo("Europe/Minsk")
 
 
 class SystemClock:
+    def __init__(self, zone: ZoneInfo = DEFAULT_ZONE) -> None:
+        self.zone = zone
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
     def today(self) -> date:
-        return self.now().astimezone(LOCAL_ZONE).date()
+        """The local date in `zone`: the day a legal term counts from."""
+        return self.now().astimezone(self.zone).date()
 
 
 class FixedClock(SystemClock):
     """A clock that stands still until told to move."""
 
-    def __init__(self, at: datetime) -> None:
+    def __init__(self, at: datetime, zone: ZoneInfo = DEFAULT_ZONE) -> None:
         if at.tzinfo is None:
             raise ValueError("FixedClock needs an aware datetime")
+        super().__init__(zone)
         self.at = at
 
     def now(self) -> datetime:

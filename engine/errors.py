@@ -1,12 +1,13 @@
-"""Errors the use cases raise; each face maps them to its own form (HTTP problem, CLI message)."""
+"""Errors the use cases raise; each face maps them to its own form (HTTP problem, CLI message).
+
+The engine says what went wrong, not how a face reports it: HTTP statuses and titles are
+`api.problems`' business (`ENGINE_ERRORS`).
+"""
 from __future__ import annotations
 
 
 class OknoError(Exception):
     """Base: a command was refused and nothing was changed."""
-
-    status = 400
-    title = "Bad request"
 
     def __init__(self, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail)
@@ -15,31 +16,20 @@ class OknoError(Exception):
 
 
 class NotFound(OknoError):
-    status = 404
-    title = "Not found"
+    """What the command names does not exist."""
 
 
 class InvalidInput(OknoError):
     """The input is wrong; `field` names the part at fault."""
 
-    status = 422
-    title = "Invalid input"
-
 
 class NotAllowed(OknoError):
     """The command does not fit the case's current state (or the law forbids it)."""
-
-    status = 409
-    title = "Not allowed in the current state"
 
 
 class Conflict(OknoError):
     """Another command changed the case first; reload and retry."""
 
-    status = 409
-    title = "Conflict"
-
 
 class Forbidden(OknoError):
-    status = 403
-    title = "Forbidden"
+    """The caller may not do this."""

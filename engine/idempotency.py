@@ -2,13 +2,12 @@
 
 The `idempotency` table keeps the first successful answer to a command sent with an
 `Idempotency-Key`, per user, so a retried request returns that answer instead of acting twice.
-A key is remembered for `OKNO_IDEMPOTENCY_HOURS` (default 24): an older key counts as unused,
-and the worker deletes old rows (`purge_keys`).
+A key is remembered for the retention period the caller passes (the `idempotency_hours` setting,
+default 24): an older key counts as unused, and the worker deletes old rows (`purge_keys`).
 """
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,13 +32,7 @@ def request_hash(route: str, body: Any) -> str:
     return hashlib.sha256(text).hexdigest()
 
 
-def idempotency_retention() -> timedelta:
-    """How long an Idempotency-Key is remembered: OKNO_IDEMPOTENCY_HOURS (default 24)."""
-    try:
-        hours = max(1, int(os.environ.get("OKNO_IDEMPOTENCY_HOURS", "24")))
-    except ValueError:
-        hours = 24
-    return timedelta(hours=hours)
+DEFAULT_RETENTION = timedelta(hours=24)  # the `idempotency_hours` setting's default
 
 
 @dataclass(frozen=True, slots=True)

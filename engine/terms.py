@@ -32,7 +32,6 @@ import yaml
 
 __all__ = [
     "DEFAULT_OVERRIDES_PATH",
-    "OVERRIDES_ENV_VAR",
     "CalendarError",
     "Term",
     "TermError",
@@ -52,7 +51,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------
 
 DEFAULT_OVERRIDES_PATH: Final[Path] = Path(__file__).parent / "data" / "calendar_overrides.yaml"
-OVERRIDES_ENV_VAR: Final[str] = "OKNO_CALENDAR_OVERRIDES"
 _COUNTRY: Final[str] = "BY"
 
 
@@ -134,7 +132,7 @@ class WorkCalendar:
 
     def __init__(self, overrides_path: str | os.PathLike[str] | None = None) -> None:
         if overrides_path is None:
-            overrides_path = os.environ.get(OVERRIDES_ENV_VAR) or DEFAULT_OVERRIDES_PATH
+            overrides_path = DEFAULT_OVERRIDES_PATH
         self.overrides_path: Path = Path(overrides_path)
         self._non_working, self._working = _load_overrides(self.overrides_path)
         cls = holidays.country_holidays(_COUNTRY, years=[]).__class__
@@ -209,10 +207,11 @@ def _calendar_for(path: str) -> WorkCalendar:
     return WorkCalendar(overrides_path=path)
 
 
-def default_calendar() -> WorkCalendar:
-    """The shared calendar for the override file in force (``OKNO_CALENDAR_OVERRIDES`` or the
-    shipped file). Built once per path; edits to the file take effect after a restart."""
-    return _calendar_for(str(os.environ.get(OVERRIDES_ENV_VAR) or DEFAULT_OVERRIDES_PATH))
+def default_calendar(overrides_path: str | os.PathLike[str] | None = None) -> WorkCalendar:
+    """The shared calendar for an override file (the ``calendar_overrides`` setting the entry
+    point passes; default: the shipped file). Built once per path; edits to the file take effect
+    after a restart."""
+    return _calendar_for(str(overrides_path or DEFAULT_OVERRIDES_PATH))
 
 
 # --------------------------------------------------------------------------------------------------

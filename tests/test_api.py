@@ -10,6 +10,7 @@ import pytest
 from api.auth import ALGORITHM, ISSUER, issue_token, load_secret
 from engine.accounts import add_user
 from engine.runtime.scheduler import mark_overdue
+from engine.settings import Settings
 from engine.store.tables import cases, events
 from tests.test_api_support import ORG_A, PASSWORD, SECRET, Api, catalog, pick, task_data
 
@@ -71,11 +72,12 @@ def test_expired_forged_and_missing_tokens_are_401(api: Api) -> None:
 def test_secret_file_is_created_once_and_shared(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("OKNO_SECRET_KEY", raising=False)
     path = tmp_path / "var" / "secret.key"
-    first = load_secret(path)
-    assert len(first) >= 32 and load_secret(path) == first
+    monkeypatch.setenv("OKNO_SECRET_FILE", str(path))
+    first = load_secret(Settings())
+    assert len(first) >= 32 and load_secret(Settings(secret_file=path)) == first
     assert path.stat().st_mode & 0o777 == 0o600
     monkeypatch.setenv("OKNO_SECRET_KEY", "from-the-environment")
-    assert load_secret(path) == "from-the-environment"
+    assert load_secret(Settings()) == "from-the-environment"
 
 
 # ------------------------------------------------------------------------------------ problems

@@ -20,7 +20,6 @@ from api.auth import (
     REVOKED,
     AccountCache,
     accepts,
-    account_cache_seconds,
     token_state,
 )
 from api.cli import app as cli
@@ -36,6 +35,7 @@ from engine.accounts import (
     verify_password,
 )
 from engine.errors import InvalidInput, NotFound
+from engine.settings import SettingsError
 from engine.store.tables import users
 from tests.test_api_support import ORG_A, PASSWORD, SECRET, Api
 
@@ -253,14 +253,24 @@ def test_no_cache_when_its_seconds_are_zero(tmp_path):
     assert cache._entries == {}
 
 
-@pytest.mark.parametrize(("value", "seconds"), [(None, 5), ("0", 0), ("1.5", 1.5), ("-3", 0),
-                                                 ("soon", 5), ("nan", 5)])
-def test_account_cache_seconds_from_the_environment(monkeypatch, value, seconds):
+@pytest.mark.parametrize(("value", "seconds"), [(None, 5), ("", 5), ("0", 0), ("1.5", 1.5)])
+def test_account_cache_seconds_from_the_environment(tmp_path, monkeypatch, value, seconds):
+    """The app's cache trusts a row for the `account_cache_seconds` setting its factory read."""
     if value is None:
         monkeypatch.delenv("OKNO_ACCOUNT_CACHE_SECONDS", raising=False)
     else:
         monkeypatch.setenv("OKNO_ACCOUNT_CACHE_SECONDS", value)
-    assert account_cache_seconds() == seconds
+    api = Api(tmp_path)
+    monkeypatch.setenv("OKNO_ACCOUNT_CACHE_SECONDS", "99")  # read once, at the start: no effect
+    assert api.get("/api/me").status_code == 200
+    assert api.app.state.account_cache.seconds == seconds
+
+
+@pytest.mark.parametrize("value", ["-3", "soon", "nan", "inf"])
+def test_an_unusable_account_cache_seconds_stops_the_start(tmp_path, monkeypatch, value):
+    monkeypatch.setenv("OKNO_ACCOUNT_CACHE_SECONDS", value)
+    with pytest.raises(SettingsError, match="OKNO_ACCOUNT_CACHE_SECONDS"):
+        Api(tmp_path)
 
 
 # ------------------------------------------------------------------------------------ CLI

@@ -12,6 +12,7 @@ from api.problems import ApiError
 from api.schemas import CaseCreate
 from engine import idempotency as keys
 from engine.runtime.scheduler import sweep
+from engine.settings import Settings, SettingsError
 from engine.store.tables import cases, idempotency
 from tests.test_api_support import PASSWORD, Api, catalog, task_data
 
@@ -101,20 +102,26 @@ def test_a_stuck_reservation_is_released_by_expiry(api: Api) -> None:
                     headers={"Idempotency-Key": "stuck"}).status_code == 201
 
 
-def test_the_retention_is_read_from_the_environment(api: Api, monkeypatch) -> None:
+def test_the_retention_is_read_from_the_environment(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("OKNO_IDEMPOTENCY_HOURS", "2")
-    assert keys.idempotency_retention() == timedelta(hours=2)
+    api = Api(tmp_path)
+    assert api.services.settings.idempotency_retention == timedelta(hours=2)
+    monkeypatch.setenv("OKNO_IDEMPOTENCY_HOURS", "48")  # read once, at the start: no effect
     body, key = _create_body(), {"Idempotency-Key": "short"}
     api.post("/api/cases", json=body, headers=key)
     api.clock.advance(hours=1)
     assert api.post("/api/cases", json=body, headers=key).headers["idempotent-replayed"] == "true"
     api.clock.advance(hours=1, seconds=1)
     assert "idempotent-replayed" not in api.post("/api/cases", json=body, headers=key).headers
-    for bad in ("", "soon", "0", "-3"):
-        monkeypatch.setenv("OKNO_IDEMPOTENCY_HOURS", bad)
-        assert keys.idempotency_retention() >= timedelta(hours=1)
-    monkeypatch.delenv("OKNO_IDEMPOTENCY_HOURS")
-    assert keys.idempotency_retention() == timedelta(hours=24)
+
+
+@pytest.mark.parametrize("bad", ["soon", "0", "-3", "1.5"])
+def test_an_unusable_retention_stops_the_start(tmp_path, monkeypatch, bad) -> None:
+    monkeypatch.setenv("OKNO_IDEMPOTENCY_HOURS", bad)
+    with pytest.raises(SettingsError, match=f"OKNO_IDEMPOTENCY_HOURS='{bad}'"):
+        Api(tmp_path)
+    monkeypatch.setenv("OKNO_IDEMPOTENCY_HOURS", "")  # empty: unset, the default
+    assert Settings().idempotency_retention == timedelta(hours=24)
 
 
 def test_the_worker_purges_expired_keys(api: Api) -> None:
@@ -129,6 +136,15 @@ def test_the_worker_purges_expired_keys(api: Api) -> None:
     assert _keys(api) == {"young"}
     api.clock.advance(hours=12)
     sweep(api.services.cases)
+    assert _keys(api) == set()
+
+
+def test_the_worker_purges_by_the_retention_it_is_given(api: Api) -> None:
+    api.post("/api/cases", json=_create_body(), headers={"Idempotency-Key": "k"})
+    api.clock.advance(hours=2, seconds=1)
+    sweep(api.services.cases)
+    assert _keys(api) == {"k"}
+    sweep(api.services.cases, timedelta(hours=2))
     assert _keys(api) == set()
 
 

@@ -46,3 +46,14 @@ def test_store_importing_runtime_breaks_the_build(tmp_path):
     result = _lint(where)
     assert result.returncode != 0
     assert "store never imports runtime BROKEN" in result.stdout
+
+
+def test_a_router_importing_the_app_breaks_the_build(tmp_path):
+    where = _copy(tmp_path)
+    router = where / "api" / "routes" / "cases.py"
+    router.write_text(router.read_text(encoding="utf-8") + "\nimport api.app  # noqa\n",
+                      encoding="utf-8")
+    result = _lint(where)
+    assert result.returncode != 0
+    assert "api layers: no cycles between the app, its routers and what they share BROKEN" \
+        in result.stdout

@@ -5,7 +5,9 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from engine.terms import DEFAULT_OVERRIDES_PATH, OVERRIDES_ENV_VAR
+from engine.terms import DEFAULT_OVERRIDES_PATH
+
+OVERRIDES_ENV_VAR = "OKNO_CALENDAR_OVERRIDES"  # the calendar_overrides setting
 
 runner = CliRunner()
 
@@ -53,3 +55,10 @@ def test_override_file_via_env(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv(OVERRIDES_ENV_VAR, str(path))
     result = runner.invoke(app, ["due", "2025-06-18", "15 days"])
     assert result.exit_code == 0 and result.stdout == "2025-07-04\n"
+
+
+def test_an_unusable_setting_exits_2_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OKNO_TIMEZONE", "Europe/Atlantis")
+    result = runner.invoke(app, ["due", "2025-06-18", "15 days"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "OKNO_TIMEZONE='Europe/Atlantis'" in result.stderr

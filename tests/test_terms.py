@@ -8,7 +8,6 @@ import pytest
 
 from engine.terms import (
     DEFAULT_OVERRIDES_PATH,
-    OVERRIDES_ENV_VAR,
     CalendarError,
     Term,
     TermError,
@@ -136,16 +135,17 @@ working:
         assert cal.is_working_day(D("2025-07-04"))
         assert due_date(D("2025-06-18"), "15 days", cal) == D("2025-07-04")
 
-    def test_env_var_points_elsewhere(self, tmp_path: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_the_entry_point_names_the_file_not_the_environment(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         path = write(tmp_path, "non_working: [2025-06-18]\n")
-        monkeypatch.setenv(OVERRIDES_ENV_VAR, str(path))
-        assert WorkCalendar().overrides_path == path
-        assert not WorkCalendar().is_working_day(D("2025-06-18"))
-        assert default_calendar().overrides_path == path
-        assert due_date(D("2025-06-17"), "1 day") == D("2025-06-19")
-        monkeypatch.delenv(OVERRIDES_ENV_VAR)
+        monkeypatch.setenv("OKNO_CALENDAR_OVERRIDES", str(path))  # read by entry points only
+        assert WorkCalendar().overrides_path == DEFAULT_OVERRIDES_PATH
+        assert default_calendar().overrides_path == DEFAULT_OVERRIDES_PATH
         assert due_date(D("2025-06-17"), "1 day") == D("2025-06-18")
+        assert default_calendar(path).overrides_path == path
+        assert default_calendar(path) is default_calendar(str(path))  # built once per path
+        assert not default_calendar(path).is_working_day(D("2025-06-18"))
+        assert due_date(D("2025-06-17"), "1 day", default_calendar(path)) == D("2025-06-19")
 
     def test_empty_file_is_fine(self, tmp_path: Path) -> None:
         assert WorkCalendar(overrides_path=write(tmp_path, "# nothing yet\n")).is_working_day(
@@ -319,9 +319,7 @@ class TestDueDate:
     def test_legal_examples(self, cal: WorkCalendar, start: str, term: str, expected: str) -> None:
         assert due_date(D(start), term, cal) == D(expected)
 
-    def test_accepts_term_objects_and_default_calendar(
-            self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.delenv(OVERRIDES_ENV_VAR, raising=False)
+    def test_accepts_term_objects_and_default_calendar(self) -> None:
         assert due_date(D("2025-06-18"), Term("calendar_days", 15)) == D("2025-07-07")
 
     def test_working_day_result_is_always_a_working_day(self, cal: WorkCalendar) -> None:

@@ -125,13 +125,13 @@ def _deadline_note(c: TermComparison, subject: str, later_is_burden: bool) -> st
     return note + "".join(f", {w} в {k}" for w, k in rest)
 
 
-def _classify_terms(old: str, new: str, *, later_is_burden: bool, subject: str
-                    ) -> tuple[str, str, str]:
+def _classify_terms(old: str, new: str, *, later_is_burden: bool, subject: str,
+                    calendar: WorkCalendar | None = None) -> tuple[str, str, str]:
     """(class, verb, note) for a changed term. If a later deadline is the burden (a procedure's
     term), the change is a burden if the new deadline is later on any start day, a simplification
     if it is never later and sometimes earlier; the reverse if an earlier one is (validity, the
     time to appeal). Neutral if the deadlines are the same on every start day."""
-    c = compare_terms(old, new)
+    c = compare_terms(old, new, calendar)
     bad, good = (c.later, c.earlier) if later_is_burden else (c.earlier, c.later)
     cls = BURDEN if bad else SIMPLIFICATION if good else NEUTRAL
     verb = ("изменён" if c.later and c.earlier else "увеличен" if c.later
@@ -197,8 +197,10 @@ def _by_id(item: Any) -> str:
 class ProcedurePair:
     """Collects the changes between the old and new version of one procedure."""
 
-    def __init__(self, old: Procedure | None, new: Procedure | None, out: list[Change]) -> None:
+    def __init__(self, old: Procedure | None, new: Procedure | None, out: list[Change],
+                 calendar: WorkCalendar | None = None) -> None:
         self.old, self.new, self.out = old, new, out
+        self.calendar = calendar  # terms are compared on it (default: the shipped calendar)
         self.old_number = old.number if old else None
         self.new_number = new.number if new else None
         self.name = (new or old).name  # type: ignore[union-attr]
@@ -485,7 +487,7 @@ class ProcedurePair:
         if old == new:
             return
         cls, verb, note = _classify_terms(old_effective, new_effective, later_is_burden=True,
-                                          subject="новый срок")
+                                          subject="новый срок", calendar=self.calendar)
 
         def shown(text: str | None, effective: str) -> str:
             return term_ru(text) if text else f"не указан (равен сроку {term_ru(effective)})"
@@ -504,7 +506,8 @@ class ProcedurePair:
             # A result that expires earlier is the burden: the citizen must come back sooner.
             cls, verb, note = _classify_terms(a.duration or "", b.duration or "",
                                               later_is_burden=False,
-                                              subject="новый срок действия истекает")
+                                              subject="новый срок действия истекает",
+                                              calendar=self.calendar)
             kind = {BURDEN: "validity.shorter", SIMPLIFICATION: "validity.longer",
                     NEUTRAL: "validity.reworded"}[cls]
             self.add(kind, "validity.duration", old, new, f"Срок действия {verb}: {arrow}{note}")
@@ -607,7 +610,8 @@ class ProcedurePair:
         if a.term != b.term:
             # Less time to appeal is the burden.
             cls, verb, note = _classify_terms(a.term, b.term, later_is_burden=False,
-                                              subject="новый срок обжалования истекает")
+                                              subject="новый срок обжалования истекает",
+                                              calendar=self.calendar)
             kind = {BURDEN: "appeal.term_shorter", SIMPLIFICATION: "appeal.term_longer",
                     NEUTRAL: "appeal.term_reworded"}[cls]
             self.add(kind, "appeal.term", a.term, b.term,

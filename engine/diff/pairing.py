@@ -11,6 +11,7 @@ from engine.definition.procedure import Procedure
 from engine.diff.compare import ProcedurePair
 from engine.diff.model import NEAR_IDENTICAL, CatalogDiff, Change
 from engine.diff.wording import normalize_name, quoted
+from engine.terms import WorkCalendar
 
 # Pairing procedures and the diff itself
 # --------------------------------------------------------------------------------------------------
@@ -101,14 +102,17 @@ def _sort_key(c: Change) -> tuple:
 
 
 def diff_catalogs(old: Mapping[str, Procedure], new: Mapping[str, Procedure], *,
-                  old_label: str = "old", new_label: str = "new") -> CatalogDiff:
-    """Every change from catalog ``old`` to catalog ``new`` (each: number -> Procedure)."""
+                  old_label: str = "old", new_label: str = "new",
+                  calendar: WorkCalendar | None = None) -> CatalogDiff:
+    """Every change from catalog ``old`` to catalog ``new`` (each: number -> Procedure); terms
+    are compared on ``calendar`` (the ``calendar_overrides`` setting's; default: the shipped
+    one)."""
     changes: list[Change] = []
     pairs, removed, added = pair_procedures(old, new)
     for o, n in pairs:
         if o.number == n.number and o.version == n.version:
             continue
-        ProcedurePair(o, n, changes).compare()
+        ProcedurePair(o, n, changes, calendar).compare()
     for p in removed:
         ProcedurePair(p, None, changes).add("procedure.removed", "", p.name, None,
                                     f"Процедура исключена: {p.number} {quoted(p.name)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -59,30 +60,33 @@ def mark_overdue(cases: Cases, *, actor: str = WORKER, limit: int = 1000) -> int
     return marked
 
 
-def sweep(cases: Cases) -> tuple[int, int]:
-    """One round: (timers fired, cases marked overdue); expired Idempotency-Keys are purged too."""
+def sweep(cases: Cases, retention: timedelta = keys.DEFAULT_RETENTION) -> tuple[int, int]:
+    """One round: (timers fired, cases marked overdue); Idempotency-Keys older than `retention`
+    are purged too."""
     fired = fire_due_timers(cases)
     marked = mark_overdue(cases)
     if fired or marked:
         log.info("fired %d timer(s), marked %d case(s) overdue", fired, marked)
-    purge_idempotency_keys(cases)
+    purge_idempotency_keys(cases, retention)
     return fired, marked
 
 
-def purge_idempotency_keys(cases: Cases) -> int:
-    """Delete the Idempotency-Keys older than the retention period (by the cases' clock)."""
-    purged = keys.purge_keys(cases.db, cases.clock.now() - keys.idempotency_retention())
+def purge_idempotency_keys(cases: Cases, retention: timedelta = keys.DEFAULT_RETENTION) -> int:
+    """Delete the Idempotency-Keys older than `retention` (by the cases' clock)."""
+    purged = keys.purge_keys(cases.db, cases.clock.now() - retention)
     if purged:
         log.info("forgot %d expired idempotency key(s)", purged)
     return purged
 
 
-def run_worker(cases: Cases, interval: float = 30.0, stop: threading.Event | None = None) -> None:
-    """Sweep every `interval` seconds until `stop` is set; a failed round is logged and retried."""
+def run_worker(cases: Cases, interval: float = 30.0, stop: threading.Event | None = None,
+               retention: timedelta = keys.DEFAULT_RETENTION) -> None:
+    """Sweep every `interval` seconds until `stop` is set; a failed round is logged and retried.
+    `retention`: how long Idempotency-Keys are kept (the `idempotency_hours` setting)."""
     stop = stop or threading.Event()
     while not stop.is_set():
         try:
-            sweep(cases)
+            sweep(cases, retention)
         except Exception:  # keep the loop alive; the next round retries what failed
             log.exception("worker round failed")
         stop.wait(interval)

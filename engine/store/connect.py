@@ -1,8 +1,9 @@
 """Connecting to the database and bringing its schema to the newest version (Alembic).
+
+The URL comes from the caller (the `database_url` setting, read by the entry point).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
@@ -13,14 +14,8 @@ from engine.store.tables import metadata
 DEFAULT_URL = "sqlite:///var/okno.db"
 
 
-def database_url() -> str:
-    """OKNO_DATABASE_URL, or an SQLite file under var/."""
-    return os.environ.get("OKNO_DATABASE_URL", DEFAULT_URL)
-
-
-def connect(url: str | None = None, *, create: bool = True) -> Engine:
+def connect(url: str = DEFAULT_URL, *, create: bool = True) -> Engine:
     """An Engine for `url`; SQLite gets WAL, a busy timeout and foreign keys. Creates the schema."""
-    url = url or database_url()
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, future=True)

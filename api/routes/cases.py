@@ -19,8 +19,8 @@ from starlette.responses import Response
 
 from api import access
 from api.access import CASE_CREATORS, CASE_READERS, EVENT_READERS, STAFF, WITHDRAWERS
-from api.app import Services, json_response, services
 from api.auth import CurrentUser, require_role
+from api.deps import Services, json_response, services
 from api.idempotency import HEADER, run_once
 from api.problems import forbidden
 from api.schemas import (

@@ -6,8 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.app import Services, json_response, services
 from api.auth import CurrentUser, LoginLimiter, issue_token, login_limiter
+from api.deps import Services, json_response, services
 from api.problems import unauthenticated
 from api.schemas import Me, Token, errors
 from engine.accounts import verify_password
@@ -34,7 +34,7 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     if user is None:
         raise unauthenticated("wrong user name or password")
     limiter.succeeded(form.username, client)
-    access, lifetime = issue_token(user, svc.secret)
+    access, lifetime = issue_token(user, svc.secret, svc.settings.token_minutes)
     return json_response({"access_token": access, "token_type": "bearer", "expires_in": lifetime})
 
 

@@ -8,12 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from starlette.responses import Response
 
+from api import presenters
 from api.access import DIFF_READERS
-from api.app import Services, json_response, services
 from api.auth import CurrentUser, require_role
+from api.deps import Services, json_response, services
 from api.problems import ApiError, not_found
 from api.schemas import DiffOut, ProcedureDetail, ProcedureSummary, errors
 from engine.definition.procedure import Procedure
+from engine.diff.model import diff_to_json
+from engine.diff.pairing import diff_catalogs
 from engine.errors import NotFound
 from engine.process.compile import bpmn_text
 from engine.read import queries
@@ -42,7 +45,7 @@ def _procedure(svc: Services, number: str, version: str | None = None) -> Proced
 def list_procedures(_user: CurrentUser, svc: Svc):
     """The current catalog, in the official list's order: number, name, version, fee, term."""
     current = svc.versions.current_versions()
-    return json_response([queries.procedure_summary(svc.versions.get(v)) for v in current.values()])
+    return json_response([presenters.procedure_summary(svc.versions.get(v)) for v in current.values()])
 
 
 @router.get("/procedures/{number}", response_model=ProcedureDetail, responses=errors(401, 404))
@@ -53,7 +56,7 @@ def get_procedure(number: Number, _user: CurrentUser, svc: Svc,
     """A procedure in full: documents, requested documents, fee, term, validity, steps, history."""
     proc = _procedure(svc, number, version)
     current = svc.versions.current_versions().get(number)
-    return json_response(queries.procedure_detail(proc, svc.versions.history(number), current))
+    return json_response(presenters.procedure_detail(proc, svc.versions.history(number), current))
 
 
 @router.get("/procedures/{number}/bpmn", responses={
@@ -108,9 +111,6 @@ def catalog_diff(
     narrowed to the same number.
     """
     require_role(user, *DIFF_READERS)
-    from engine.diff.model import diff_to_json
-    from engine.diff.pairing import diff_catalogs
-
     old, old_label = _side(svc, from_, "from")
     new, new_label = _side(svc, to, "to")
     keep: set[str] | None = None
@@ -123,4 +123,5 @@ def catalog_diff(
         old = {n: p for n, p in old.items() if n in keep}
         new = {n: p for n, p in new.items() if n in keep}
     return json_response(diff_to_json(diff_catalogs(old, new, old_label=old_label,
-                                                    new_label=new_label)))
+                                                    new_label=new_label,
+                                                    calendar=svc.cases.calendar)))

@@ -1,0 +1,63 @@
+"""The JSON shapes the API answers with for procedures: the information stand's row and page.
+
+These are the HTTP face's views of a `Procedure` (the engine's definition), so they live here,
+beside the routes that send them, rather than in the engine's read queries.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from engine.definition.procedure import Procedure
+
+
+def _ground(g: Any) -> dict[str, Any]:
+    return {"id": g.id, "title": g.title, "legal_basis": g.legal_basis}
+
+
+def procedure_summary(proc: Procedure) -> dict[str, Any]:
+    """One row of the catalog: the information stand's essentials."""
+    fee = proc.fee
+    return {
+        "number": proc.number, "name": proc.name, "version": proc.version,
+        "channels": list(proc.channels),
+        "fee": {"kind": fee.kind, "base_units": fee.base_units,
+                "categories": [{"id": c.id, "title": c.title, "base_units": c.base_units}
+                               for c in fee.categories],
+                "exemptions": [_ground(g) for g in fee.exemptions], "notes": fee.notes},
+        "term": {"max": proc.term.max, "when_documents_requested": proc.term.when_documents_requested,
+                 "counted_from": proc.term.counted_from, "notes": proc.term.notes},
+        "validity": {"kind": proc.validity.kind, "duration": proc.validity.duration,
+                     "event": proc.validity.event},
+    }
+
+
+def procedure_detail(proc: Procedure, history: list[dict[str, Any]], current: str | None) -> dict:
+    """A procedure version in full: definition, checklists, fee, term, validity, version history."""
+    return {
+        **procedure_summary(proc),
+        "chapter": proc.chapter, "legal_basis": list(proc.legal_basis),
+        "authorities": [{"kind": a.kind, "title": a.title} for a in proc.authorities],
+        "documents": [{"id": d.id, "title": d.title, "notes": d.notes, "condition": d.condition}
+                      for d in proc.documents],
+        "requested_documents": [
+            {"id": d.id, "title": d.title, "source": d.source,
+             "citizen_may_bring": d.citizen_may_bring, "fee": d.fee, "condition": d.condition,
+             "notes": d.notes} for d in proc.requested_documents],
+        "result": proc.result,
+        "roles": [{"id": r.id, "title": r.title, "acts_as": r.acts_as} for r in proc.roles],
+        "steps": [
+            {"id": s.id, "kind": s.kind, "title": s.title, "role": s.role,
+             "condition": s.condition, "term": s.term,
+             "fields": [{"id": f.id, "title": f.title, "type": f.type, "required": f.required,
+                         "pattern": f.pattern, "min": f.min, "max": f.max,
+                         "max_length": f.max_length,
+                         "choices": [{"id": c.id, "title": c.title} for c in f.choices]}
+                        for f in s.fields]}
+            for s in proc.steps],
+        "refusal_grounds": [_ground(g) for g in proc.refusal_grounds],
+        "acceptance_refusal_grounds": [_ground(g) for g in proc.acceptance_refusal_grounds],
+        "suspension_allowed": proc.suspension_allowed,
+        "suspension_grounds": [_ground(g) for g in proc.suspension_grounds],
+        "history": [{**h, "current": h["version"] == current} for h in history],
+        "definition": proc.definition,
+    }

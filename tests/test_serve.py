@@ -1,0 +1,134 @@
+"""`okno serve --workers 2`: every worker signs with the key the parent read, handed over as part
+of the settings object, never written into the environment.
+
+Real processes on a real port: the server is started as `okno serve` is, on a temporary SQLite
+file, and asked over HTTP.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+
+from api.auth import ALGORITHM, ISSUER
+from api.serve import worker_settings
+from engine.accounts import add_user
+from engine.settings import Settings
+from engine.store.connect import connect
+
+PASSWORD = "correct horse battery staple"
+ROUNDS = 16  # fresh connections: SO_REUSEPORT spreads them over both workers
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_until_up(base: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"okno serve exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base}/openapi.json", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"okno serve did not answer within 90 s:\n{log.read_text()}")
+
+
+def _sign_in(base: str) -> str:
+    with httpx.Client(base_url=base, timeout=10) as client:  # a connection of its own
+        r = client.post("/api/auth/token", data={"username": "clerk", "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return r.json()["access_token"]
+
+
+def _me(base: str, token: str) -> int:
+    with httpx.Client(base_url=base, timeout=10) as client:
+        return client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; SO_REUSEPORT")
+@pytest.mark.parametrize("balancer", ["reuseport", "gunicorn"])
+def test_workers_sign_with_the_parents_key_without_the_environment(tmp_path, balancer) -> None:
+    url = f"sqlite:///{tmp_path / 'okno.db'}"
+    add_user(connect(url), "clerk", PASSWORD, "clerk", "minsk-sovetsky")
+    secret_file = tmp_path / "secret.key"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OKNO_")}
+    env["OKNO_SECRET_FILE"] = str(secret_file)  # no OKNO_SECRET_KEY: the parent creates one
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port",
+             str(port), "--workers", "2", "--balancer", balancer, "--database", url],
+            cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_until_up(base, server, log)
+        key = secret_file.read_text(encoding="ascii").strip()
+        tokens = [_sign_in(base) for _ in range(ROUNDS)]
+        for token in tokens:  # signed by the parent's key, whichever worker signed it
+            claims = jwt.decode(token, key, algorithms=[ALGORITHM], issuer=ISSUER)
+            assert claims["sub"] == "clerk"
+        # each token is checked on other connections, so by the other worker too
+        assert [_me(base, token) for token in reversed(tokens)] == [200] * ROUNDS
+        if balancer == "reuseport":
+            # spawned workers start with the environment the parent had when it started them:
+            # had it written the key (or the database URL) into os.environ, they would show it
+            workers = [pid for pid in _children(server.pid)
+                       if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            assert len(workers) == 2
+            for pid in workers:
+                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                names = {item.split(b"=", 1)[0] for item in environ}
+                assert b"OKNO_SECRET_KEY" not in names and b"OKNO_DATABASE_URL" not in names
+                assert key.encode() not in b"\0".join(environ)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+
+
+def test_worker_settings_carry_the_key_and_leave_the_environment_alone(tmp_path,
+                                                                       monkeypatch) -> None:
+    monkeypatch.delenv("OKNO_SECRET_KEY", raising=False)
+    before = dict(os.environ)
+    settings = Settings(secret_file=tmp_path / "secret.key")
+    passed = worker_settings(settings)
+    key = (tmp_path / "secret.key").read_text(encoding="ascii").strip()
+    assert passed.secret_key is not None and passed.secret_key.get_secret_value() == key
+    assert passed.model_dump(exclude={"secret_key"}) == settings.model_dump(exclude={"secret_key"})
+    assert dict(os.environ) == before
+    explicit = Settings(secret_key="from-the-operator-" + "x" * 30)
+    assert worker_settings(explicit) == explicit

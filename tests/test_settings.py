@@ -1,0 +1,167 @@
+"""engine.settings: every OKNO_* variable in one object, read once by the entry point and passed
+down; a value okno cannot use stops the start with a message naming the variable."""
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from typer.testing import CliRunner
+
+from api.app import app_from_env
+from api.cli import app as cli
+from api.deps import build_services
+from engine.clock import DEFAULT_ZONE, FixedClock, SystemClock
+from engine.settings import DEFAULT_CATALOG, Settings, SettingsError, variable
+from engine.terms import DEFAULT_OVERRIDES_PATH
+from tests.test_api_support import Api
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIABLES = [variable(name) for name in Settings.model_fields]
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_the_documented_defaults(clean_env) -> None:
+    s = Settings()
+    assert s.database_url == "sqlite:///var/okno.db"
+    assert s.catalog == DEFAULT_CATALOG == ROOT / "procedures"
+    assert s.secret_key is None and s.secret_file == Path("var/secret.key")
+    assert (s.token_minutes, s.account_cache_seconds, s.idempotency_hours) == (60, 5.0, 24)
+    assert s.idempotency_retention == timedelta(hours=24)
+    assert s.calendar_overrides == DEFAULT_OVERRIDES_PATH
+    assert s.timezone == ZoneInfo("Europe/Minsk") == DEFAULT_ZONE
+
+
+def test_every_setting_is_documented_in_the_operators_guide() -> None:
+    guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `(OKNO_[A-Z_]+)` \|", guide, re.MULTILINE))
+    assert documented == set(VARIABLES)
+
+
+def test_each_variable_is_read(clean_env, tmp_path) -> None:
+    values = {"OKNO_DATABASE_URL": "sqlite:///elsewhere.db", "OKNO_CATALOG": str(tmp_path),
+              "OKNO_SECRET_KEY": "k" * 40, "OKNO_SECRET_FILE": str(tmp_path / "key"),
+              "OKNO_TOKEN_MINUTES": "5", "OKNO_ACCOUNT_CACHE_SECONDS": "0.5",
+              "OKNO_IDEMPOTENCY_HOURS": "2", "OKNO_CALENDAR_OVERRIDES": str(tmp_path / "o.yaml"),
+              "OKNO_TIMEZONE": "UTC"}
+    assert set(values) == set(VARIABLES)
+    for name, value in values.items():
+        clean_env.setenv(name, value)
+    s = Settings()
+    assert s.database_url == "sqlite:///elsewhere.db" and s.catalog == tmp_path
+    assert s.secret_key is not None and s.secret_key.get_secret_value() == "k" * 40
+    assert "k" * 40 not in repr(s)  # the key is not printed with the settings
+    assert s.secret_file == tmp_path / "key" and s.calendar_overrides == tmp_path / "o.yaml"
+    assert (s.token_minutes, s.account_cache_seconds, s.idempotency_hours) == (5, 0.5, 2)
+    assert s.timezone == ZoneInfo("UTC")
+
+
+def test_an_empty_variable_counts_as_unset(clean_env) -> None:
+    defaults = Settings()
+    for name in VARIABLES:
+        clean_env.setenv(name, "")
+    assert Settings() == defaults
+
+
+def test_arguments_win_over_the_environment(clean_env) -> None:
+    clean_env.setenv("OKNO_DATABASE_URL", "sqlite:///from-env.db")
+    assert Settings(database_url="sqlite:///from-cli.db").database_url == "sqlite:///from-cli.db"
+
+
+@pytest.mark.parametrize(("name", "value", "says"), [
+    ("OKNO_TOKEN_MINUTES", "abc", "valid integer"),
+    ("OKNO_TOKEN_MINUTES", "0", "greater than or equal to 1"),
+    ("OKNO_ACCOUNT_CACHE_SECONDS", "-1", "greater than or equal to 0"),
+    ("OKNO_ACCOUNT_CACHE_SECONDS", "nan", "finite number"),
+    ("OKNO_IDEMPOTENCY_HOURS", "a day", "valid integer"),
+    ("OKNO_TIMEZONE", "Europe/Atlantis", "invalid timezone"),
+])
+def test_a_bad_value_is_an_error_naming_its_variable(clean_env, name, value, says) -> None:
+    clean_env.setenv(name, value)
+    with pytest.raises(SettingsError) as refused:
+        Settings()
+    message = str(refused.value)
+    assert f"{name}={value!r}" in message and says in message
+    assert isinstance(refused.value, ValueError)
+
+
+def test_several_bad_values_are_all_named(clean_env) -> None:
+    clean_env.setenv("OKNO_TOKEN_MINUTES", "abc")
+    clean_env.setenv("OKNO_IDEMPOTENCY_HOURS", "-1")
+    with pytest.raises(SettingsError) as refused:
+        Settings()
+    assert "OKNO_TOKEN_MINUTES='abc'" in str(refused.value)
+    assert "OKNO_IDEMPOTENCY_HOURS='-1'" in str(refused.value)
+
+
+def test_an_unknown_setting_passed_in_is_refused(clean_env) -> None:
+    with pytest.raises(SettingsError, match="OKNO_TOKEN_HOURS"):
+        Settings(token_hours=1)
+
+
+def test_the_app_factory_stops_on_a_bad_value(clean_env) -> None:
+    clean_env.setenv("OKNO_TOKEN_MINUTES", "abc")
+    with pytest.raises(SettingsError, match="OKNO_TOKEN_MINUTES='abc'"):
+        app_from_env()
+
+
+def test_a_cli_command_exits_2_naming_the_variable(clean_env, tmp_path) -> None:
+    clean_env.setenv("OKNO_TOKEN_MINUTES", "abc")
+    result = CliRunner().invoke(cli, ["user", "list", "--database",
+                                      f"sqlite:///{tmp_path / 'okno.db'}"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "error: invalid setting: OKNO_TOKEN_MINUTES='abc'" in result.stderr
+    assert not (tmp_path / "okno.db").exists()  # refused before anything was opened
+
+
+# ------------------------------------------------------------------------------ passed down
+
+def test_the_token_lifetime_is_the_setting_read_at_the_start(clean_env, tmp_path) -> None:
+    clean_env.setenv("OKNO_TOKEN_MINUTES", "5")
+    api = Api(tmp_path)
+    clean_env.setenv("OKNO_TOKEN_MINUTES", "600")  # read once: changing it later does nothing
+    r = api.client.post("/api/auth/token", data={"username": "clerk",
+                                                 "password": "correct horse battery staple"})
+    assert r.status_code == 200, r.text
+    assert r.json()["expires_in"] == 300
+
+
+def test_the_services_take_database_catalog_zone_and_calendar_from_the_settings(tmp_path) -> None:
+    overrides = tmp_path / "overrides.yaml"
+    overrides.write_text("working: [2025-07-04]\n", encoding="utf-8")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'okno.db'}",
+                        catalog=tmp_path / "no-catalog", secret_key="s" * 40,
+                        timezone="UTC", calendar_overrides=overrides)
+    svc = build_services(settings=settings)
+    assert svc.settings is settings and svc.secret == "s" * 40
+    assert str(svc.db.url) == settings.database_url and svc.catalog_path == tmp_path / "no-catalog"
+    assert isinstance(svc.clock, SystemClock) and svc.clock.zone == ZoneInfo("UTC")
+    assert svc.cases.calendar.overrides_path == overrides
+    assert svc.cases.calendar.is_working_day(date(2025, 7, 4))
+
+
+def test_the_clock_counts_days_in_its_zone() -> None:
+    late = datetime(2025, 6, 18, 22, 30, tzinfo=UTC)
+    assert FixedClock(late).today() == date(2025, 6, 19)  # already the 19th in Minsk
+    assert FixedClock(late, ZoneInfo("UTC")).today() == date(2025, 6, 18)
+    assert SystemClock().zone == DEFAULT_ZONE
+
+
+def test_no_engine_module_reads_the_environment() -> None:
+    """Only the entry points read settings; the git subprocess gets the environment passed on."""
+    readers = []
+    for path in sorted((ROOT / "engine").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"os\.environ|getenv\(", text):
+            readers.append(path.relative_to(ROOT).as_posix())
+    assert readers == ["engine/diff/sides.py"]
+    sides = (ROOT / "engine" / "diff" / "sides.py").read_text(encoding="utf-8")
+    assert sides.count("os.environ") == 1 and "env={**os.environ" in sides
