@@ -33,9 +33,11 @@ __all__ = ["app_from_env", "build_services", "create_app"]
 
 def create_app(database_url: str | None = None, clock: SystemClock | None = None,
                catalog_path: str | Path | None = None, *, secret: str | None = None,
-               services_: Services | None = None, settings: Settings | None = None) -> FastAPI:
+               services_: Services | None = None, settings: Settings | None = None,
+               publish: bool = True) -> FastAPI:
     """The FastAPI application on `services_`, or on services built from `settings` (default:
-    read from the environment now); `database_url`, `catalog_path` and `secret` win over them."""
+    read from the environment now); `database_url`, `catalog_path` and `secret` win over them.
+    `publish=False`: the catalog was published already (a worker of `okno serve`)."""
     app = FastAPI(
         title="okno",
         version="0.1.0",
@@ -45,7 +47,7 @@ def create_app(database_url: str | None = None, clock: SystemClock | None = None
         redoc_url=None,
     )
     app.state.okno = services_ or build_services(database_url, clock, catalog_path, secret,
-                                                 settings=settings)
+                                                 publish, settings=settings)
     problems.install(app)
     app.include_router(auth.router)
     app.include_router(catalog.router)

@@ -100,7 +100,8 @@ BALANCERS = ("reuseport", "gunicorn")
 
 def _serve_one(settings: Settings, host: str, port: int, access_log: bool,
                reuse_port: bool) -> None:
-    config = uvicorn.Config(functools.partial(create_app, settings=settings), factory=True,
+    # The parent published the catalog before any worker started: workers only serve it.
+    config = uvicorn.Config(functools.partial(create_app, settings=settings, publish=False), factory=True,
                             host=host, port=port, access_log=access_log, log_level="info")
     server = uvicorn.Server(config)
     if not reuse_port:
@@ -155,7 +156,7 @@ def _gunicorn(settings: Settings, host: str, port: int, workers: int, access_log
                 self.cfg.set("accesslog", "-")
 
         def load(self):
-            return create_app(settings=settings)  # in the forked worker
+            return create_app(settings=settings, publish=False)  # in the forked worker
 
     _App().run()
 

@@ -75,9 +75,23 @@ def _me(base: str, token: str) -> int:
         return client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; SO_REUSEPORT")
-@pytest.mark.parametrize("balancer", ["reuseport", "gunicorn"])
-def test_workers_sign_with_the_parents_key_without_the_environment(tmp_path, balancer) -> None:
+LINUX_ONLY = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; SO_REUSEPORT")
+
+
+# One class per balancer: pytest-xdist (--dist loadscope) runs the two slow servers on two workers.
+@LINUX_ONLY
+class TestReuseport:
+    def test_workers_sign_with_the_parents_key_without_the_environment(self, tmp_path) -> None:
+        _workers_sign_with_the_parents_key(tmp_path, "reuseport")
+
+
+@LINUX_ONLY
+class TestGunicorn:
+    def test_workers_sign_with_the_parents_key_without_the_environment(self, tmp_path) -> None:
+        _workers_sign_with_the_parents_key(tmp_path, "gunicorn")
+
+
+def _workers_sign_with_the_parents_key(tmp_path: Path, balancer: str) -> None:
     url = f"sqlite:///{tmp_path / 'okno.db'}"
     add_user(connect(url), "clerk", PASSWORD, "clerk", "minsk-sovetsky")
     secret_file = tmp_path / "secret.key"
