@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 LINT = Path(sys.executable).parent / "lint-imports"
 
@@ -29,31 +31,17 @@ def _copy(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_engine_importing_api_breaks_the_build(tmp_path):
+@pytest.mark.parametrize("module, line, contract", [
+    ("engine/terms.py", "import api.app", "engine never imports api"),
+    ("engine/store/case_rows.py", "import engine.runtime.case", "store never imports runtime"),
+    ("engine/definition/build.py", "import engine.store.tables", "definition imports neither store nor runtime"),
+    ("api/routes/cases.py", "import api.app",
+     "api layers: no cycles between the app, its routers and what they share"),
+])
+def test_breaking_a_contract_breaks_the_build(tmp_path, module, line, contract):
     where = _copy(tmp_path)
-    terms = where / "engine" / "terms.py"
-    terms.write_text(terms.read_text(encoding="utf-8") + "\nimport api.app  # noqa\n", encoding="utf-8")
+    path = where / module
+    path.write_text(path.read_text(encoding="utf-8") + f"\n{line}  # noqa\n", encoding="utf-8")
     result = _lint(where)
     assert result.returncode != 0
-    assert "engine never imports api BROKEN" in result.stdout
-
-
-def test_store_importing_runtime_breaks_the_build(tmp_path):
-    where = _copy(tmp_path)
-    rows = where / "engine" / "store" / "case_rows.py"
-    rows.write_text(rows.read_text(encoding="utf-8") + "\nimport engine.runtime.case  # noqa\n",
-                    encoding="utf-8")
-    result = _lint(where)
-    assert result.returncode != 0
-    assert "store never imports runtime BROKEN" in result.stdout
-
-
-def test_a_router_importing_the_app_breaks_the_build(tmp_path):
-    where = _copy(tmp_path)
-    router = where / "api" / "routes" / "cases.py"
-    router.write_text(router.read_text(encoding="utf-8") + "\nimport api.app  # noqa\n",
-                      encoding="utf-8")
-    result = _lint(where)
-    assert result.returncode != 0
-    assert "api layers: no cycles between the app, its routers and what they share BROKEN" \
-        in result.stdout
+    assert f"{contract} BROKEN" in result.stdout

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from engine import idempotency as keys
 from engine.errors import Conflict, NotAllowed, OknoError
+from engine.runtime.case import Case
 from engine.runtime.commands import Cases
 from engine.statuses import CaseStatus
 from engine.store.tables import cases as cases_table
@@ -27,18 +29,8 @@ def fire_due_timers(cases: Cases, *, actor: str = WORKER, limit: int = 500) -> i
         due = conn.execute(select(timers.c.case_id).where(timers.c.due_at < cases.now())
                            .group_by(timers.c.case_id).order_by(func.min(timers.c.due_at))
                            .limit(limit)).scalars().all()
-    fired = 0
-    for case_id in due:
-        try:
-            with cases.unit_of_work(actor) as uow:
-                uow.cases.get(case_id).fire_timers()
-                uow.commit()
-            fired += 1
-        except Conflict:
-            continue  # a clerk's command won; the timer is still due and fires next round
-        except OknoError as exc:
-            log.warning("timers of case %s did not fire: %s", case_id, exc.detail)
-    return fired
+    # A Conflict means a clerk's command won: the timer is still due and fires next round.
+    return _each(cases, due, Case.fire_timers, actor, quiet=(Conflict,), what="timers")
 
 
 def mark_overdue(cases: Cases, *, actor: str = WORKER, limit: int = 1000) -> int:
@@ -48,16 +40,25 @@ def mark_overdue(cases: Cases, *, actor: str = WORKER, limit: int = 1000) -> int
         ids = conn.execute(select(c.id).where(
             c.status == CaseStatus.OPEN.value, c.overdue.is_(False), c.due_date < cases.clock.today(),
         ).limit(limit)).scalars().all()
-    marked = 0
+    return _each(cases, ids, Case.mark_overdue, actor, quiet=(Conflict, NotAllowed), what="overdue mark")
+
+
+def _each(cases: Cases, ids: list[str], command: Callable[[Case], None], actor: str, *,
+          quiet: tuple[type[OknoError], ...], what: str) -> int:
+    """Run `command` on each case, one unit of work each; returns how many were written. A case
+    that fails never holds up the others: `quiet` errors are expected races, others are logged."""
+    done = 0
     for case_id in ids:
         try:
             with cases.unit_of_work(actor) as uow:
-                uow.cases.get(case_id).mark_overdue()
+                command(uow.cases.get(case_id))
                 uow.commit()
-            marked += 1
-        except (Conflict, NotAllowed):
+            done += 1
+        except quiet:
             continue
-    return marked
+        except OknoError as exc:
+            log.warning("%s of case %s not written: %s", what, case_id, exc.detail)
+    return done
 
 
 def sweep(cases: Cases, retention: timedelta = keys.DEFAULT_RETENTION) -> tuple[int, int]:
