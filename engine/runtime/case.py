@@ -142,11 +142,11 @@ class Case:
     def complete_task(self, task_id: str, data: dict[str, Any] | None) -> None:
         """Complete a human task with form data validated against its step's fields."""
         self.action = "complete"
-        self._complete(self._ready_task(task_id), data or {})
+        self._complete(self.ready_task(task_id), data or {})
 
     def claim(self, task_id: str) -> None:
         """Take a task into one's own work list; a task claimed by someone else stays theirs."""
-        task = self._ready_task(task_id)
+        task = self.ready_task(task_id)
         self.action = "claim"
         self.noop = self.assignee == self.actor  # claimed already: nothing to write or audit
         self.assign = (str(task.id), self.actor)
@@ -154,7 +154,7 @@ class Case:
 
     def unclaim(self, task_id: str, *, force: bool = False) -> None:
         """Give a task back to the shared work list (a supervisor may force it)."""
-        task = self._ready_task(task_id, allow_foreign=force)
+        task = self.ready_task(task_id, allow_foreign=force)
         self.action = "unclaim"
         self.noop = self.assignee is None  # nobody holds it: nothing to write or audit
         self.assign = (str(task.id), None)
@@ -309,9 +309,6 @@ class Case:
 
     # ------------------------------------------------------------------------------- the tasks
 
-    def ready_task(self, task_id: str, allow_foreign: bool = False) -> Task:
-        return self._ready_task(task_id, allow_foreign)
-
     def ready_of_kind(self, kind: str) -> list[tuple[str, Task]]:
         """The ready tasks of `kind` (decision, issue), by id."""
         self._require_open()
@@ -338,7 +335,8 @@ class Case:
 
     # ------------------------------------------------------------------------------- internals
 
-    def _ready_task(self, task_id: str, allow_foreign: bool = False) -> Task:
+    def ready_task(self, task_id: str, allow_foreign: bool = False) -> Task:
+        """The ready human task `task_id`, held to its claim unless `allow_foreign`."""
         self._require_open()
         try:
             task = self.workflow.get_task_from_id(uuid.UUID(task_id))

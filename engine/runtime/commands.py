@@ -46,8 +46,8 @@ class Cases:
 
     def unit_of_work(self, actor: str) -> UnitOfWork:
         """A unit of work for one command by `actor`, at the clock's present moment."""
-        return UnitOfWork(self.rows, self.versions, self.live, self.calendar, actor,
-                          self.clock.now().astimezone(UTC), self.clock.today())
+        return UnitOfWork(self.rows, self.versions, self.live, self.calendar, actor, self.now(),
+                          self.clock.today())
 
     def now(self) -> datetime:
         """The clock's time in UTC: every stored time is UTC (SQLite keeps no offset)."""
