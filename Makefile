@@ -8,6 +8,9 @@ TOOLS := .tools
 UV_VERSION := 0.13.8
 UV := $(TOOLS)/bin/uv
 STAMP := $(VENV)/.installed
+# The pages' front-end assets (htmx, bpmn-js, axe-core), from the npm lock, served from the package.
+VENDOR := api/pages/vendor
+VENDOR_STAMP := $(VENDOR)/node_modules/.installed
 # Use the machine's Python; never download an interpreter.
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
@@ -22,10 +25,14 @@ $(STAMP): $(UV) pyproject.toml uv.lock
 	$(UV) sync --locked --extra dev --python $(PYTHON)
 	touch $(STAMP)
 
-run: $(STAMP)
+$(VENDOR_STAMP): $(VENDOR)/package.json $(VENDOR)/package-lock.json
+	npm ci --prefix $(VENDOR) --no-audit --no-fund --loglevel=error
+	touch $(VENDOR_STAMP)
+
+run: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/okno run
 
-test: $(STAMP)
+test: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
@@ -43,4 +50,4 @@ upgrade: $(UV)
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) $(TOOLS) var .pytest_cache
+	rm -rf $(VENV) $(TOOLS) var .pytest_cache $(VENDOR)/node_modules

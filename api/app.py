@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from api import problems
+from api import pages, problems
 from api.deps import Services, build_services
 from api.routes import auth, cases, catalog
 from api.schemas import Problem
@@ -52,6 +52,7 @@ def create_app(database_url: str | None = None, clock: SystemClock | None = None
     app.include_router(auth.router)
     app.include_router(catalog.router)
     app.include_router(cases.router)
+    pages.install(app)
     _document_problems(app)
     _document_pages(app)
     return app

@@ -7,6 +7,8 @@ import pytest
 from engine import accounts
 from tests import templates
 
+pytest_plugins = ["tests.browser"]  # the live server and chromium fixtures of the page tests
+
 # Production hashes with argon2's defaults (~0.6 s each on a busy machine); every API test signs
 # up seven users. tests/test_passwords.py checks the production parameters once.
 CHEAP_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)

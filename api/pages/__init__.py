@@ -1,0 +1,25 @@
+"""The web pages: a face over the engine like the JSON API, rendered on the server (Jinja2).
+
+Every page works without JavaScript (plain forms, POST then redirect); htmx, when it loads,
+only swaps parts of a page. Front-end assets come from npm packages installed at install time
+into `api/pages/vendor/node_modules` (`make` runs `npm ci`) and are served from there, never
+from a CDN. Modules: `rendering` (templates, the page response, security headers), `session`
+(the sign-in cookie, CSRF tokens, who may see a page), `front` (the front door, sign-in and
+sign-out). `install(app)` mounts the static files and includes every page router.
+"""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.pages import front
+from api.pages.rendering import install_handlers, mount_static
+
+ROUTERS = (front.router,)
+
+
+def install(app: FastAPI) -> None:
+    """Mount the pages' static files and routers on `app`."""
+    mount_static(app)
+    install_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
