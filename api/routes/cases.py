@@ -22,6 +22,7 @@ from api.access import CASE_CREATORS, CASE_READERS, EVENT_READERS, STAFF, WITHDR
 from api.auth import CurrentUser, require_role
 from api.deps import Services, json_response, services
 from api.idempotency import HEADER, run_once
+from api.json_body import StrictJsonRoute
 from api.problems import forbidden
 from api.schemas import (
     CaseCreate,
@@ -46,7 +47,7 @@ from engine.accounts import User
 from engine.errors import InvalidInput, NotAllowed
 from engine.read import queries
 
-router = APIRouter(prefix="/api", tags=["cases"])
+router = APIRouter(prefix="/api", route_class=StrictJsonRoute, tags=["cases"])
 Svc = Annotated[Services, Depends(services)]
 CaseId = Annotated[str, Path(min_length=1, max_length=64, description="case id (UUID)")]
 TaskId = Annotated[str, Path(min_length=1, max_length=64, description="task id (UUID)")]

@@ -12,6 +12,7 @@ from api import presenters
 from api.access import DIFF_READERS
 from api.auth import CurrentUser, require_role
 from api.deps import Services, json_response, services
+from api.json_body import StrictJsonRoute
 from api.problems import ApiError, not_found
 from api.schemas import DiffOut, ProcedureDetail, ProcedureSummary, errors
 from engine.definition.procedure import Procedure
@@ -21,7 +22,7 @@ from engine.errors import NotFound
 from engine.process.compile import bpmn_text
 from engine.read import queries
 
-router = APIRouter(prefix="/api", tags=["procedures"])
+router = APIRouter(prefix="/api", route_class=StrictJsonRoute, tags=["procedures"])
 Svc = Annotated[Services, Depends(services)]
 Number = Annotated[str, Path(pattern=r"^[0-9]{1,3}(\.[0-9]{1,3}){0,3}$", max_length=32,
                              description="procedure number, e.g. 2.6 or 1.1.5")]
