@@ -37,8 +37,7 @@ def text_problem(value: str, *, free: bool) -> str | None:
         if char == "\x00":
             return "the NUL character is not allowed"
         kind = "bidirectional control" if _BIDI_CHAR.match(char) else "control character"
-        where = "" if free else " in a name"
-        return f"the {kind} U+{ord(char):04X} is not allowed{where}"
+        return f"the {kind} U+{ord(char):04X} is not allowed"
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
