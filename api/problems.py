@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from api.allow import allowed_methods
 from engine.errors import Conflict, Forbidden, InvalidInput, NotAllowed, NotFound, OknoError
 
 PROBLEM = "application/problem+json"
@@ -116,6 +117,11 @@ def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for err in errors:
         loc = err.get("loc", ())
         msg = str(err.get("msg", "invalid"))
+        if err.get("type") == "json_invalid":  # the body as a whole (api.json_body says why)
+            why = (err.get("ctx") or {}).get("error")
+            out.append({"field": "body", "detail": f"not a JSON body okno accepts: {why}" if why
+                        else "not valid JSON"})
+            continue
         out.append({"field": _loc_to_field(loc), "detail": msg})
     return out
 
@@ -142,10 +148,16 @@ def install(app: FastAPI) -> None:
         return problem(422, detail, field=first["field"], errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
         if exc.status_code == 400:  # a body FastAPI cannot parse (e.g. not UTF-8): bad input
             return problem(422, f"body: {detail}", field="body")
+        if exc.status_code == 405:  # Starlette names only the first route of the path
+            methods = allowed_methods(request)
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers={"Allow": methods})
+            return problem(405, f"{request.method} is not allowed here; allowed: {methods}",
+                           headers={"Allow": methods})
         return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

@@ -10,33 +10,51 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from engine.text import FREE_TEXT_PATTERN, NAME_PATTERN, text_problem
 
 INT64 = 2**63 - 1
 MAX_DATA_ITEMS = 200
 MAX_DEPTH = 5
+# An OpenAPI extension on an operation: the request fields the engine checks against the case,
+# its procedure or its step (a ground of this procedure, the fields of this step, "data.*"),
+# which no schema can state. A schema-valid request is refused with 422 only naming one of them.
+CHECKED_BY_ENGINE = "x-okno-checked-by-engine"
 
 
-def _valid_text(value: str) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
-    if "\x00" in value:
-        raise ValueError("text must not contain NUL characters")
+def checked_by_engine(*fields: str) -> dict[str, Any]:
+    """`openapi_extra` for an operation whose `fields` the engine checks (see CHECKED_BY_ENGINE)."""
+    return {CHECKED_BY_ENGINE: list(fields)}
+
+
+def _name(value: str) -> str:
+    problem = text_problem(value, free=False)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _free_text(value: str) -> str:
+    problem = text_problem(value, free=True)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
 def _json_value(value: Any, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
         raise ValueError(f"values nest at most {MAX_DEPTH} levels deep")
-    if isinstance(value, bool) or value is None or isinstance(value, float):
+    if isinstance(value, bool) or value is None:
         return
     if isinstance(value, int):
         if not -INT64 - 1 <= value <= INT64:
-            raise ValueError("integers must fit in 64 bits")
+            raise ValueError("numbers must lie within the 64-bit integer range")
+    elif isinstance(value, float):
+        if not -(2.0**63) <= value <= 2.0**63:  # the same range, as floats compare with it
+            raise ValueError("numbers must lie within the 64-bit integer range")
     elif isinstance(value, str):
-        _valid_text(value)
+        _free_text(value)
     elif isinstance(value, list):
         if len(value) > MAX_DATA_ITEMS:
             raise ValueError(f"at most {MAX_DATA_ITEMS} items")
@@ -46,7 +64,7 @@ def _json_value(value: Any, depth: int = 0) -> None:
         if len(value) > MAX_DATA_ITEMS:
             raise ValueError(f"at most {MAX_DATA_ITEMS} keys")
         for key, item in value.items():
-            _valid_text(key)
+            _name(key)
             _json_value(item, depth + 1)
 
 
@@ -55,10 +73,46 @@ def _form_data(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-Text = Annotated[str, AfterValidator(_valid_text)]
-Name = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_valid_text)]
+def _value_schema(depth: int) -> dict[str, Any]:
+    """What `_json_value` accepts at `depth`, as JSON Schema (a container at MAX_DEPTH is empty)."""
+    inner = _value_schema(depth + 1) if depth < MAX_DEPTH else {}
+    items = MAX_DATA_ITEMS if depth < MAX_DEPTH else 0
+    return {"anyOf": [
+        {"type": "string", "pattern": FREE_TEXT_PATTERN},
+        {"type": "number", "minimum": -INT64 - 1, "maximum": INT64},
+        {"type": "boolean"},
+        {"type": "null"},
+        {"type": "array", "maxItems": items, "items": inner},
+        {"type": "object", "maxProperties": items, "propertyNames": {"pattern": NAME_PATTERN},
+         "additionalProperties": inner},
+    ]}
+
+
+FORM_DATA_SCHEMA = {"type": "object", "maxProperties": MAX_DATA_ITEMS,
+                    "propertyNames": {"pattern": NAME_PATTERN},
+                    "additionalProperties": _value_schema(1)}
+
+
+def _optional_keys_omitted(*any_of: dict[str, Any]) -> Any:
+    """`json_schema_extra` for a model whose optional keys are omitted, never null (a default
+    of None is not a value one may send), and whose body is one of `any_of`."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        for prop in schema.get("properties", {}).values():
+            if prop.get("default", ...) is None:
+                del prop["default"]
+        if any_of:
+            schema["anyOf"] = list(any_of)
+
+    return extra
+
+
+Text = Annotated[str, Field(json_schema_extra={"pattern": FREE_TEXT_PATTERN}),
+                 AfterValidator(_free_text)]
+Name = Annotated[str, Field(min_length=1, max_length=128, json_schema_extra={"pattern": NAME_PATTERN}),
+                 AfterValidator(_name)]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-FormData = Annotated[dict[str, Any], AfterValidator(_form_data)]
+FormData = Annotated[dict[str, Any], AfterValidator(_form_data), WithJsonSchema(FORM_DATA_SCHEMA)]
 
 
 class Request(BaseModel):
@@ -232,16 +286,24 @@ class DiffOut(BaseModel):
 # ----------------------------------------------------------------------------------- cases
 
 class CaseCreate(Request):
-    number: Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_valid_text)]
-    applicant: Name | None = Field(None, description="staff: required; applicants: omit (it is you)")
-    applicant_user: Name | None = Field(
+    """Staff name the applicant and the channel; an applicant (filing their own, through the
+    portal) names the authority instead. Optional keys are omitted, never null."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_optional_keys_omitted(
+        {"required": ["applicant", "channel"]},
+        {"required": ["authority"], "not": {"required": ["applicant"]}},
+    ))
+
+    number: Annotated[Name, Field(max_length=32)]
+    applicant: Name = Field(None, description="staff: required; applicants: omit (it is you)")
+    applicant_user: Name = Field(
         None, description="staff: the applicant's okno account, if they have one, so they can "
                           "follow the case; applicants: omit (it is you)")
-    channel: Literal["in_person", "post", "portal"] | None = Field(
+    channel: Literal["in_person", "post", "portal"] = Field(
         None, description="staff: required; applicants file through the portal")
-    category: Id | None = None
+    category: Id = Field(None, description="the fee category, where the procedure has them")
     exempt: bool = False
-    authority: Name | None = Field(
+    authority: Name = Field(
         None, description="staff: omit (your organisation); applicants: required — an "
                           "organisation that has staff in okno")
 
@@ -393,7 +455,7 @@ class DocumentStatus(Request):
 
 
 class Withdraw(Request):
-    reason: Annotated[str, Field(max_length=2000), AfterValidator(_valid_text)] | None = None
+    reason: Annotated[Text, Field(max_length=2000)] | None = None
 
 
 class GroundIn(Request):
@@ -401,6 +463,12 @@ class GroundIn(Request):
 
 
 class Decide(Request):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"properties": {"outcome": {"const": "approve"}, "ground": {"type": "null"}}},
+        {"properties": {"outcome": {"const": "refuse"}, "ground": {"type": "string"}},
+         "required": ["ground"]},
+    ]})
+
     outcome: Literal["approve", "refuse"]
     ground: Id | None = Field(None, description="a refusal names its legal ground")
     data: FormData = Field(default_factory=dict)

@@ -250,7 +250,10 @@ def _safe_pow(a: Any, b: Any) -> Any:
             and (b > MAX_INT_BITS or abs(a).bit_length() * b > MAX_INT_BITS)):
         raise ExpressionError(f"number too large: refusing to compute a power with "
                               f"more than {MAX_INT_BITS} bits")
-    result = a**b
+    try:
+        result = a**b
+    except OverflowError:
+        raise ExpressionError("number too large for a floating-point value") from None
     if isinstance(result, complex):
         raise ExpressionError("a negative number to a fractional power has no real result")
     return result
@@ -580,14 +583,16 @@ def _evaluator() -> _Evaluator:
     return ev
 
 
-def _run(node: ast.AST, text: str, names: Mapping[str, Any], storable: bool = False) -> Any:
+def _run(node: ast.AST, text: str, names: Mapping[str, Any], storable: bool = False,
+         measure: bool = True) -> Any:
     ev = _evaluator()
     saved = ev.names, ev.expr  # re-entrant: a lazy Mapping may itself evaluate expressions
     ev.names = names
     ev.expr = text
     try:
         result = ev._eval(node)
-        _check_values((result,), storable=storable)
+        if measure:
+            _check_values((result,), storable=storable)
         return result
     except ExpressionError as exc:
         if exc.expression is None:
@@ -604,6 +609,75 @@ def _run(node: ast.AST, text: str, names: Mapping[str, Any], storable: bool = Fa
         raise ExpressionError(f"{exc.__class__.__name__}: {detail}", text) from None
     finally:
         ev.names, ev.expr = saved
+
+
+# --------------------------------------------------------------------------------------------
+# Constant parts: evaluated when the text is compiled, so a definition that always fails there
+# (`9**9**9 > 1`, `round(5, -3*10**7)`) is refused when it is validated, not in every case at
+# run time. Each part that reads no field is evaluated once, bottom-up, with the run-time limits.
+
+# Nodes evaluated on their own; the others are parts of their parent (a method reference, a
+# slice, an f-string's `{…}`) or already a value.
+_NOT_FOLDED = (ast.Constant, ast.Name, ast.Attribute, ast.Slice, ast.FormattedValue)
+_SYNTAX_ONLY = (ast.expr_context, ast.operator, ast.boolop, ast.cmpop, ast.unaryop)
+
+
+def _check_constant_parts(node: ast.expr, source: str, text: str) -> None:
+    """Evaluate every part of the checked tree `node` that reads no field (names are empty);
+    raise the ExpressionError a part gives, naming the part. `source` is the text the tree's
+    positions refer to, `text` the expression as written (for the message)."""
+    _Folder(source, text).visit(_copy_tree(node))
+
+
+def _copy_tree(node: ast.AST) -> ast.AST:
+    """A copy to fold in place: the compiled tree itself is kept as written."""
+    copied = type(node)(**{name: _copy_field(getattr(node, name, None)) for name in node._fields})
+    return ast.copy_location(copied, node)
+
+
+def _copy_field(value: Any) -> Any:
+    if isinstance(value, ast.AST):
+        return _copy_tree(value)
+    if isinstance(value, list):
+        return [_copy_field(v) for v in value]
+    return value
+
+
+class _Folder(ast.NodeTransformer):
+    """Replaces each constant part by its value, so each is evaluated once."""
+
+    def __init__(self, source: str, text: str) -> None:
+        self.source = source
+        self.text = text
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        segment = (ast.get_source_segment(self.source, node)
+                   if isinstance(node, ast.expr) and hasattr(node, "lineno") else None)
+        node = self.generic_visit(node)
+        if isinstance(node, _NOT_FOLDED) or not isinstance(node, ast.expr) or not _constant(node):
+            return node
+        try:
+            value = _run(node, self.text, {}, measure=False)
+        except ExpressionError as exc:
+            if segment is None or segment.strip() == self.text.strip():
+                where = "it reads no field, so it fails whenever it is evaluated"
+            else:
+                where = (f"in {_snippet(segment, 80)}, a part that reads no field, so it fails "
+                         f"whenever it is evaluated")
+            raise ExpressionError(f"{exc.reason} ({where})", self.text) from None
+        return ast.copy_location(ast.Constant(value=value), node)
+
+
+def _constant(node: ast.AST) -> bool:
+    """Whether `node`, its constant children already folded, reads no field."""
+    if isinstance(node, (ast.Constant, *_SYNTAX_ONLY)):
+        return True
+    if isinstance(node, ast.Name):
+        return False
+    if isinstance(node, ast.Call):
+        func_ok = isinstance(node.func, ast.Name) or _constant(node.func)  # len(…), 'a'.upper()
+        return func_ok and all(_constant(child) for child in (*node.args, *node.keywords))
+    return all(_constant(child) for child in ast.iter_child_nodes(node))
 
 
 @dataclass(frozen=True, eq=False)
@@ -627,9 +701,11 @@ class Expression:
 
 
 def compile_expression(text: str) -> Expression:
-    """Parse and check `text`; raise ExpressionError if it is not in the safe language."""
+    """Parse and check `text`; raise ExpressionError if it is not in the safe language, or if a
+    part of it that reads no field fails with the run-time limits (`9**9**9`)."""
     tree = _parse(text, "eval", MAX_EXPRESSION_LENGTH)
     names = _validate(tree, text)
+    _check_constant_parts(tree.body, text.strip(), text)
     return Expression(text=text, names=names, _node=tree.body)
 
 
@@ -712,6 +788,7 @@ def compile_script(text: str) -> Script:
                                   f"{MAX_EXPRESSION_LENGTH}", segment, line=line)
         try:
             names = _validate(ast.Expression(body=stmt.value), value_text)
+            _check_constant_parts(stmt.value, source, value_text)
         except ExpressionError as exc:
             exc.line = line
             raise

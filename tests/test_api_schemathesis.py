@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
+from api.schemas import CHECKED_BY_ENGINE
 from tests.test_api_support import Api, catalog
 
 MAX_EXAMPLES = int(os.environ.get("OKNO_SCHEMATHESIS_EXAMPLES", "20"))  # per operation and user
@@ -78,10 +79,29 @@ def test_operation_conforms_to_its_schema(schema, api: Api, method: str, path: s
         response = case.call_and_validate(
             headers={**(case.headers or {}), **headers},
             excluded_checks=[schemathesis.checks.positive_data_acceptance])
+        accepts_what_it_documents(operation, case, response)
         if real and real_cases:
             ON_REAL_CASES.append((method, path, user, response.status_code))
 
     check()
+
+
+def accepts_what_it_documents(operation, case, response) -> None:
+    """schemathesis' positive_data_acceptance, less the one thing no schema can state: a
+    schema-valid request may be refused with 422 only naming a field the operation lists under
+    x-okno-checked-by-engine (a ground of the case's procedure, the fields of its step: data.*).
+    Not yet for signing in: FastAPI reads an empty form field as a missing one, which its
+    OAuth2 password form does not document (minLength); that route belongs to the sign-in work."""
+    if not case.meta.generation.mode.is_positive or response.status_code != 422:
+        return
+    if case.path == "/api/auth/token":
+        return
+    field = response.json().get("field") or ""
+    checked = operation.definition.raw.get(CHECKED_BY_ENGINE, [])
+    assert any(field == name or (name.endswith(".*") and field.startswith(name[:-1]))
+               for name in checked), (
+        f"{case.method} {case.formatted_path}: a request the document allows was refused: "
+        f"{response.text}\n{case.as_curl_command()}")
 
 
 ON_REAL_CASES: list[tuple[str, str, str, int]] = []

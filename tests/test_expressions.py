@@ -703,3 +703,52 @@ def test_unstorable_script_result_fails_the_workflow_task():
     (compute,) = workflow.get_tasks(spec_name="compute")
     assert compute.state == TaskState.ERROR
     assert "fee" not in compute.data
+
+
+# --- constant parts are evaluated when compiled; the same limits hold at run time for data ----
+
+_BOMBS = [  # (constant text, the same computation over data, the data)
+    ("9**9**9 > 1", "x**x**x > 1", {"x": 9}),
+    ("len('a'*10**10)", "len(s*n)", {"s": "a", "n": 10**10}),
+    ("'%0100000000d' % 1", "f % 1", {"f": "%0100000000d"}),
+    ("int('9'*1999)", "int(s)", {"s": "9" * 1999}),
+    ("10.0**400", "f**400", {"f": 10.0}),
+    ("round(5,-3*10**7)", "round(5, n)", {"n": -3 * 10**7}),
+]
+
+
+@pytest.mark.parametrize(("constant", "over_data", "names"), _BOMBS)
+def test_a_constant_bomb_is_refused_when_compiled(constant, over_data, names):
+    with pytest.raises(ExpressionError, match="reads no field"):
+        compile_expression(constant)
+    with pytest.raises(ExpressionError, match="reads no field"):
+        compile_script(f"ok = 1\nbad = {constant}")
+
+
+@pytest.mark.parametrize(("constant", "over_data", "names"), _BOMBS)
+def test_the_same_bomb_over_data_is_refused_at_run_time(constant, over_data, names):
+    expression = compile_expression(over_data)  # nothing constant to refuse here
+    with pytest.raises(ExpressionError) as info:
+        expression.evaluate(names)
+    assert "reads no field" not in info.value.reason
+
+
+def test_a_constant_part_is_refused_wherever_it_stands():
+    for text in ("x and 9**9**9", "x if y else round(5, -10**7)", "[x, 'a'*10**10]",
+                 "f'{x}{10.0**400}'", "x[0:9**9**9]", "d.get('k', int('9'*1999))"):
+        with pytest.raises(ExpressionError, match="a part that reads no field") as info:
+            compile_expression(text)
+        assert info.value.expression == text
+
+
+def test_a_script_bomb_names_its_line():
+    with pytest.raises(ExpressionError) as info:
+        compile_script("a = x\nb = a + 1\nc = 9**9**9 + a")
+    assert info.value.line == 3
+
+
+def test_constant_parts_within_the_limits_compile_and_keep_their_value():
+    expression = compile_expression("x + 2**64 // 2**60 + len('ab' * 3) + round(1.25, 1)")
+    assert expression.names == {"x"}
+    assert expression.evaluate({"x": 1}) == 1 + 16 + 6 + 1.2
+    assert compile_expression("'P' + str(2) + 'D'").evaluate({}) == "P2D"

@@ -22,6 +22,7 @@ from api.access import CASE_CREATORS, CASE_READERS, EVENT_READERS, STAFF, WITHDR
 from api.auth import CurrentUser, require_role
 from api.deps import Services, json_response, services
 from api.idempotency import HEADER, run_once
+from api.json_body import StrictJsonRoute
 from api.problems import forbidden
 from api.schemas import (
     CaseCreate,
@@ -39,6 +40,7 @@ from api.schemas import (
     TaskPage,
     Unclaim,
     Withdraw,
+    checked_by_engine,
     errors,
 )
 from engine import accounts, audit
@@ -46,7 +48,7 @@ from engine.accounts import User
 from engine.errors import InvalidInput, NotAllowed
 from engine.read import queries
 
-router = APIRouter(prefix="/api", tags=["cases"])
+router = APIRouter(prefix="/api", route_class=StrictJsonRoute, tags=["cases"])
 Svc = Annotated[Services, Depends(services)]
 CaseId = Annotated[str, Path(min_length=1, max_length=64, description="case id (UUID)")]
 TaskId = Annotated[str, Path(min_length=1, max_length=64, description="task id (UUID)")]
@@ -54,7 +56,7 @@ DocId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.
                             description="document id from the procedure's checklist")]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
-IdemKey = Annotated[str | None, Header(alias=HEADER, max_length=255,
+IdemKey = Annotated[str | None, Header(alias=HEADER, max_length=255, pattern=r"^[!-~]([ -~]*[!-~])?$",
                                        description="retry safely: the first answer is replayed")]
 Filter = Annotated[str | None, Query(min_length=1, max_length=128)]
 
@@ -72,7 +74,9 @@ def _result(svc: Services, case_id: str, status: int = 200) -> Response:
 
 # ------------------------------------------------------------------------------------ cases
 
-@router.post("/cases", status_code=201, response_model=CaseOut, responses=errors(401, 403, 404, 409))
+@router.post("/cases", status_code=201, response_model=CaseOut, responses=errors(401, 403, 404, 409),
+             openapi_extra=checked_by_engine("channel", "category", "exempt", "authority",
+                                             "applicant_user"))
 async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKey = None):
     """Register an application. Staff register it for their own organisation; an applicant files
     their own, electronically (channel portal), naming the authority."""
@@ -95,8 +99,10 @@ async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKe
         applicant, channel, authority = user.name, "portal", body.authority
         applicant_user = user.name
     else:
-        if body.applicant is None:
-            raise InvalidInput("applicant is required", field="applicant")
+        if body.applicant is None:  # the body of an applicant's own application (the portal's)
+            raise forbidden("staff register an application for an applicant: name the applicant "
+                            "(filing one's own application is for applicant accounts)",
+                            field="applicant")
         if body.channel is None:
             raise InvalidInput("channel is required", field="channel")
         applicant, channel = body.applicant, body.channel
@@ -215,7 +221,8 @@ async def unclaim(case_id: CaseId, task_id: TaskId, user: CurrentUser, svc: Svc,
 
 
 @router.post("/cases/{case_id}/tasks/{task_id}/complete", response_model=CommandResult,
-             tags=["tasks"], responses=errors(401, 403, 404, 409))
+             tags=["tasks"], responses=errors(401, 403, 404, 409),
+             openapi_extra=checked_by_engine("data.*"))
 async def complete(case_id: CaseId, task_id: TaskId, body: Complete, user: CurrentUser, svc: Svc,
              key: IdemKey = None):
     """Complete a task with its form data; decision steps take `{"outcome", "ground"}`."""
@@ -263,7 +270,7 @@ async def withdraw(case_id: CaseId, user: CurrentUser, svc: Svc, body: Withdraw 
 
 
 @router.post("/cases/{case_id}/refuse-acceptance", response_model=CommandResult,
-             responses=errors(401, 403, 404, 409))
+             responses=errors(401, 403, 404, 409), openapi_extra=checked_by_engine("ground"))
 async def refuse_acceptance(case_id: CaseId, body: GroundIn, user: CurrentUser, svc: Svc):
     """Refuse to accept the application on a ground of Law No. 433-З (before intake is done)."""
     _case(svc, user, case_id, STAFF)
@@ -272,7 +279,7 @@ async def refuse_acceptance(case_id: CaseId, body: GroundIn, user: CurrentUser, 
 
 
 @router.post("/cases/{case_id}/suspend", response_model=CommandResult,
-             responses=errors(401, 403, 404, 409))
+             responses=errors(401, 403, 404, 409), openapi_extra=checked_by_engine("ground"))
 async def suspend(case_id: CaseId, body: GroundIn, user: CurrentUser, svc: Svc):
     """Suspend the case where the procedure allows it; the term stops running."""
     _case(svc, user, case_id, STAFF)
@@ -290,7 +297,8 @@ async def resume(case_id: CaseId, user: CurrentUser, svc: Svc):
 
 
 @router.post("/cases/{case_id}/decide", response_model=CommandResult,
-             responses=errors(401, 403, 404, 409))
+             responses=errors(401, 403, 404, 409),
+             openapi_extra=checked_by_engine("ground", "data.*"))
 async def decide(case_id: CaseId, body: Decide, user: CurrentUser, svc: Svc):
     """Complete the waiting decision step: approve, or refuse naming a legal ground."""
     _case(svc, user, case_id, STAFF)
@@ -301,7 +309,7 @@ async def decide(case_id: CaseId, body: Decide, user: CurrentUser, svc: Svc):
 
 
 @router.post("/cases/{case_id}/issue", response_model=CommandResult,
-             responses=errors(401, 403, 404, 409))
+             responses=errors(401, 403, 404, 409), openapi_extra=checked_by_engine("data.*"))
 async def issue(case_id: CaseId, user: CurrentUser, svc: Svc, body: Issue | None = None):
     """Complete the waiting issue step: the result is handed over."""
     _case(svc, user, case_id, STAFF)

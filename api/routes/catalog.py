@@ -12,6 +12,7 @@ from api import presenters
 from api.access import DIFF_READERS
 from api.auth import CurrentUser, require_role
 from api.deps import Services, json_response, services
+from api.json_body import StrictJsonRoute
 from api.problems import ApiError, not_found
 from api.schemas import DiffOut, ProcedureDetail, ProcedureSummary, errors
 from engine.definition.procedure import Procedure
@@ -21,11 +22,14 @@ from engine.errors import NotFound
 from engine.process.compile import bpmn_text
 from engine.read import queries
 
-router = APIRouter(prefix="/api", tags=["procedures"])
+router = APIRouter(prefix="/api", route_class=StrictJsonRoute, tags=["procedures"])
 Svc = Annotated[Services, Depends(services)]
 Number = Annotated[str, Path(pattern=r"^[0-9]{1,3}(\.[0-9]{1,3}){0,3}$", max_length=32,
                              description="procedure number, e.g. 2.6 or 1.1.5")]
 VERSION_RE = re.compile(r"^[0-9a-f]{64}$")
+# A side of a diff, as the OpenAPI document states it (what _side accepts).
+CATALOG_SIDE = {"anyOf": [{"enum": ["current"]}, {"format": "date"}, {"format": "date-time"},
+                          {"pattern": VERSION_RE.pattern}]}
 
 
 def _procedure(svc: Services, number: str, version: str | None = None) -> Procedure:
@@ -70,7 +74,6 @@ def get_bpmn(number: Number, _user: CurrentUser, svc: Svc,
 
 def _side(svc: Services, spec: str, name: str) -> tuple[dict[str, Procedure], str]:
     """A catalog side: 'current', an ISO date or timestamp, or one stored version hash."""
-    spec = spec.strip()
     if spec == "current":
         current = svc.versions.current_versions()
         return {n: svc.versions.get(v) for n, v in current.items()}, "current"
@@ -87,8 +90,11 @@ def _side(svc: Services, spec: str, name: str) -> tuple[dict[str, Procedure], st
             at = datetime.fromisoformat(spec)
             if at.tzinfo is None:
                 at = at.replace(tzinfo=UTC)
-            at = at.astimezone(UTC)  # year 1 or 9999 with an offset overflows here, not later
-    except (ValueError, OverflowError):
+            try:
+                at = at.astimezone(UTC)
+            except OverflowError:  # year 1 or 9999 with an offset: before or after every version
+                at = datetime.min.replace(tzinfo=UTC) if at.year == 1 else datetime.max.replace(tzinfo=UTC)
+    except ValueError:
         raise ApiError(422, f"{name} must be 'current', an ISO date or timestamp, or a version "
                             "hash", field=f"query.{name}") from None
     versions = queries.catalog_as_of(svc.db, at)
@@ -101,8 +107,9 @@ def catalog_diff(
     user: CurrentUser, svc: Svc,
     from_: Annotated[str, Query(alias="from", min_length=1, max_length=64,
                                 description="'current', an ISO date/timestamp (the catalog as "
-                                            "published then), or a version hash")],
-    to: Annotated[str, Query(min_length=1, max_length=64)] = "current",
+                                            "published then), or a version hash",
+                                json_schema_extra=CATALOG_SIDE)],
+    to: Annotated[str, Query(min_length=1, max_length=64, json_schema_extra=CATALOG_SIDE)] = "current",
     number: Annotated[str | None, Query(max_length=32, description="only this procedure")] = None,
 ):
     """Semantic diff of two stored catalogs (engine.diff): burdens, simplifications, neutral.

@@ -18,9 +18,11 @@ from typing import Any
 import jsonschema
 
 from engine.definition.build import build_procedure, number_key
+from engine.definition.catalog_files import CatalogFileError, read_catalog_file
+from engine.definition.field_pattern import PatternError, compile_pattern
 from engine.definition.law import general_grounds
 from engine.definition.procedure import BUILTIN_NAMES, Procedure
-from engine.definition.yaml_source import YamlError, parse_yaml
+from engine.definition.yaml_source import MAX_FILE_BYTES, YamlError, parse_yaml
 from engine.expressions import ExpressionError, compile_expression
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +30,7 @@ SCHEMA_PATH = ROOT / "schemas" / "procedure.schema.json"
 # Ids the BPMN compiler gives its own events, and data keys the engine or serializer owns.
 RESERVED_STEP_IDS = frozenset({"start", "end_approved", "end_refused"})
 RESERVED_FIELD_IDS = frozenset({"outcome", "ground", "typename"})
+MAX_BPMN_BYTES = 1024 * 1024  # a drawn process of a few dozen tasks is some 50 KB
 
 
 @dataclass(frozen=True, order=True)
@@ -111,13 +114,21 @@ def _fast_is_valid(fast: Any, data: Any) -> bool:
 
 def definition_files(paths: Iterable[str | Path]) -> list[Path]:
     """The YAML files named, with folders expanded to their *.yaml files, in a stable order."""
-    files: list[Path] = []
+    return [file for file, _ in _definition_files(paths)]
+
+
+def _definition_files(paths: Iterable[str | Path]) -> list[tuple[Path, Path]]:
+    """(file, its catalog folder): a folder named is the catalog of the files under it, a file
+    named lies in the catalog of its own folder. Every *.yaml entry that is not a folder is
+    listed, links, FIFOs and devices included, so that reading it can say why it is refused."""
+    files: list[tuple[Path, Path]] = []
     for path in map(Path, paths):
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")
-                                and p.is_file() and not p.name.startswith("_")))
+            files.extend((p, path) for p in sorted(path.rglob("*"))
+                         if p.suffix in (".yaml", ".yml") and not p.name.startswith("_")
+                         and not p.is_dir())
         else:
-            files.append(path)
+            files.append((path, path.parent))
     return files
 
 
@@ -126,14 +137,12 @@ def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Procedure], list[P
     procedures: list[Procedure] = []
     problems: list[Problem] = []
     seen: dict[str, str] = {}
-    for file in definition_files(paths):
-        if not file.exists():
-            problems.append(Problem(str(file), 1, 1, "no such file or folder"))
-            continue
+    for file, catalog in _definition_files(paths):
         try:
-            raw = file.read_bytes()
-        except OSError as exc:
-            problems.append(Problem(str(file), 1, 1, f"cannot read: {exc.strerror}"))
+            raw = read_catalog_file(file, catalog, MAX_FILE_BYTES)
+        except CatalogFileError as exc:
+            message = "no such file or folder" if exc.missing else f"the file {exc}"
+            problems.append(Problem(str(file), 1, 1, message))
             continue
         procedure, found = check_definition(raw, str(file), base_dir=file.parent)
         problems.extend(found)
@@ -168,7 +177,9 @@ def load_definition(raw: bytes, source: str, base_dir: Path | None = None) -> Pr
 def check_definition(
     raw: bytes, source: str, base_dir: Path | None = None, check_file_name: bool = True
 ) -> tuple[Procedure | None, list[Problem]]:
-    """Validate one definition: the Procedure if it is right, and every problem found."""
+    """Validate one definition: the Procedure if it is right, and every problem found.
+
+    A BPMN file it names must be a regular file inside `base_dir`, the definition's folder."""
     try:
         doc = parse_yaml(raw)
     except YamlError as exc:
@@ -238,19 +249,19 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
 def _read_bpmn(data: dict[str, Any], base_dir: Path | None) -> tuple[str | None, str | None]:
     if base_dir is None:
         return None, "a BPMN file can only be checked for a definition read from a folder"
-    path = (base_dir / data["bpmn"]).resolve()
-    if not path.is_relative_to(base_dir.resolve()):
-        return None, f"BPMN file {data['bpmn']} lies outside the definition's folder"
-    if not path.is_file():
-        return None, f"BPMN file {data['bpmn']} does not exist"
+    try:
+        raw = read_catalog_file(base_dir / data["bpmn"], base_dir, MAX_BPMN_BYTES,
+                                "the definition's folder")
+    except CatalogFileError as exc:
+        return None, f"BPMN file {data['bpmn']} {exc}"
     # SpiffWorkflow and lxml load only when a definition names a BPMN file (validation starts fast).
     from engine.bpmn.check import check_bpmn
     from engine.bpmn.xml import BpmnError
 
     try:
-        xml = path.read_text(encoding="utf-8")
+        xml = raw.decode("utf-8")
         check_bpmn(xml, {r["id"] for r in data["roles"]})
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         return None, f"cannot read BPMN file {data['bpmn']}: {exc}"
     except BpmnError as exc:
         return None, f"BPMN file {data['bpmn']}: {exc}"
@@ -365,12 +376,11 @@ def _condition_problems(text: str, known: set[str] | None, path: tuple,
 
 
 def _regex_problem(pattern: str, path: tuple) -> Iterator[tuple[tuple, str]]:
-    import re
-
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        yield path, f"pattern is not a valid regular expression: {exc}"
+        compile_pattern(pattern)
+    except PatternError as exc:
+        yield path, (f"pattern is not a regular expression RE2 accepts: {exc.reason} (patterns run in "
+                     f"linear time: no backreferences or lookaround; see docs/authoring.md)")
 
 
 def _term_days(text: str) -> float:

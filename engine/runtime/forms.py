@@ -1,12 +1,17 @@
-"""Checking the data a performer submits for a step against the step's fields."""
+"""Checking the data a performer submits for a step against the step's fields.
+
+A field's `pattern` runs on RE2 (`engine.definition.field_pattern`): linear in the value, whatever
+the definition wrote.
+"""
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
+from engine.definition.field_pattern import compile_pattern
 from engine.definition.procedure import Field
 from engine.errors import InvalidInput
+from engine.text import text_problem
 
 MAX_TEXT = 10_000
 
@@ -34,14 +39,13 @@ def clean_form(fields: tuple[Field, ...], data: dict[str, Any]) -> dict[str, Any
 MAX_INTEGER = 2**53  # exact in JSON everywhere (JavaScript clients included)
 
 
-def check_text(value: str, where: str, title: str) -> None:
-    """Text must be storable as UTF-8 and printable in documents: no NUL, no lone surrogates."""
-    if "\x00" in value:
-        raise InvalidInput(f"{title}: the NUL character is not allowed", field=where)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(f"{title}: not valid Unicode text", field=where) from None
+def check_text(value: str, where: str, title: str, *, free: bool = True) -> None:
+    """Text must be storable as UTF-8 and shown as typed (`engine.text`): no NUL, no lone
+    surrogates, no control or bidirectional characters (free text may hold tabs and line breaks;
+    a one-line value, `free=False`, may not)."""
+    problem = text_problem(value, free=free)
+    if problem is not None:
+        raise InvalidInput(f"{title}: {problem}", field=where)
 
 
 def _value(fld: Field, value: Any) -> Any:
@@ -49,11 +53,11 @@ def _value(fld: Field, value: Any) -> Any:
     if fld.type in ("string", "text"):
         if not isinstance(value, str):
             raise InvalidInput(f"{fld.title}: text expected", field=where)
-        check_text(value, where, fld.title)
+        check_text(value, where, fld.title, free=fld.type == "text")
         limit = fld.max_length or MAX_TEXT
         if len(value) > limit:
             raise InvalidInput(f"{fld.title}: at most {limit} characters", field=where)
-        if fld.pattern and not re.fullmatch(fld.pattern, value):
+        if fld.pattern and not compile_pattern(fld.pattern).matches(value):
             raise InvalidInput(f"{fld.title}: does not match the required format", field=where)
         return value
     if fld.type in ("integer", "number"):
@@ -111,7 +115,8 @@ def example_form(fields: tuple[Field, ...]) -> dict[str, Any]:
         elif f.type == "date":
             data[f.id] = "2025-06-01"
         elif f.pattern:
-            matching = [c for c in _PATTERN_SAMPLES if re.fullmatch(f.pattern, c)]
+            pattern = compile_pattern(f.pattern)
+            matching = [c for c in _PATTERN_SAMPLES if pattern.matches(c)]
             if matching:
                 data[f.id] = matching[0]
         else:

@@ -1,0 +1,45 @@
+"""What text okno stores: valid Unicode, and no character that hides or reorders what is shown.
+
+Names (of applicants, authorities and accounts, one-line form fields, form keys) refuse every
+control character (C0, DEL, C1: NUL, escape sequences, backspace), the line and paragraph
+separators U+2028/U+2029, and the Unicode bidirectional controls (U+061C, U+200E, U+200F,
+U+202A-U+202E, U+2066-U+2069): with a right-to-left override, "Иванов\u202eвонавИ" is shown in
+a work list, a document or an audit report differently from what is stored. Free text (a
+withdrawal reason, a long form field) may also hold tabs and line breaks. Such text is refused,
+not neutralised: quietly changing what a clerk typed would change a record.
+
+The rules are also given as regular-expression patterns (`NAME_PATTERN`, `FREE_TEXT_PATTERN`),
+the same in Python, JavaScript and JSON Schema, for the OpenAPI document.
+"""
+from __future__ import annotations
+
+import re
+
+__all__ = ["FREE_TEXT_PATTERN", "NAME_PATTERN", "text_problem"]
+
+_BIDI = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_NAME_REFUSED = r"\x00-\x1f\x7f-\x9f\u2028\u2029" + _BIDI
+_FREE_TEXT_REFUSED = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + _BIDI  # tab, LF, CR allowed
+
+NAME_PATTERN = f"^[^{_NAME_REFUSED}]*$"
+FREE_TEXT_PATTERN = f"^[^{_FREE_TEXT_REFUSED}]*$"
+
+_NAME_BAD = re.compile(f"[{_NAME_REFUSED}]")
+_FREE_TEXT_BAD = re.compile(f"[{_FREE_TEXT_REFUSED}]")
+_BIDI_CHAR = re.compile(f"[{_BIDI}]")
+
+
+def text_problem(value: str, *, free: bool) -> str | None:
+    """Why `value` cannot be stored as a name (`free=False`) or free text, or None if it can."""
+    bad = (_FREE_TEXT_BAD if free else _NAME_BAD).search(value)
+    if bad is not None:
+        char = bad.group()
+        if char == "\x00":
+            return "the NUL character is not allowed"
+        kind = "bidirectional control" if _BIDI_CHAR.match(char) else "control character"
+        return f"the {kind} U+{ord(char):04X} is not allowed"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "not valid Unicode text (a lone surrogate)"
+    return None
