@@ -2,9 +2,10 @@
 
 A problem has `type`, `title`, `status`, `detail`, and, when one part of the request is at fault,
 `field` (a dotted path such as `data.child_order` or `query.limit`) and `errors[]` (each with
-`field` and `detail`; a refused form names every field at fault, `engine.errors.InvalidForm`). Engine errors (`engine.errors`) carry no HTTP: `ENGINE_ERRORS` gives each
-class its status, title and type (a subclass takes its nearest mapped ancestor's); FastAPI's
-validation errors become 422 naming the field; anything unexpected is a 500 without internals.
+`field` and `detail`; a refused form names every field at fault: `InvalidForm`). Engine
+errors (`engine.errors`) carry no HTTP: `ENGINE_ERRORS` gives each class its status, title and
+type (a subclass takes its nearest mapped ancestor's); FastAPI's validation errors become 422
+naming the field; anything unexpected is a 500 without internals.
 """
 from __future__ import annotations
 

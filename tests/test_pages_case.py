@@ -10,9 +10,9 @@ import pytest
 
 from engine.store.tables import events
 from tests.browser import check_accessible, screenshot, sign_in
+from tests.casework import catalog
 from tests.pages_support import csrf_of, post_form, sign_in_client
 from tests.test_api_support import Api, task_data
-from tests.casework import catalog
 
 GOOD_INTAKE = {"f_family_members": "3", "f_has_minor_children": "yes",
                "f_need_reason": "small_area", "f_area_per_person": "7,5",
