@@ -8,8 +8,9 @@ import re
 
 import pytest
 
+from engine.read.diagram import layout
 from engine.store.tables import events
-from tests.browser import check_accessible, screenshot, sign_in
+from tests.browser import SCREENSHOTS, check_accessible, screenshot, sign_in
 from tests.casework import catalog
 from tests.pages_support import csrf_of, post_form, sign_in_client
 from tests.test_api_support import Api, task_data
@@ -56,6 +57,35 @@ def test_the_case_page_shows_status_documents_term_steps_and_timeline(api: Api) 
     # the actions and the printable documents
     assert f'action="/cases/{case_id}/tasks/{task["id"]}/claim"' in text
     assert f'href="/cases/{case_id}/print/receipt"' in text
+
+
+@pytest.mark.parametrize(("number", "fee"), [("1.1.5", "бесплатно"),
+                                             ("13.2", "0.5 базовой величины"),
+                                             ("5.2", "1 базовая величина")])
+def test_the_fee_is_shown_in_base_units(api: Api, number: str, fee: str) -> None:
+    case_id, _ = started(api, number)
+    sign_in_client(api, "clerk")
+    assert f"<dt>Плата</dt><dd>{fee}</dd>" in api.client.get(f"/cases/{case_id}").text
+
+
+def test_a_drawn_bpmn_is_drawn_too_and_its_tasks_listed(api: Api) -> None:
+    number = next(n for n, p in catalog().items() if p.bpmn)
+    case_id, task = started(api, number)
+    sign_in_client(api, "clerk")
+    text = api.client.get(f"/cases/{case_id}").text
+    assert node_state(text, task["step"]) == "current"
+    listed = re.findall(r'<li class="(\w+)" data-step="(\w+)"', text)
+    assert listed[0] == ("current", task["step"]) and len(listed) > 2
+    assert all(state == "waiting" for state, _ in listed[1:])
+
+
+def test_a_bpmn_without_a_diagram_or_not_xml_draws_nothing() -> None:
+    bare = ('<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">'
+            '<bpmn:process id="p"><bpmn:userTask id="a"/></bpmn:process></bpmn:definitions>')
+    assert layout(bare)["nodes"] == [] and layout("<not xml")["nodes"] == []
+    entity = ('<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+              '<d>&x;</d>')
+    assert layout(entity)["nodes"] == []
 
 
 def test_a_case_of_another_organisation_is_not_found(api: Api) -> None:
@@ -226,6 +256,8 @@ def _acceptance(page, live, javascript: bool) -> None:
     if javascript:
         check_accessible(page)
         screenshot(page, "case-page")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.locator(".diagram").screenshot(path=str(SCREENSHOTS / "case-diagram.png"))
 
 
 def test_a_clerk_finds_claims_corrects_and_completes_a_task(page, live) -> None:

@@ -123,8 +123,7 @@ def test_days_left_come_from_the_working_day_calendar(api: Api) -> None:
     assert days_left(calendar, friday, None)["days"] is None
 
 
-def test_overdue_and_due_soon_rows_carry_a_text_label_not_colour_alone(api: Api) -> None:
-    sign_in_client(api, "clerk")
+def test_rows_are_flagged_overdue_or_due_soon_by_working_days(api: Api) -> None:
     scope = Scope.of("clerk", "clerk", "minsk-sovetsky")
     calendar = default_calendar()
     late = desk_page(api.db, scope, DeskFilter(), user="clerk", today=date(2025, 6, 30),
@@ -136,7 +135,7 @@ def test_overdue_and_due_soon_rows_carry_a_text_label_not_colour_alone(api: Api)
     assert soon["items"][0]["soon"] and not soon["items"][0]["overdue"]
 
 
-def test_overdue_rows_on_the_page(tmp_path) -> None:
+def test_overdue_and_due_soon_rows_carry_a_text_label_not_colour_alone(tmp_path) -> None:
     from datetime import UTC, datetime
 
     from engine.clock import FixedClock
@@ -144,7 +143,7 @@ def test_overdue_rows_on_the_page(tmp_path) -> None:
     early = Api(tmp_path, FixedClock(datetime(2025, 6, 18, 9, 0, tzinfo=UTC)))
     early.start("2.1", applicant="Петров Пётр")
     later = Api(tmp_path, FixedClock(datetime(2025, 7, 1, 9, 0, tzinfo=UTC)))
-    later.start("2.1", applicant="Новиков Олег")  # due 7 July: within 2 working days? no
+    later.start("2.1", applicant="Новиков Олег")  # 5 days: due on Monday 7 July
     sign_in_client(later, "clerk")
     page = later.client.get("/desk")
     assert '<tr class="overdue">' in page.text
@@ -183,6 +182,14 @@ def test_a_claim_refused_is_reported_in_russian_and_changes_nothing(api: Api) ->
     assert "Не удалось взять: 2." in sent.text
     assert "Задачу уже взял в работу supervisor." in sent.text
     assert api.open_tasks(api.cases["other_org"])[0]["assignee"] is None
+
+
+def test_the_desk_shows_only_its_own_refusal_texts_from_its_url(api: Api) -> None:
+    sign_in_client(api, "clerk")
+    page = api.client.get("/desk?failed=1&reason=Позвоните+по+номеру+123")
+    assert "Позвоните" not in page.text and "Не удалось взять: 1." in page.text
+    known = api.client.get("/desk?failed=1&reason=Задачу+уже+взял+в+работу+supervisor.")
+    assert "Задачу уже взял в работу supervisor." in known.text
 
 
 def test_claim_one_from_its_row_and_without_a_token_nothing(api: Api) -> None:
@@ -230,8 +237,8 @@ def test_saved_filters_are_bounded_per_user(api: Api) -> None:
 def test_the_table_part_refreshes_alone(api: Api) -> None:
     sign_in_client(api, "clerk")
     part = api.client.get("/desk/rows?procedure=2.1")
-    assert part.status_code == 200 and part.text.lstrip().startswith("{#") is False
-    assert part.text.count("<html") == 0 and rows(part.text) == [api.cases["petrov"]]
+    assert part.status_code == 200
+    assert "<html" not in part.text and rows(part.text) == [api.cases["petrov"]]
     page = api.client.get("/desk?procedure=2.1")
     assert 'hx-get="/desk/rows?procedure=2.1" hx-trigger="every 30s"' in page.text
     assert '<a href="/desk?procedure=2.1">Обновить список</a>' in page.text  # without JS

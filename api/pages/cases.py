@@ -55,7 +55,7 @@ templates.env.filters.setdefault("ru_date", ru_date)
 templates.env.filters.setdefault("ru_datetime", ru_datetime)
 
 
-def _label_lines(name: str, width: int = 15, lines: int = 4) -> list[str]:
+def _label_lines(name: str, width: int = 14, lines: int = 4) -> list[str]:
     """A node's name broken into short lines for the diagram (the full name is its tooltip)."""
     words, out, line = name.split(), [], ""
     for word in words:

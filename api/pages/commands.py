@@ -7,6 +7,7 @@ page in Russian (`command_error`), never as the engine's English detail.
 """
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
@@ -85,6 +86,23 @@ def command_error(exc: OknoError | ApiError) -> str:
             return "Выберите состояние документа из списка."
         return "Проверьте введённые данные."
     return "Действие не выполнено."
+
+
+_FIXED = {text for _, text in _NOT_ALLOWED} | {
+    "Дело или задача не найдены (или недоступны вам).", "Этот шаг выполняет руководитель.",
+    "Это действие вам недоступно.", "Дело или задача не найдены.",
+    "Дело только что изменил другой сотрудник. Обновите страницу и повторите.",
+    "Это действие невозможно в текущем состоянии дела.", "Выберите основание из списка.",
+    "Выберите решение: удовлетворить или отказать.", "Выберите состояние документа из списка.",
+    "Проверьте введённые данные.", "Действие не выполнено.",
+    "Отметьте задачи, которые хотите взять в работу."}
+_CLAIMED_BY = re.compile(r"Задачу уже взял в работу [\w.@-]{1,128}\.")
+
+
+def is_command_error(text: str) -> bool:
+    """Whether `text` is one of the refusals above (a page carries one over a redirect in its
+    URL, and shows nothing else it finds there)."""
+    return text in _FIXED or bool(_CLAIMED_BY.fullmatch(text))
 
 
 def ru_date(value: date | datetime | str | None) -> str:

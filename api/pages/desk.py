@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from api.pages.commands import command_error, may_claim, ru_date, visible_task
+from api.pages.commands import command_error, is_command_error, may_claim, ru_date, visible_task
 from api.pages.rendering import render, templates
 from api.pages.session import checked_form, require_user
 from api.problems import ApiError
@@ -155,9 +155,10 @@ def _notice(params: Mapping[str, str]) -> dict[str, Any] | None:
     """What the last claim or saved filter did, carried over the redirect."""
     claimed, failed = params.get("claimed", ""), params.get("failed", "")
     if claimed.isdigit() or failed.isdigit():
-        return {"claimed": int(claimed or 0) if claimed.isdigit() else 0,
-                "failed": int(failed or 0) if failed.isdigit() else 0,
-                "reason": str(params.get("reason", ""))[:300]}
+        reason = str(params.get("reason", ""))[:300]
+        return {"claimed": int(claimed) if claimed.isdigit() else 0,
+                "failed": int(failed) if failed.isdigit() else 0,
+                "reason": reason if is_command_error(reason) else ""}
     return None
 
 

@@ -47,6 +47,7 @@ def case_page(db: Engine, case_id: str, versions: Versions, *, today: date,
     events = case_events(db, case_id)
     open_steps = {t["step"] for t in history if t["state"] == "open"}
     done_steps = {t["step"] for t in history if t["state"] == "done"} - open_steps
+    diagram = case_diagram(bpmn_text(procedure), open_steps, done_steps)
     return {
         **view,
         "procedure_name": procedure.name,
@@ -61,8 +62,8 @@ def case_page(db: Engine, case_id: str, versions: Versions, *, today: date,
         "refusal_grounds": procedure.refusal_grounds,
         "days": (days_left(calendar, today, view["due_date"])
                  if view["status"] == "open" else None),
-        "steps": step_states(procedure, history),
-        "diagram": case_diagram(bpmn_text(procedure), open_steps, done_steps),
+        "steps": step_states(procedure, history, diagram["nodes"]),
+        "diagram": diagram,
         "roles": {r.id: r.title for r in procedure.roles},
     }
 
@@ -79,9 +80,11 @@ def suspensions(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return spans
 
 
-def step_states(procedure: Any, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The steps with their state in this case, in the definition's order (a drawn BPMN: in the
-    order its tasks were opened): 'current', 'done', or 'waiting' (not reached, or skipped)."""
+def step_states(procedure: Any, history: list[dict[str, Any]],
+                nodes: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """The steps with their state in this case, in the definition's order (a drawn BPMN: its
+    tasks from left to right on its diagram, then any other task opened): 'current', 'done', or
+    'waiting' (not reached, or skipped)."""
     state: dict[str, str] = {}
     for task in history:
         if task["state"] == "open":
@@ -92,6 +95,9 @@ def step_states(procedure: Any, history: list[dict[str, Any]]) -> list[dict[str,
         return [{"id": s.id, "title": s.title, "kind": s.kind, "role": s.role,
                  "state": state.get(s.id, "waiting")} for s in procedure.steps]
     seen: dict[str, dict[str, Any]] = {}
+    for node in sorted((n for n in nodes if n["kind"] == "task"), key=lambda n: n["bounds"][:2]):
+        seen[node["id"]] = {"id": node["id"], "title": node["name"] or node["id"],
+                            "kind": None, "role": None, "state": state.get(node["id"], "waiting")}
     for task in history:
         seen.setdefault(task["step"], {"id": task["step"], "title": task["title"],
                                        "kind": task["kind"], "role": None,
