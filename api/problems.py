@@ -2,9 +2,10 @@
 
 A problem has `type`, `title`, `status`, `detail`, and, when one part of the request is at fault,
 `field` (a dotted path such as `data.child_order` or `query.limit`) and `errors[]` (each with
-`field` and `detail`). Engine errors (`engine.errors`) carry no HTTP: `ENGINE_ERRORS` gives each
-class its status, title and type (a subclass takes its nearest mapped ancestor's); FastAPI's
-validation errors become 422 naming the field; anything unexpected is a 500 without internals.
+`field` and `detail`; a refused form names every field at fault: `InvalidForm`). Engine
+errors (`engine.errors`) carry no HTTP: `ENGINE_ERRORS` gives each class its status, title and
+type (a subclass takes its nearest mapped ancestor's); FastAPI's validation errors become 422
+naming the field; anything unexpected is a 500 without internals.
 """
 from __future__ import annotations
 
@@ -18,7 +19,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from api.allow import allowed_methods
-from engine.errors import Conflict, Forbidden, InvalidInput, NotAllowed, NotFound, OknoError
+from engine.errors import (
+    Conflict,
+    Forbidden,
+    InvalidForm,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    OknoError,
+)
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "urn:okno:problem:"
@@ -44,6 +53,7 @@ ENGINE_ERRORS: dict[type[OknoError], EngineProblem] = {
     OknoError: EngineProblem(400, "Bad request", "bad-request"),
     NotFound: EngineProblem(404, "Not found", "not-found"),
     InvalidInput: EngineProblem(422, "Invalid input", "invalid-input"),
+    InvalidForm: EngineProblem(422, "Invalid input", "invalid-input"),
     NotAllowed: EngineProblem(409, "Not allowed in the current state", "not-allowed"),
     Conflict: EngineProblem(409, "Conflict", "conflict"),
     Forbidden: EngineProblem(403, "Forbidden", "forbidden"),
@@ -132,7 +142,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OknoError)
     async def _okno(_request: Request, exc: OknoError) -> Response:
         status, title, slug = engine_problem(exc)
-        return problem(status, exc.detail, title=title, field=exc.field, slug=slug)
+        errors = ([{"field": e.field, "detail": e.detail} for e in exc.errors]
+                  if isinstance(exc, InvalidForm) else None)
+        return problem(status, exc.detail, title=title, field=exc.field, slug=slug,
+                       errors=errors)
 
     @app.exception_handler(ApiError)
     async def _api(_request: Request, exc: ApiError) -> Response:

@@ -5,6 +5,8 @@ The engine says what went wrong, not how a face reports it: HTTP statuses and ti
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 
 class OknoError(Exception):
     """Base: a command was refused and nothing was changed."""
@@ -21,6 +23,29 @@ class NotFound(OknoError):
 
 class InvalidInput(OknoError):
     """The input is wrong; `field` names the part at fault."""
+
+
+class FieldError(NamedTuple):
+    """One field of a form at fault: `field` is its path (`data.<id>`), `title` the field's
+    title from the definition, `message` what is wrong (Russian, for the clerk)."""
+
+    field: str
+    title: str
+    message: str
+
+    @property
+    def detail(self) -> str:
+        return f"{self.title}: {self.message}"
+
+
+class InvalidForm(InvalidInput):
+    """Form data with one or more fields at fault: every one of them, in `errors`."""
+
+    def __init__(self, errors: list[FieldError] | tuple[FieldError, ...]) -> None:
+        if not errors:
+            raise ValueError("an InvalidForm names at least one field")
+        self.errors = tuple(errors)
+        super().__init__("; ".join(e.detail for e in self.errors), field=self.errors[0].field)
 
 
 class NotAllowed(OknoError):

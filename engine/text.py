@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["FREE_TEXT_PATTERN", "NAME_PATTERN", "text_problem"]
+__all__ = ["FREE_TEXT_PATTERN", "NAME_PATTERN", "is_bidi_control", "refused_character", "text_problem"]
 
 _BIDI = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _NAME_REFUSED = r"\x00-\x1f\x7f-\x9f\u2028\u2029" + _BIDI
@@ -29,17 +29,31 @@ _FREE_TEXT_BAD = re.compile(f"[{_FREE_TEXT_REFUSED}]")
 _BIDI_CHAR = re.compile(f"[{_BIDI}]")
 
 
-def text_problem(value: str, *, free: bool) -> str | None:
-    """Why `value` cannot be stored as a name (`free=False`) or free text, or None if it can."""
+def refused_character(value: str, *, free: bool) -> str | None:
+    """The first character that keeps `value` from being stored as a name (`free=False`) or free
+    text: a control or bidirectional character, or a lone surrogate; None if there is none."""
     bad = (_FREE_TEXT_BAD if free else _NAME_BAD).search(value)
     if bad is not None:
-        char = bad.group()
-        if char == "\x00":
-            return "the NUL character is not allowed"
-        kind = "bidirectional control" if _BIDI_CHAR.match(char) else "control character"
-        return f"the {kind} U+{ord(char):04X} is not allowed"
+        return bad.group()
     try:
         value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "not valid Unicode text (a lone surrogate)"
+    except UnicodeEncodeError as error:
+        return value[error.start]
     return None
+
+
+def is_bidi_control(char: str) -> bool:
+    return _BIDI_CHAR.match(char) is not None
+
+
+def text_problem(value: str, *, free: bool) -> str | None:
+    """Why `value` cannot be stored as a name (`free=False`) or free text, or None if it can."""
+    char = refused_character(value, free=free)
+    if char is None:
+        return None
+    if char == "\x00":
+        return "the NUL character is not allowed"
+    if 0xD800 <= ord(char) <= 0xDFFF:
+        return "not valid Unicode text (a lone surrogate)"
+    kind = "bidirectional control" if is_bidi_control(char) else "control character"
+    return f"the {kind} U+{ord(char):04X} is not allowed"

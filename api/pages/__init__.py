@@ -5,16 +5,18 @@ only swaps parts of a page. Front-end assets come from npm packages installed at
 into `api/pages/vendor/node_modules` (`make` runs `npm ci`) and are served from there, never
 from a CDN. Modules: `rendering` (templates, the page response, security headers), `session`
 (the sign-in cookie, CSRF tokens, who may see a page), `front` (the front door, sign-in and
-sign-out). `install(app)` mounts the static files and includes every page router.
+sign-out), `desk` (the clerk's work list), `cases` (the case page
+and its actions), `tasks` (the task form), `commands` (what the clerk's pages share to run a
+command). `install(app)` mounts the static files and includes every page router.
 """
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.pages import front
+from api.pages import cases, desk, front, tasks
 from api.pages.rendering import install_handlers, mount_static
 
-ROUTERS = (front.router,)
+ROUTERS = (front.router, desk.router, cases.router, tasks.router)
 
 
 def install(app: FastAPI) -> None:

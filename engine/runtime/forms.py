@@ -1,5 +1,10 @@
 """Checking the data a performer submits for a step against the step's fields.
 
+Every field is checked, and every field at fault is reported at once (`InvalidForm.errors`, one
+`FieldError` per field, the first fault of each), so a clerk corrects a form in one go. The
+messages are Russian: the clerk reads them next to the field, and the API sends the same texts
+in its problem's `errors[]` (docs/api.md, "Form errors").
+
 A field's `pattern` runs on RE2 (`engine.definition.field_pattern`): linear in the value, whatever
 the definition wrote.
 """
@@ -10,29 +15,45 @@ from typing import Any
 
 from engine.definition.field_pattern import compile_pattern
 from engine.definition.procedure import Field
-from engine.errors import InvalidInput
-from engine.text import text_problem
+from engine.errors import FieldError, InvalidForm, InvalidInput
+from engine.text import is_bidi_control, refused_character, text_problem
 
 MAX_TEXT = 10_000
+MAX_UNKNOWN_REPORTED = 10  # unknown names reported one by one; the rest are counted
+
+
+class _Refused(Exception):
+    """One field's value is refused; the message says why (Russian)."""
 
 
 def clean_form(fields: tuple[Field, ...], data: dict[str, Any]) -> dict[str, Any]:
-    """The submitted values converted to their types; InvalidInput names the first field at fault."""
+    """The submitted values converted to their types; InvalidForm names every field at fault."""
     if not isinstance(data, dict):
-        raise InvalidInput("form data must be an object", field="data")
+        raise InvalidInput("данные формы должны быть объектом (JSON object)", field="data")
     known = {f.id: f for f in fields}
-    unknown = sorted(set(data) - set(known))
+    errors: list[FieldError] = []
+    unknown = sorted(str(k) for k in set(data) - set(known))
     if unknown:
-        raise InvalidInput(f"unknown field {unknown[0]!r}; this step has {sorted(known) or 'no fields'}",
-                           field=f"data.{unknown[0]}")
+        listed = ", ".join(sorted(known)) if known else "у этого шага нет полей"
+        for name in unknown[:MAX_UNKNOWN_REPORTED]:
+            errors.append(FieldError(f"data.{name}", name,
+                                     f"такого поля нет в этом шаге (поля шага: {listed})"))
+        if len(unknown) > MAX_UNKNOWN_REPORTED:
+            errors.append(FieldError("data", "data", f"и ещё неизвестных полей: "
+                                                     f"{len(unknown) - MAX_UNKNOWN_REPORTED}"))
     clean: dict[str, Any] = {}
     for fld in fields:
         value = data.get(fld.id)
-        if value is None or value == "":
-            if fld.required:
-                raise InvalidInput(f"{fld.title}: required", field=f"data.{fld.id}")
-            continue
-        clean[fld.id] = _value(fld, value)
+        try:
+            if value is None or value == "":
+                if fld.required:
+                    raise _Refused("обязательное поле: заполните его")
+                continue
+            clean[fld.id] = _value(fld, value)
+        except _Refused as refused:
+            errors.append(FieldError(f"data.{fld.id}", fld.title, str(refused)))
+    if errors:
+        raise InvalidForm(errors)
     return clean
 
 
@@ -48,49 +69,68 @@ def check_text(value: str, where: str, title: str, *, free: bool = True) -> None
         raise InvalidInput(f"{title}: {problem}", field=where)
 
 
+def _text_fault(value: str, *, free: bool) -> str | None:
+    """Why `value` cannot be stored (`engine.text`'s rules), in Russian, if it cannot."""
+    char = refused_character(value, free=free)
+    if char is None:
+        return None
+    if char == "\x00":
+        return "символ NUL недопустим"
+    if 0xD800 <= ord(char) <= 0xDFFF:
+        return "недопустимый текст (не Unicode)"
+    kind = "управляющий символ направления текста" if is_bidi_control(char) else "управляющий символ"
+    return f"{kind} U+{ord(char):04X} недопустим"
+
+
+def _characters(n: int) -> str:
+    """«не более N символа/символов»: the genitive after a number."""
+    return "символа" if n % 10 == 1 and n % 100 != 11 else "символов"
+
+
 def _value(fld: Field, value: Any) -> Any:
-    where = f"data.{fld.id}"
     if fld.type in ("string", "text"):
         if not isinstance(value, str):
-            raise InvalidInput(f"{fld.title}: text expected", field=where)
-        check_text(value, where, fld.title, free=fld.type == "text")
+            raise _Refused("ожидается текст")
+        fault = _text_fault(value, free=fld.type == "text")
+        if fault is not None:
+            raise _Refused(fault)
         limit = fld.max_length or MAX_TEXT
         if len(value) > limit:
-            raise InvalidInput(f"{fld.title}: at most {limit} characters", field=where)
+            raise _Refused(f"не более {limit} {_characters(limit)}")
         if fld.pattern and not compile_pattern(fld.pattern).matches(value):
-            raise InvalidInput(f"{fld.title}: does not match the required format", field=where)
+            raise _Refused("значение не соответствует требуемому формату")
         return value
     if fld.type in ("integer", "number"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidInput(f"{fld.title}: a number expected", field=where)
+            raise _Refused("ожидается число")
         if fld.type == "integer":
             if isinstance(value, float) and not value.is_integer():
-                raise InvalidInput(f"{fld.title}: a whole number expected", field=where)
+                raise _Refused("ожидается целое число")
             value = int(value)
         if value != value or value in (float("inf"), float("-inf")):
-            raise InvalidInput(f"{fld.title}: a finite number expected", field=where)
+            raise _Refused("ожидается конечное число")
         if abs(value) > MAX_INTEGER:
-            raise InvalidInput(f"{fld.title}: at most {MAX_INTEGER} in size", field=where)
+            raise _Refused(f"число не больше {MAX_INTEGER} по модулю")
         if fld.min is not None and value < fld.min:
-            raise InvalidInput(f"{fld.title}: at least {fld.min:g}", field=where)
+            raise _Refused(f"значение должно быть не меньше {fld.min:g}")
         if fld.max is not None and value > fld.max:
-            raise InvalidInput(f"{fld.title}: at most {fld.max:g}", field=where)
+            raise _Refused(f"значение должно быть не больше {fld.max:g}")
         return value
     if fld.type == "boolean":
         if not isinstance(value, bool):
-            raise InvalidInput(f"{fld.title}: true or false expected", field=where)
+            raise _Refused("ожидается «да» или «нет» (true или false)")
         return value
     if fld.type == "date":
         try:
             return date.fromisoformat(value).isoformat() if isinstance(value, str) else _bad()
         except (ValueError, TypeError):
-            raise InvalidInput(f"{fld.title}: a date YYYY-MM-DD expected", field=where) from None
+            raise _Refused("ожидается дата в формате ГГГГ-ММ-ДД (например, 2025-06-01)") from None
     if fld.type == "choice":
         ids = [c.id for c in fld.choices]
         if value not in ids:
-            raise InvalidInput(f"{fld.title}: one of {ids} expected", field=where)
+            raise _Refused(f"выберите один из вариантов ({', '.join(ids)})")
         return value
-    raise InvalidInput(f"{fld.title}: unsupported field type {fld.type}", field=where)
+    raise _Refused(f"неподдерживаемый тип поля {fld.type}")
 
 
 def _bad() -> Any:

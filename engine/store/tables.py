@@ -8,7 +8,8 @@ Layout, chosen after measuring (see docs/engine.md):
   the same transaction as the case, so work lists never load a workflow;
 - `timers` holds due times of waiting timer events, so the worker finds due work by an index;
 - `events` is the append-only, hash-chained audit trail; `case_documents` the checklist state.
-- `users` and `idempotency` hold the accounts and the remembered answers to retried commands.
+- `users` and `idempotency` hold the accounts and the remembered answers to retried commands;
+  `saved_filters` each user's named work-list filters.
 """
 from __future__ import annotations
 
@@ -172,4 +173,15 @@ idempotency = Table(
     Column("status_code", Integer, nullable=False),  # 0 while the first request is still running
     Column("response_body", LargeBinary),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),  # expiry sweeps
+)
+
+# A user's named work-list filters (the clerk's desk): the filter is kept as the query string
+# the desk understands, so a saved filter is a link. Bounded per user by engine.saved_filters.
+saved_filters = Table(
+    "saved_filters",
+    metadata,
+    Column("user", String(128), ForeignKey("users.name", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("query", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

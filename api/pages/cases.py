@@ -1,0 +1,198 @@
+"""The case page (`/cases/{id}`) and the commands a clerk sends from it.
+
+The page shows what engine.read.case_page reads: status, the document checklist, the fee, the
+term and the working days left, suspensions and the extension, the audit trail, and the process
+diagram drawn on the server as SVG from the BPMN (with its diagram) the case runs, the current
+step highlighted and the done steps marked. SVG on the server rather than the bpmn-js viewer:
+the picture is in the page itself, so it shows without JavaScript, a plain HTTP test can read
+each step's state off it, the accessible name and text markers ("▶ сейчас", "✓ выполнен") are
+ours to write for axe-core and screen readers, and no 1 MB viewer nor a second request for the
+XML is needed. The steps are also listed with their state, for every reader.
+
+Every action is a plain form posting to a page route here, which authorises like the JSON route
+(api.access via api.pages.commands), calls the same `Cases` command, and redirects back to the
+page (303); a refusal renders the page again with the reason in Russian (409, or 422 for input).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from api.access import CASE_READERS, EVENT_READERS, STAFF
+from api.pages.commands import command_error, may_claim, ru_date, ru_datetime, visible_case, visible_task
+from api.pages.rendering import render, templates
+from api.pages.session import checked_form, require_user
+from api.problems import ApiError
+from engine.accounts import User
+from engine.errors import InvalidInput, OknoError
+from engine.read.case_page import case_page
+from engine.statuses import DocumentStatus
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_ROLES = tuple(r for r in CASE_READERS if r in EVENT_READERS)  # staff and auditors
+MAX_ID, MAX_REASON = 64, 1000
+
+STATUS_TITLES = {"open": "на рассмотрении", "suspended": "приостановлено",
+                 "completed": "завершено", "withdrawn": "заявление отозвано",
+                 "not_accepted": "в приёме заявления отказано", "closed": "в архиве"}
+OUTCOME_TITLES = {"approved": "удовлетворено", "refused": "отказано"}
+DOCUMENT_TITLES = {"presented": "представлен гражданином", "requested": "запрошен органом",
+                   "received": "получен"}
+TASK_STATES = {"open": "ожидает выполнения", "done": "выполнен", "cancelled": "отменён"}
+STEP_STATES = {"current": "выполняется", "done": "выполнен", "waiting": "не начат"}
+ACTIONS = {"start": "Заявление зарегистрировано", "claim": "Задача взята в работу",
+           "unclaim": "Задача возвращена в общий список", "complete": "Шаг выполнен",
+           "document": "Отмечен документ", "suspend": "Рассмотрение приостановлено",
+           "resume": "Рассмотрение возобновлено", "withdraw": "Заявление отозвано",
+           "refuse_acceptance": "Отказано в приёме заявления", "overdue": "Срок истёк",
+           "timer": "Наступил срок таймера", "close": "Дело сдано в архив"}
+CHANNELS = {"in_person": "лично", "post": "по почте", "portal": "через портал"}
+
+templates.env.filters.setdefault("ru_date", ru_date)
+templates.env.filters.setdefault("ru_datetime", ru_datetime)
+
+
+def _label_lines(name: str, width: int = 14, lines: int = 4) -> list[str]:
+    """A node's name broken into short lines for the diagram (the full name is its tooltip)."""
+    words, out, line = name.split(), [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            out.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    if line:
+        out.append(line)
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1][: width - 1] + "…"
+    return out
+
+
+def page_context(request: Request, user: User, case_id: str) -> dict[str, Any]:
+    """What the case page shows `user` (ApiError 404 if the case is not theirs to see)."""
+    svc = request.app.state.okno
+    visible_case(svc, user, case_id)
+    case = case_page(svc.db, case_id, svc.versions, today=svc.clock.today(),
+                     calendar=svc.cases.calendar)
+    if case is None:  # deleted between the two reads: as absent
+        raise ApiError(404, f"case {case_id} does not exist")
+    staff = user.role in STAFF
+    active = case["status"] in ("open", "suspended")
+    for task in case["tasks"]:
+        task["may_claim"] = staff and may_claim(user, task)
+        task["may_do"] = staff and task["assignee"] in (None, user.name) and (
+            task["acts_as"] != "supervisor" or user.role == "supervisor")
+    for node in case["diagram"]["nodes"]:
+        node["lines"] = _label_lines(node["name"] or node["id"])
+    return {
+        "case": case, "staff": staff, "active": active,
+        "may_withdraw": active and staff,
+        "may_suspend": staff and case["status"] == "open" and case["suspension_allowed"],
+        "may_resume": staff and case["status"] == "suspended",
+        "zone": svc.settings.timezone,
+        "statuses": STATUS_TITLES, "outcomes": OUTCOME_TITLES, "document_titles": DOCUMENT_TITLES,
+        "document_statuses": [s.value for s in DocumentStatus], "task_states": TASK_STATES,
+        "step_states": STEP_STATES, "actions": ACTIONS, "channels": CHANNELS,
+        "step_titles": {s["id"]: s["title"] for s in case["steps"]},
+        "doc_titles": {d["id"]: d["title"] for d in case["documents"]},
+        "ground_titles": {g.id: g.title for g in case["suspension_grounds"]},
+        "done": str(request.query_params.get("done", ""))[:64],
+    }
+
+
+def _missing(request: Request) -> Response:
+    return render(request, "case_missing.html", {}, status=404)
+
+
+@router.get("/cases/{case_id}")
+async def case(request: Request, case_id: str) -> Response:
+    user = await require_user(request, *PAGE_ROLES)
+    try:
+        context = page_context(request, user, case_id[:MAX_ID])
+    except ApiError:
+        return _missing(request)
+    return render(request, "case.html", context)
+
+
+def _refused(request: Request, user: User, case_id: str, exc: OknoError | ApiError,
+             action: str) -> Response:
+    """The case page again, with the refusal in Russian next to the action."""
+    try:
+        context = page_context(request, user, case_id)
+    except ApiError:
+        return _missing(request)
+    context["action_error"] = {"action": action, "text": command_error(exc)}
+    status = 422 if isinstance(exc, InvalidInput) else getattr(exc, "status", 409)
+    return render(request, "case.html", context, status=status if status in (403, 404, 422) else 409)
+
+
+def _back(case_id: str, done: str = "") -> RedirectResponse:
+    return RedirectResponse(f"/cases/{case_id}" + (f"?done={done}" if done else ""),
+                            status_code=303)
+
+
+async def _run(request: Request, case_id: str, action: str, roles: tuple[str, ...], command) -> Response:
+    """The shape of every action: the user, the CSRF-checked form, the command, back to the page."""
+    user = await require_user(request, *roles)
+    form = await checked_form(request)
+    svc = request.app.state.okno
+    case_id = case_id[:MAX_ID]
+    try:
+        visible_case(svc, user, case_id)
+        command(svc, user, form)
+    except (OknoError, ApiError) as exc:
+        return _refused(request, user, case_id, exc, action)
+    return _back(case_id, action)
+
+
+@router.post("/cases/{case_id}/tasks/{task_id}/claim")
+async def claim(request: Request, case_id: str, task_id: str) -> Response:
+    def command(svc, user, form) -> None:
+        visible_task(svc, user, case_id, task_id[:MAX_ID])
+        svc.cases.claim(case_id, task_id[:MAX_ID], actor=user.name)
+    return await _run(request, case_id, "claim", STAFF, command)
+
+
+@router.post("/cases/{case_id}/tasks/{task_id}/unclaim")
+async def unclaim(request: Request, case_id: str, task_id: str) -> Response:
+    def command(svc, user, form) -> None:
+        visible_task(svc, user, case_id, task_id[:MAX_ID])
+        svc.cases.unclaim(case_id, task_id[:MAX_ID], actor=user.name)
+    return await _run(request, case_id, "unclaim", STAFF, command)
+
+
+@router.post("/cases/{case_id}/documents")
+async def record_document(request: Request, case_id: str) -> Response:
+    def command(svc, user, form) -> None:
+        svc.cases.record_document(case_id, str(form.get("document") or "")[:MAX_ID],
+                                  str(form.get("status") or "")[:16], actor=user.name)
+    return await _run(request, case_id, "document", STAFF, command)
+
+
+@router.post("/cases/{case_id}/suspend")
+async def suspend(request: Request, case_id: str) -> Response:
+    def command(svc, user, form) -> None:
+        ground = str(form.get("ground") or "").strip()[:MAX_ID]
+        if not ground:
+            raise InvalidInput("ground is required", field="ground")
+        svc.cases.suspend(case_id, ground, actor=user.name)
+    return await _run(request, case_id, "suspend", STAFF, command)
+
+
+@router.post("/cases/{case_id}/resume")
+async def resume(request: Request, case_id: str) -> Response:
+    def command(svc, user, form) -> None:
+        svc.cases.resume(case_id, actor=user.name)
+    return await _run(request, case_id, "resume", STAFF, command)
+
+
+@router.post("/cases/{case_id}/withdraw")
+async def withdraw(request: Request, case_id: str) -> Response:
+    def command(svc, user, form) -> None:
+        reason = str(form.get("reason") or "").strip()[:MAX_REASON] or None
+        svc.cases.withdraw(case_id, actor=user.name, reason=reason)
+    return await _run(request, case_id, "withdraw", STAFF, command)
