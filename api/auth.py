@@ -11,7 +11,8 @@ Tokens use wall-clock time, not the injected domain clock: moving the clock in t
 expire or revive credentials.
 
 The signing secret is the `secret_key` setting (`OKNO_SECRET_KEY`); without it a random one is
-created once in `secret_file` (default `var/secret.key`, mode 0600, created atomically), and
+created once in `secret_file` (default `var/secret.key`, mode 0600 whatever the umask, created
+atomically), and
 `okno serve` hands the key it read to every worker process.
 
 Password guessing is throttled per user name and client address (`LoginLimiter`): after 5 failed
@@ -50,6 +51,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.problems import ApiError, unauthenticated
 from engine.accounts import ROLES, Account, User, get_account, verify_password
+from engine.private_files import create_private_file
 from engine.settings import Settings
 
 ALGORITHM = "HS256"
@@ -65,9 +67,8 @@ def load_secret(settings: Settings) -> str:
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value()
     file = Path(settings.secret_file)
-    file.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = create_private_file(file)  # 0600 whatever the umask, a new folder 0700
     except FileExistsError:
         for _ in range(50):  # another process is writing it right now
             text = file.read_text(encoding="ascii").strip()
