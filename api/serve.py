@@ -72,10 +72,14 @@ def demo_banner(host: str, port: int) -> str:
 
 def worker_settings(settings: Settings) -> Settings:
     """The settings every server process runs on: the parent's, with the signing key it read (or
-    created in `secret_file`) once, so every worker signs and checks tokens with the same key,
-    and `max_connections` lowered to what the open files limit allows (`open_files_for`)."""
-    return settings.model_copy(update={"secret_key": SecretStr(load_secret(settings)),
-                                       "max_connections": open_files_for(settings.max_connections)})
+    created in `secret_file`) once, so every worker signs and checks tokens with the same key."""
+    return settings.model_copy(update={"secret_key": SecretStr(load_secret(settings))})
+
+
+def with_open_files(settings: Settings) -> Settings:
+    """`settings` with `max_connections` lowered to what the open files limit allows, after
+    raising it for this process and the workers it starts (`open_files_for`)."""
+    return settings.model_copy(update={"max_connections": open_files_for(settings.max_connections)})
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -102,7 +106,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
     """
     if balancer not in BALANCERS:
         raise ValueError(f"balancer must be {' or '.join(BALANCERS)}, not {balancer!r}")
-    settings = worker_settings(settings)
+    settings = with_open_files(worker_settings(settings))
     build_services(settings=settings)  # schema and catalog once, before any worker starts
     if workers <= 1:
         _serve_one(settings, host, port, access_log, reuse_port=False)
@@ -189,7 +193,7 @@ def run_demo(settings: Settings, host: str = "127.0.0.1", port: int = 8000,
     loop in a background thread, and serve on host:port until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # schema checks at start are routine
-    settings = settings.model_copy(update={"max_connections": open_files_for(settings.max_connections)})
+    settings = with_open_files(settings)
     svc = build_services(settings=settings)
     created = ensure_demo_users(svc.db)
     if created:
