@@ -297,6 +297,15 @@ def _limit_key(name: str) -> str:
 BUSY_SECONDS = 1
 
 
+class SignInBusy(ApiError):
+    """Every hashing slot is taken (429): nobody's fault, try again in `BUSY_SECONDS`."""
+
+    def __init__(self) -> None:
+        super().__init__(429, "the server is busy checking other sign-ins; try again in "
+                              f"{BUSY_SECONDS} second", title="Too many requests",
+                         headers={"Retry-After": str(BUSY_SECONDS)})
+
+
 class PasswordChecks:
     """At most `limit` password hashes computed at once in this process.
 
@@ -312,9 +321,7 @@ class PasswordChecks:
     @contextmanager
     def slot(self) -> Iterator[None]:
         if not self._slots.acquire(blocking=False):
-            raise ApiError(429, "the server is busy checking other sign-ins; try again in "
-                                f"{BUSY_SECONDS} second", title="Too many requests",
-                           headers={"Retry-After": str(BUSY_SECONDS)})
+            raise SignInBusy
         try:
             yield
         finally:

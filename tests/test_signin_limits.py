@@ -9,6 +9,7 @@ clients.
 """
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -112,6 +113,23 @@ def test_a_sign_in_finding_every_slot_taken_is_refused_at_once(api: Api, ticker:
     assert "busy" in busy.json()["detail"]
     assert api.app.state.login_limiter._failures == {}  # it cost nothing, so it counts for nothing
     assert _sign_in(api, "clerk", PASSWORD).status_code == 200  # the slot is free again
+
+
+def test_the_sign_in_page_shares_the_limits_and_the_slots(api: Api, ticker: Ticker) -> None:
+    def post(name: str, password: str):
+        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', api.client.get("/signin").text)
+        return api.client.post("/signin", data={"csrf": csrf.group(1), "username": name,
+                                                "password": password}, follow_redirects=False)
+
+    checks = api.app.state.password_checks = PasswordChecks(1)
+    with checks.slot():
+        busy = post("clerk", PASSWORD)
+    assert busy.status_code == 429 and "Сервер сейчас проверяет другие входы" in busy.text
+    for n in range(50):
+        assert post(f"guess-{n}", "password").status_code == 401
+    held = post("clerk", PASSWORD)  # the page counts per address like the token route
+    assert held.status_code == 429 and "Слишком много неудачных попыток" in held.text
+    assert _sign_in(api, "clerk", PASSWORD).status_code == 429  # one count for both faces
 
 
 class CountingHasher(argon2.PasswordHasher):
