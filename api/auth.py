@@ -50,7 +50,7 @@ from fastapi.security import OAuth2PasswordBearer
 from starlette.concurrency import run_in_threadpool
 
 from api.problems import ApiError, unauthenticated
-from engine.accounts import ROLES, Account, User, get_account, verify_password
+from engine.accounts import ROLES, Account, User, get_account, make_dummy_hash, verify_password
 from engine.private_files import create_private_file
 from engine.settings import Settings
 
@@ -334,6 +334,7 @@ def sign_in(db: Any, name: str, password: str, client: str, limiter: LoginLimite
     back or every hashing slot is taken, else 401 on a wrong name or password."""
     with checks.slot():
         limiter.attempt(name, client)
+        make_dummy_hash()  # once per process, whatever the name: the first unknown one costs no more
         user = verify_password(db, name, password)
     if user is None:
         raise unauthenticated("wrong user name or password")

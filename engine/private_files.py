@@ -9,6 +9,7 @@ are left as the operator made them.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -53,3 +54,9 @@ def ensure_private_file(path: str | os.PathLike[str]) -> bool:
         return False
     os.close(fd)
     return True
+
+
+def open_to_others(path: str | os.PathLike[str]) -> bool:
+    """Whether users other than the owner may read or write the file `path` (an older okno made
+    its database 0644)."""
+    return bool(stat.S_IMODE(os.stat(path).st_mode) & 0o077)

@@ -48,12 +48,15 @@ def test_the_database_and_its_wal_and_shm_files_are_the_services_alone(tmp_path,
     db.dispose()
 
 
-def test_an_existing_database_and_folder_keep_their_modes(tmp_path) -> None:
+def test_an_existing_database_keeps_its_mode_with_a_warning_if_others_may_read_it(tmp_path,
+                                                                                   caplog) -> None:
     path = tmp_path / "okno.db"
     connect(f"sqlite:///{path}").dispose()
-    os.chmod(path, 0o640)  # the operator's choice (a backup group, say)
+    assert "other users" not in caplog.text
+    os.chmod(path, 0o644)  # as an older okno made it
     connect(f"sqlite:///{path}").dispose()
-    assert _mode(path) == 0o640 and _mode(tmp_path) == stat.S_IMODE(tmp_path.stat().st_mode)
+    assert _mode(path) == 0o644
+    assert f"{path} may be read by other users" in caplog.text and "chmod 600" in caplog.text
 
 
 def test_the_signing_key_is_the_services_alone(tmp_path, umask) -> None:

@@ -18,7 +18,7 @@ import argon2
 import httpx
 import pytest
 
-from api.auth import LoginLimiter, PasswordChecks
+from api.auth import LoginLimiter, PasswordChecks, sign_in
 from api.problems import ApiError
 from engine import accounts
 from engine.accounts import add_user, disable_user
@@ -220,3 +220,14 @@ def test_a_forged_forwarded_for_neither_multiplies_guesses_nor_locks_the_user_ou
     with _client(served, "127.0.0.2") as clerk:  # the real user, from their own address
         assert clerk.post("/api/auth/token",
                           data={"username": "clerk", "password": PASSWORD}).status_code == 200
+
+
+def test_the_first_sign_in_makes_the_dummy_hash_whatever_the_name(tmp_path, counting) -> None:
+    """Else the first unknown name would cost one hash more than a known one, telling it apart."""
+    db = connect(f"sqlite:///{tmp_path / 'okno.db'}")
+    add_user(db, "clerk", PASSWORD, "clerk", "org")
+    assert accounts._dummy_hash is None  # a new hasher: no dummy yet
+    sign_in(db, "clerk", PASSWORD, "10.0.0.7", LoginLimiter(), PasswordChecks(1))
+    assert accounts._dummy_hash is not None
+    assert argon2.extract_parameters(accounts._dummy_hash) == argon2.extract_parameters(
+        counting.hash("x"))

@@ -6,22 +6,26 @@ service's user only, and SQLite gives the WAL and shared-memory files the databa
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine
 
-from engine.private_files import ensure_private_file
+from engine.private_files import ensure_private_file, open_to_others
 from engine.store.tables import metadata
 
 DEFAULT_URL = "sqlite:///var/okno.db"
+log = logging.getLogger("okno.store")
 
 
 def connect(url: str = DEFAULT_URL, *, create: bool = True) -> Engine:
     """An Engine for `url`; SQLite gets WAL, a busy timeout and foreign keys. Creates the schema."""
     path = sqlite_file(url)
-    if path is not None:
-        ensure_private_file(path)  # 0600 (and its folder 0700) before SQLite creates it 0644
+    # 0600 (and its folder 0700) before SQLite creates it 0644; the WAL and shm files follow it
+    if path is not None and not ensure_private_file(path) and open_to_others(path):
+        log.warning("%s may be read by other users of this machine (it holds password hashes "
+                    "and personal data): chmod 600 %s*", path, path)
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
