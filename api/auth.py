@@ -33,6 +33,7 @@ takes ~64 MiB a hash) or the processor the signed-in users need.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import os
 import secrets
@@ -246,12 +247,12 @@ class LoginLimiter:
                    address_attempts=settings.signin_address_attempts)
 
     def attempt(self, name: str, client: str = "") -> None:
-        """Count an attempt to sign in as `name` from `client`; 429 when either has failed too
-        often."""
+        """Count an attempt to sign in as `name` from `client`; 429 when any of its counts has
+        failed too often."""
         name, now = _limit_key(name), self.clock()
         counters = ((f"{client}\x1f{name}", self.attempts, "username"),
                     (f"*\x1f{name}", self.name_attempts, "username"),
-                    (f"{client}\x1e", self.address_attempts, None))
+                    (f"{_address_key(client)}\x1e", self.address_attempts, None))
         with self._lock:
             queues = []
             for key, limit, field in counters:
@@ -280,9 +281,23 @@ class LoginLimiter:
         addresses."""
         with self._lock:
             self._failures.pop(f"{client}\x1f{_limit_key(name)}", None)
-            address = self._failures.get(f"{client}\x1e")
+            address = self._failures.get(f"{_address_key(client)}\x1e")
             if address:
                 address.pop()
+
+
+def _address_key(client: str) -> str:
+    """The address the per-address limit counts under: an IPv6 client's /64 (one host's usual
+    share: it may take any address in it), else the address as it is."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def _limit_key(name: str) -> str:

@@ -88,6 +88,15 @@ def test_other_addresses_are_not_held_back() -> None:
     limiter.attempt("another", "198.51.100.4")
 
 
+def test_an_ipv6_client_is_one_address_across_its_64() -> None:
+    limiter = LoginLimiter(address_attempts=3, clock=lambda: 0.0)
+    for n in range(3):  # a host may take any address of its /64: each one is the same client
+        limiter.attempt(f"name-{n}", f"2001:db8:1:2::{n + 1}")
+    with pytest.raises(ApiError):
+        limiter.attempt("another", "2001:db8:1:2:ffff::9")
+    limiter.attempt("another", "2001:db8:1:3::1")  # the next /64 is someone else
+
+
 def test_the_limits_are_the_settings(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("OKNO_SIGNIN_ADDRESS_ATTEMPTS", "2")
     monkeypatch.setenv("OKNO_SIGNIN_WINDOW_MINUTES", "30")
