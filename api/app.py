@@ -113,5 +113,7 @@ def _document_problems(app: FastAPI) -> None:
 
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory api.app:app_from_env`: the settings from the environment.
-    (`okno serve` passes its workers the settings it read instead: api.serve.)"""
+    (`okno serve` passes its workers the settings it read instead: api.serve.) uvicorn's own
+    command line has the body limits (`BodyLimits`) but not `okno serve`'s header deadline and
+    connection cap, and believes `X-Forwarded-For` from 127.0.0.1: for comparisons, not service."""
     return create_app(settings=Settings())
