@@ -7,7 +7,9 @@ is created or upgraded (`engine.store.connect`) and the YAML catalog is publishe
 are serialised with orjson; errors are problem+json (`api.problems`). OpenAPI is at
 `/openapi.json`, its pages at `/docs` (Swagger UI) and `/redoc`, whose scripts and styles are
 served from the installed `fastapi-offline` package under `/static/docs/`: no CDN, so the pages
-work on a network without Internet access.
+work on a network without Internet access. Every request's body is read whole, within the
+`body_timeout_seconds` setting and at most `max_body_bytes` long, before a route sees it
+(`api.limits.BodyLimits`: 408 or 413 otherwise).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from starlette.responses import HTMLResponse
 
 from api import pages, problems
 from api.deps import Services, build_services
+from api.limits import BodyLimits
 from api.routes import auth, cases, catalog
 from api.schemas import Problem
 from engine.clock import SystemClock
@@ -48,6 +51,8 @@ def create_app(database_url: str | None = None, clock: SystemClock | None = None
     )
     app.state.okno = services_ or build_services(database_url, clock, catalog_path, secret,
                                                  publish, settings=settings)
+    limits = app.state.okno.settings
+    app.add_middleware(BodyLimits, max_bytes=limits.max_body_bytes, timeout=limits.body_timeout_seconds)
     problems.install(app)
     app.include_router(auth.router)
     app.include_router(catalog.router)
@@ -108,5 +113,7 @@ def _document_problems(app: FastAPI) -> None:
 
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory api.app:app_from_env`: the settings from the environment.
-    (`okno serve` passes its workers the settings it read instead: api.serve.)"""
+    (`okno serve` passes its workers the settings it read instead: api.serve.) uvicorn's own
+    command line has the body limits (`BodyLimits`) but not `okno serve`'s header deadline and
+    connection cap, and believes `X-Forwarded-For` from 127.0.0.1: for comparisons, not service."""
     return create_app(settings=Settings())

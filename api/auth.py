@@ -11,26 +11,37 @@ Tokens use wall-clock time, not the injected domain clock: moving the clock in t
 expire or revive credentials.
 
 The signing secret is the `secret_key` setting (`OKNO_SECRET_KEY`); without it a random one is
-created once in `secret_file` (default `var/secret.key`, mode 0600, created atomically), and
+created once in `secret_file` (default `var/secret.key`, mode 0600 whatever the umask, created
+atomically), and
 `okno serve` hands the key it read to every worker process.
 
 Password guessing is throttled per user name and client address (`LoginLimiter`): after 5 failed
 sign-ins within 15 minutes from one address, that address is refused for that name with 429
 until the oldest failure leaves the window; after 100 failures from all addresses together, the
-name is refused for everyone (distributed guessing). Counting per address keeps one stranger from
-locking a clerk out with five wrong passwords. The counts live in the server process's memory,
-so each process counts on its own and a restart forgets.
+name is refused for everyone (distributed guessing); after 50 failures from one address whatever
+the names, the address is refused (random names cost a hash each too). Counting per address keeps
+one stranger from locking a clerk out with five wrong passwords. The client address is the
+connection's: `X-Forwarded-For` counts only from the `trusted_proxies` setting's addresses
+(uvicorn's proxy headers, configured by api/serve.py; none by default). The counts live in the
+server process's memory, so each process counts on its own and a restart forgets. The numbers
+are the `signin_*` settings.
+
+At most `signin_hashes` passwords are hashed at once per process (`PasswordChecks`); an attempt
+beyond them is refused at once with 429, so a flood of sign-ins cannot exhaust the memory (argon2
+takes ~64 MiB a hash) or the processor the signed-in users need.
 """
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import os
 import secrets
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,7 +51,8 @@ from fastapi.security import OAuth2PasswordBearer
 from starlette.concurrency import run_in_threadpool
 
 from api.problems import ApiError, unauthenticated
-from engine.accounts import ROLES, Account, User, get_account
+from engine.accounts import ROLES, Account, User, get_account, make_dummy_hash, verify_password
+from engine.private_files import create_private_file
 from engine.settings import Settings
 
 ALGORITHM = "HS256"
@@ -56,9 +68,8 @@ def load_secret(settings: Settings) -> str:
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value()
     file = Path(settings.secret_file)
-    file.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = create_private_file(file)  # 0600 whatever the umask, a new folder 0700
     except FileExistsError:
         for _ in range(50):  # another process is writing it right now
             text = file.read_text(encoding="ascii").strip()
@@ -213,27 +224,38 @@ class LoginLimiter:
     memory.
 
     Every attempt counts as failed until `succeeded` clears it, so concurrent guesses cannot slip
-    past the count. After `attempts` failures for a name from one client within `window`
-    seconds, or `name_attempts` from all clients together, `attempt` refuses with 429 and
-    `Retry-After` (even with the right password) until the oldest failure leaves the window. At
-    most `capacity` counters are kept; the one whose last failure is oldest is dropped first.
-    Time is `clock()` seconds (wall-clock `time.monotonic`, like tokens; tests pass their own)."""
+    past the count. Within `window` seconds `attempt` refuses with 429 and `Retry-After` (even
+    with the right password) until the oldest failure leaves the window, once there were
+    `attempts` failures for a name from one client, `name_attempts` for a name from all clients
+    together, or `address_attempts` from one client whatever the names (a guess spread over many
+    names, or random names to keep the server hashing). At most `capacity` counters are kept; the
+    one whose last failure is oldest is dropped first. Time is `clock()` seconds (wall-clock
+    `time.monotonic`, like tokens; tests pass their own)."""
 
     def __init__(self, attempts: int = 5, window: float = 15 * 60, capacity: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic, name_attempts: int = 100) -> None:
+                 clock: Callable[[], float] = time.monotonic, name_attempts: int = 100,
+                 address_attempts: int = 50) -> None:
         self.attempts, self.window, self.capacity, self.clock = attempts, window, capacity, clock
-        self.name_attempts = name_attempts
+        self.name_attempts, self.address_attempts = name_attempts, address_attempts
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()  # the token route is sync: it runs in the thread pool
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoginLimiter:
+        return cls(settings.signin_attempts, 60.0 * settings.signin_window_minutes,
+                   name_attempts=settings.signin_name_attempts,
+                   address_attempts=settings.signin_address_attempts)
+
     def attempt(self, name: str, client: str = "") -> None:
-        """Count an attempt to sign in as `name` from `client`; 429 when either has failed too
-        often."""
+        """Count an attempt to sign in as `name` from `client`; 429 when any of its counts has
+        failed too often."""
         name, now = _limit_key(name), self.clock()
-        counters = ((f"{client}\x1f{name}", self.attempts), (f"*\x1f{name}", self.name_attempts))
+        counters = ((f"{client}\x1f{name}", self.attempts, "username"),
+                    (f"*\x1f{name}", self.name_attempts, "username"),
+                    (f"{_address_key(client)}\x1e", self.address_attempts, None))
         with self._lock:
             queues = []
-            for key, limit in counters:
+            for key, limit, field in counters:
                 failures = self._failures.get(key)
                 if failures is None:
                     failures = self._failures[key] = deque(maxlen=limit)
@@ -241,8 +263,9 @@ class LoginLimiter:
                     failures.popleft()
                 if len(failures) >= limit:
                     wait = max(1, math.ceil(failures[0] + self.window - now))
-                    raise ApiError(429, "too many failed sign-ins for this user name; "
-                                        f"try again in {wait} seconds", field="username",
+                    whom = "this user name" if field else "this address"
+                    raise ApiError(429, f"too many failed sign-ins for {whom}; "
+                                        f"try again in {wait} seconds", field=field,
                                    title="Too many requests", headers={"Retry-After": str(wait)})
                 queues.append((key, failures))
             for key, failures in queues:
@@ -252,10 +275,29 @@ class LoginLimiter:
                 self._failures.popitem(last=False)
 
     def succeeded(self, name: str, client: str = "") -> None:
-        """`name` signed in from `client`: forget that client's failures for it. The count over
-        all clients stays: it is what slows a guess spread over many addresses."""
+        """`name` signed in from `client`: forget that client's failures for it, and that this
+        attempt counted against the address (an office behind one address signs in all day).
+        The count for the name over all clients stays: it is what slows a guess spread over many
+        addresses."""
         with self._lock:
             self._failures.pop(f"{client}\x1f{_limit_key(name)}", None)
+            address = self._failures.get(f"{_address_key(client)}\x1e")
+            if address:
+                address.pop()
+
+
+def _address_key(client: str) -> str:
+    """The address the per-address limit counts under: an IPv6 client's /64 (one host's usual
+    share: it may take any address in it), else the address as it is."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def _limit_key(name: str) -> str:
@@ -267,10 +309,67 @@ def _limit_key(name: str) -> str:
     return "#" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+BUSY_SECONDS = 1
+
+
+class SignInBusy(ApiError):
+    """Every hashing slot is taken (429): nobody's fault, try again in `BUSY_SECONDS`."""
+
+    def __init__(self) -> None:
+        super().__init__(429, "the server is busy checking other sign-ins; try again in "
+                              f"{BUSY_SECONDS} second", title="Too many requests",
+                         headers={"Retry-After": str(BUSY_SECONDS)})
+
+
+class PasswordChecks:
+    """At most `limit` password hashes computed at once in this process.
+
+    A hash takes ~64 MiB and a few tenths of a second of every core (argon2's defaults), so an
+    unbounded number of sign-ins at once, each from a fresh address with a fresh name, would
+    exhaust the memory and starve every other request. An attempt finding every slot taken is
+    refused at once (429, `Retry-After: 1`) and counts for no limit: it cost nothing."""
+
+    def __init__(self, limit: int = Settings.model_fields["signin_hashes"].default) -> None:
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(limit)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if not self._slots.acquire(blocking=False):
+            raise SignInBusy
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
+def sign_in(db: Any, name: str, password: str, client: str, limiter: LoginLimiter,
+            checks: PasswordChecks) -> User:
+    """The user `name` if `password` is theirs; 429 while `limiter` holds `name` or `client`
+    back or every hashing slot is taken, else 401 on a wrong name or password."""
+    with checks.slot():
+        limiter.attempt(name, client)
+        make_dummy_hash()  # once per process, whatever the name: the first unknown one costs no more
+        user = verify_password(db, name, password)
+    if user is None:
+        raise unauthenticated("wrong user name or password")
+    limiter.succeeded(name, client)
+    return user
+
+
 async def login_limiter(request: Request) -> LoginLimiter:
     """The application's limiter (dependency), made on first use; tests may set their own."""
     state = request.app.state
     limiter = getattr(state, "login_limiter", None)
     if limiter is None:
-        limiter = state.login_limiter = LoginLimiter()
+        limiter = state.login_limiter = LoginLimiter.from_settings(state.okno.settings)
     return limiter
+
+
+async def password_checks(request: Request) -> PasswordChecks:
+    """The application's hashing slots (dependency), made on first use."""
+    state = request.app.state
+    checks = getattr(state, "password_checks", None)
+    if checks is None:
+        checks = state.password_checks = PasswordChecks(state.okno.settings.signin_hashes)
+    return checks

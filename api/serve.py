@@ -5,6 +5,12 @@ single-worker uvicorn processes sharing the port with SO_REUSEPORT (or, with `--
 gunicorn with uvicorn workers): SQLite scales with processes, not threads
 (benchmarks/bench_api.py). The catalog is published once by the parent before any worker starts,
 so workers never race to publish it, and every worker runs on the settings the parent read.
+
+Every process serves with the limits of api/limits.py (`uvicorn_options`): a deadline for a
+request's headers, a cap on its connections (the parent raises the open files limit so they fit,
+children inherit it), uvicorn's keep-alive time, and proxy headers believed only from the
+`trusted_proxies` setting (uvicorn's own default believes 127.0.0.1, so that any local process,
+or a proxy on the same machine passing the header through, could choose its client address).
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from pydantic import SecretStr
 from api.app import create_app
 from api.auth import load_secret
 from api.deps import build_services
+from api.limits import limited_protocol, open_files_for
 from engine import accounts
 from engine.runtime.scheduler import run_worker
 from engine.settings import Settings
@@ -69,6 +76,20 @@ def worker_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"secret_key": SecretStr(load_secret(settings))})
 
 
+def with_open_files(settings: Settings) -> Settings:
+    """`settings` with `max_connections` lowered to what the open files limit allows, after
+    raising it for this process and the workers it starts (`open_files_for`)."""
+    return settings.model_copy(update={"max_connections": open_files_for(settings.max_connections)})
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What every server process passes uvicorn (`uvicorn.Config`, the gunicorn worker)."""
+    proxies = [str(network) for network in settings.trusted_proxies]
+    return {"http": limited_protocol(settings.header_timeout_seconds, settings.max_connections),
+            "timeout_keep_alive": settings.keep_alive_seconds,
+            "proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None}
+
+
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
           access_log: bool = False, balancer: str = "reuseport") -> None:
     """Serve the API on `settings` until interrupted.
@@ -85,7 +106,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
     """
     if balancer not in BALANCERS:
         raise ValueError(f"balancer must be {' or '.join(BALANCERS)}, not {balancer!r}")
-    settings = worker_settings(settings)
+    settings = with_open_files(worker_settings(settings))
     build_services(settings=settings)  # schema and catalog once, before any worker starts
     if workers <= 1:
         _serve_one(settings, host, port, access_log, reuse_port=False)
@@ -102,7 +123,8 @@ def _serve_one(settings: Settings, host: str, port: int, access_log: bool,
                reuse_port: bool) -> None:
     # The parent published the catalog before any worker started: workers only serve it.
     config = uvicorn.Config(functools.partial(create_app, settings=settings, publish=False), factory=True,
-                            host=host, port=port, access_log=access_log, log_level="info")
+                            host=host, port=port, access_log=access_log, log_level="info",
+                            **uvicorn_options(settings))
     server = uvicorn.Server(config)
     if not reuse_port:
         server.run()
@@ -143,14 +165,18 @@ def _reuseport(settings: Settings, host: str, port: int, workers: int, access_lo
 
 def _gunicorn(settings: Settings, host: str, port: int, workers: int, access_log: bool) -> None:
     from gunicorn.app.base import BaseApplication
+    from uvicorn.workers import UvicornWorker
 
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="uvicorn.workers")
+
+    class _Worker(UvicornWorker):  # forked: the class and its options are the parent's memory
+        CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, **uvicorn_options(settings)}
 
     class _App(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "uvicorn.workers.UvicornWorker")
+            self.cfg.set("worker_class", _Worker)
             self.cfg.set("graceful_timeout", 10)
             if access_log:
                 self.cfg.set("accesslog", "-")
@@ -167,6 +193,7 @@ def run_demo(settings: Settings, host: str = "127.0.0.1", port: int = 8000,
     loop in a background thread, and serve on host:port until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # schema checks at start are routine
+    settings = with_open_files(settings)
     svc = build_services(settings=settings)
     created = ensure_demo_users(svc.db)
     if created:
@@ -179,7 +206,7 @@ def run_demo(settings: Settings, host: str = "127.0.0.1", port: int = 8000,
                                     settings.idempotency_retention))
     worker.start()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options(settings))
     finally:
         stop.set()
         worker.join(timeout=5)

@@ -56,6 +56,12 @@ def _dummy() -> str:
     return _dummy_hash
 
 
+def make_dummy_hash() -> None:
+    """Make the dummy hash unless it is made (a server, at its first sign-in whatever the name):
+    else the first unknown name would cost a hash more than a known one, telling it is unknown."""
+    _dummy()
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     name: str

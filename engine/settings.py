@@ -8,12 +8,13 @@ the default. An empty variable counts as unset. docs/operations.md lists every s
 from __future__ import annotations
 
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine.clock import DEFAULT_ZONE
 from engine.idempotency import DEFAULT_RETENTION
@@ -53,6 +54,42 @@ class Settings(BaseSettings):
                                                  "does not know yet")
     timezone: ZoneInfo = Field(DEFAULT_ZONE,
                                description="the zone whose dates legal terms count in")
+
+    # Signing in (api/auth.py): failed attempts counted per process within a sliding window.
+    signin_window_minutes: int = Field(15, ge=1, description="the window failed sign-ins are "
+                                                             "counted in")
+    signin_attempts: int = Field(5, ge=1, description="failed sign-ins for one name from one "
+                                                      "address")
+    signin_name_attempts: int = Field(100, ge=1, description="failed sign-ins for one name from "
+                                                             "all addresses")
+    signin_address_attempts: int = Field(50, ge=1, description="failed sign-ins from one address, "
+                                                               "whatever the names")
+    signin_hashes: int = Field(2, ge=1, le=64, description="password hashes computed at once per "
+                                                           "process (each takes ~64 MiB)")
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = Field(
+        (), description="addresses or networks of the reverse proxies whose X-Forwarded-For "
+                        "is believed (comma-separated; none by default)")
+
+    # Serving (api/serve.py, api/limits.py): what one client may hold of a server process.
+    header_timeout_seconds: float = Field(10.0, gt=0, le=3600, allow_inf_nan=False,
+                                          description="time to send a request's line and headers")
+    body_timeout_seconds: float = Field(30.0, gt=0, le=3600, allow_inf_nan=False,
+                                        description="time to send a request's whole body")
+    keep_alive_seconds: float = Field(5.0, gt=0, le=3600, allow_inf_nan=False,
+                                      description="how long an idle connection stays open")
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="largest request body")
+    max_connections: int = Field(4096, ge=1, description="open connections per server process")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        """`10.0.0.5, 192.168.0.0/24` (the environment's form) -> networks; no host bits, no `*`."""
+        if isinstance(value, str):
+            value = [item for item in value.replace(",", " ").split() if item]
+        if isinstance(value, list | tuple):
+            return tuple(ip_network(item, strict=True) if isinstance(item, str) else item
+                         for item in value)
+        return value
 
     def __init__(self, **values: Any) -> None:
         """Read the environment; `values` (e.g. a CLI option) win over it."""

@@ -38,6 +38,10 @@ def test_the_documented_defaults(clean_env) -> None:
     assert s.idempotency_retention == timedelta(hours=24)
     assert s.calendar_overrides == DEFAULT_OVERRIDES_PATH
     assert s.timezone == ZoneInfo("Europe/Minsk") == DEFAULT_ZONE
+    assert (s.signin_window_minutes, s.signin_attempts, s.signin_name_attempts,
+            s.signin_address_attempts, s.signin_hashes, s.trusted_proxies) == (15, 5, 100, 50, 2, ())
+    assert (s.header_timeout_seconds, s.body_timeout_seconds, s.keep_alive_seconds,
+            s.max_body_bytes, s.max_connections) == (10, 30, 5, 1024 * 1024, 4096)
 
 
 def test_every_setting_is_documented_in_the_operators_guide() -> None:
@@ -51,7 +55,13 @@ def test_each_variable_is_read(clean_env, tmp_path) -> None:
               "OKNO_SECRET_KEY": "k" * 40, "OKNO_SECRET_FILE": str(tmp_path / "key"),
               "OKNO_TOKEN_MINUTES": "5", "OKNO_ACCOUNT_CACHE_SECONDS": "0.5",
               "OKNO_IDEMPOTENCY_HOURS": "2", "OKNO_CALENDAR_OVERRIDES": str(tmp_path / "o.yaml"),
-              "OKNO_TIMEZONE": "UTC"}
+              "OKNO_TIMEZONE": "UTC", "OKNO_SIGNIN_WINDOW_MINUTES": "30",
+              "OKNO_SIGNIN_ATTEMPTS": "3", "OKNO_SIGNIN_NAME_ATTEMPTS": "40",
+              "OKNO_SIGNIN_ADDRESS_ATTEMPTS": "20", "OKNO_SIGNIN_HASHES": "1",
+              "OKNO_TRUSTED_PROXIES": "10.0.0.5, 192.168.10.0/24 ::1",
+              "OKNO_HEADER_TIMEOUT_SECONDS": "2.5", "OKNO_BODY_TIMEOUT_SECONDS": "7",
+              "OKNO_KEEP_ALIVE_SECONDS": "3", "OKNO_MAX_BODY_BYTES": "65536",
+              "OKNO_MAX_CONNECTIONS": "100"}
     assert set(values) == set(VARIABLES)
     for name, value in values.items():
         clean_env.setenv(name, value)
@@ -62,6 +72,11 @@ def test_each_variable_is_read(clean_env, tmp_path) -> None:
     assert s.secret_file == tmp_path / "key" and s.calendar_overrides == tmp_path / "o.yaml"
     assert (s.token_minutes, s.account_cache_seconds, s.idempotency_hours) == (5, 0.5, 2)
     assert s.timezone == ZoneInfo("UTC")
+    assert (s.signin_window_minutes, s.signin_attempts, s.signin_name_attempts,
+            s.signin_address_attempts, s.signin_hashes) == (30, 3, 40, 20, 1)
+    assert [str(n) for n in s.trusted_proxies] == ["10.0.0.5/32", "192.168.10.0/24", "::1/128"]
+    assert (s.header_timeout_seconds, s.body_timeout_seconds, s.keep_alive_seconds) == (2.5, 7, 3)
+    assert (s.max_body_bytes, s.max_connections) == (65536, 100)
 
 
 def test_an_empty_variable_counts_as_unset(clean_env) -> None:
@@ -83,6 +98,11 @@ def test_arguments_win_over_the_environment(clean_env) -> None:
     ("OKNO_ACCOUNT_CACHE_SECONDS", "nan", "finite number"),
     ("OKNO_IDEMPOTENCY_HOURS", "a day", "valid integer"),
     ("OKNO_TIMEZONE", "Europe/Atlantis", "invalid timezone"),
+    ("OKNO_TRUSTED_PROXIES", "*", "does not appear to be an IPv4 or IPv6 network"),
+    ("OKNO_TRUSTED_PROXIES", "10.0.0.5/24", "has host bits set"),
+    ("OKNO_SIGNIN_HASHES", "0", "greater than or equal to 1"),
+    ("OKNO_BODY_TIMEOUT_SECONDS", "inf", "finite number"),
+    ("OKNO_MAX_BODY_BYTES", "10", "greater than or equal to 1024"),
 ])
 def test_a_bad_value_is_an_error_naming_its_variable(clean_env, name, value, says) -> None:
     clean_env.setenv(name, value)

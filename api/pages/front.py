@@ -5,11 +5,11 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from api.auth import issue_token, login_limiter
+from api.auth import SignInBusy, issue_token, login_limiter, password_checks
+from api.auth import sign_in as check_password
 from api.pages.rendering import render
 from api.pages.session import checked_form, clear_session, page_user, safe_next, set_session
 from api.problems import ApiError
-from engine.accounts import verify_password
 
 router = APIRouter(include_in_schema=False)
 
@@ -51,26 +51,28 @@ async def sign_in(request: Request) -> Response:
     status = 422
     if not errors:
         svc = request.app.state.okno
-        limiter = await login_limiter(request)
+        limiter, checks = await login_limiter(request), await password_checks(request)
         client = request.client.host if request.client else ""
-        try:
-            limiter.attempt(name, client)
-        except ApiError as refused:
-            wait = (refused.headers or {}).get("Retry-After", "")
-            errors["username"] = ("Слишком много неудачных попыток входа. Повторите через "
-                                  f"{wait} с.")
+        try:  # throttled and bounded like the API's token route (api.auth.sign_in)
+            user = await run_in_threadpool(check_password, svc.db, name, password, client, limiter,
+                                           checks)
+        except SignInBusy:
+            errors["username"] = "Сервер сейчас проверяет другие входы. Повторите через 1 с."
             status = 429
-        else:
-            user = await run_in_threadpool(verify_password, svc.db, name, password)
-            if user is None:
+        except ApiError as refused:
+            if refused.status == 429:
+                wait = (refused.headers or {}).get("Retry-After", "")
+                errors["username"] = ("Слишком много неудачных попыток входа. Повторите через "
+                                      f"{wait} с.")
+                status = 429
+            else:
                 errors["password"] = "Неверное имя пользователя или пароль."
                 status = 401
-            else:
-                limiter.succeeded(name, client)
-                token, lifetime = issue_token(user, svc.secret, svc.settings.token_minutes)
-                response = RedirectResponse(safe_next(target, user), status_code=303)
-                set_session(request, response, token, lifetime)
-                return response
+        else:
+            token, lifetime = issue_token(user, svc.secret, svc.settings.token_minutes)
+            response = RedirectResponse(safe_next(target, user), status_code=303)
+            set_session(request, response, token, lifetime)
+            return response
     return render(request, "signin.html", {"next": target, "username": name, "errors": errors},
                   status=status)
 

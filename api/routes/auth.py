@@ -6,17 +6,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.auth import CurrentUser, LoginLimiter, issue_token, login_limiter
+from api.auth import CurrentUser, LoginLimiter, PasswordChecks, issue_token, login_limiter, password_checks, sign_in
 from api.deps import Services, json_response, services
-from api.problems import unauthenticated
 from api.schemas import Me, Token, errors
-from engine.accounts import verify_password
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
 _THROTTLED = {**errors(429)[429],
               "description": "Too many failed sign-ins for this user name (5 in 15 minutes from "
-                             "one address, or 100 from all addresses; counted per server process)",
+                             "one address, or 100 from all addresses) or from this address (50, "
+                             "whatever the names), counted per server process; or the server is "
+                             "checking as many passwords as it may at once",
               "headers": {"Retry-After": {"description": "seconds until the next attempt",
                                           "schema": {"type": "integer"}}}}
 
@@ -24,16 +24,14 @@ _THROTTLED = {**errors(429)[429],
 @router.post("/auth/token", response_model=Token, responses={**errors(401), 429: _THROTTLED})
 def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()],
           svc: Annotated[Services, Depends(services)],
-          limiter: Annotated[LoginLimiter, Depends(login_limiter)]):
+          limiter: Annotated[LoginLimiter, Depends(login_limiter)],
+          checks: Annotated[PasswordChecks, Depends(password_checks)]):
     """Exchange a user name and password (form fields) for a bearer token. After 5 failed
-    attempts for a user name within 15 minutes from one address (or 100 from all addresses),
-    further attempts are refused (429, `Retry-After`)."""
+    attempts for a user name within 15 minutes from one address (or 100 from all addresses, or
+    50 from one address whatever the names), further attempts are refused (429, `Retry-After`);
+    so are attempts while the server checks as many passwords as it may at once."""
     client = request.client.host if request.client else ""
-    limiter.attempt(form.username, client)
-    user = verify_password(svc.db, form.username, form.password)
-    if user is None:
-        raise unauthenticated("wrong user name or password")
-    limiter.succeeded(form.username, client)
+    user = sign_in(svc.db, form.username, form.password, client, limiter, checks)
     access, lifetime = issue_token(user, svc.secret, svc.settings.token_minutes)
     return json_response({"access_token": access, "token_type": "bearer", "expires_in": lifetime})
 

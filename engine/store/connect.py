@@ -1,23 +1,31 @@
 """Connecting to the database and bringing its schema to the newest version (Alembic).
 
-The URL comes from the caller (the `database_url` setting, read by the entry point).
+The URL comes from the caller (the `database_url` setting, read by the entry point). A SQLite file
+holds password hashes and personal data: okno creates it (and a folder it needs) readable by the
+service's user only, and SQLite gives the WAL and shared-memory files the database file's mode.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine
 
+from engine.private_files import ensure_private_file, open_to_others
 from engine.store.tables import metadata
 
 DEFAULT_URL = "sqlite:///var/okno.db"
+log = logging.getLogger("okno.store")
 
 
 def connect(url: str = DEFAULT_URL, *, create: bool = True) -> Engine:
     """An Engine for `url`; SQLite gets WAL, a busy timeout and foreign keys. Creates the schema."""
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_file(url)
+    # 0600 (and its folder 0700) before SQLite creates it 0644; the WAL and shm files follow it
+    if path is not None and not ensure_private_file(path) and open_to_others(path):
+        log.warning("%s may be read by other users of this machine (it holds password hashes "
+                    "and personal data): chmod 600 %s*", path, path)
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -27,6 +35,16 @@ def connect(url: str = DEFAULT_URL, *, create: bool = True) -> Engine:
     if create:
         upgrade_schema(engine)
     return engine
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL, or None (another database, memory, a `file:` URI)."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" \
+            or database.startswith("file:") or parsed.query.get("uri"):
+        return None
+    return Path(database)
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
