@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from engine.audit.chain import instant
@@ -214,12 +214,22 @@ def check(conn: Connection, folder: Path, keys: Keyring) -> tuple[list[str], dic
                 failed = not _matches(cp, frontier, cases, last_gseq, matched_size, problems)
                 matched_size = cp.size if not failed else matched_size
     if pending and not failed:
-        cp = pending[-1]
-        problems.append(f"the log holds {frontier.size} events; the checkpoint of {cp.at} signed "
-                        f"{cp.size}: events after position {matched_size} were deleted")
+        problems.append(_shorter(conn, pending[0]))
     summary = {"events": frontier.size, "checkpoints": len(signed),
                "newest": signed[-1] if signed else None}
     return problems, summary
+
+
+def _shorter(conn: Connection, cp: Checkpoint) -> str:
+    """What is missing from a log that ends before `cp`'s size."""
+    upto = events.c.gseq <= cp.last_gseq
+    held = conn.execute(select(func.count()).where(upto)).scalar_one()
+    begun = conn.execute(select(func.count()).where(upto, events.c.seq == 1)).scalar_one()
+    said = (f"the log holds {held} events up to the last one the checkpoint of {cp.at} signed "
+            f"(number {cp.last_gseq}), not {cp.size}: {cp.size - held} deleted")
+    if begun < cp.cases:
+        said += f"; {cp.cases - begun} case(s) begun by then are gone (deleted with their events)"
+    return said
 
 
 def _matches(cp: Checkpoint, frontier: Frontier, cases: int, last_gseq: int, matched: int,
