@@ -72,9 +72,9 @@ def stored(conn: Connection, case_id: str) -> Facts | None:
     row = conn.execute(select(cases).where(cases.c.id == case_id)).one_or_none()
     if row is None:
         return None
-    facts = Facts(case={k: plain(v) for k, v in row._mapping.items() if k not in _NOT_FACTS})
+    facts = Facts(case={str(k): plain(v) for k, v in row._mapping.items() if k not in _NOT_FACTS})
     for t in conn.execute(select(tasks).where(tasks.c.case_id == case_id)):
-        facts.tasks[t.id] = {k: plain(v) for k, v in t._mapping.items() if k != "case_id"}
+        facts.tasks[t.id] = {str(k): plain(v) for k, v in t._mapping.items() if k != "case_id"}
     for d in conn.execute(select(case_documents).where(case_documents.c.case_id == case_id)):
         facts.documents[d.document] = {"status": d.status, "updated_at": plain(d.updated_at),
                                        "actor": d.actor}
