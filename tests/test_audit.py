@@ -20,6 +20,7 @@ from engine.audit.keys import Keyring
 from engine.store.connect import connect
 from engine.store.tables import audit_ledger, case_documents, cases, events, tasks, timers
 from tests.casework import AUDIT_KEY, Engine
+from tests.test_api_support import Api
 
 runner = CliRunner()
 SCENE: dict[str, str] = {}  # role in the scene -> case id
@@ -308,3 +309,18 @@ def test_one_case_is_checked_with_its_facts(copy):
     assert result.exit_code == 0, result.output
     result = audit_verify("--case", SCENE["refused"])
     assert result.exit_code == 1 and "1 case(s) checked, 1 problem(s)" in result.output
+
+
+def test_the_api_reports_a_stored_fact_its_events_do_not_record(tmp_path):
+    api = Api(tmp_path)
+    case = api.start("2.1")
+    events_url = f"/api/cases/{case['id']}/events"
+    assert api.get(events_url, "auditor").json()["chain_ok"] is True
+    with api.db.begin() as conn:
+        conn.execute(update(cases).where(cases.c.id == case["id"]).values(status="completed"))
+    body = api.get(events_url, "auditor").json()
+    assert body["chain_ok"] is False
+    assert body["breaks"] == [f"case {case['id']}, case: status is 'completed' in the database, "
+                              "'open' by its events"]
+    assert set(body["events"][0]) >= {"seq", "hash", "prev_hash", "digest", "data"}
+    assert "effects" not in body["events"][0]  # the ledger's own columns stay out of the API

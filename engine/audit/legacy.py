@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import exists, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
 
 from engine.audit.chain import EventWriter
@@ -51,8 +51,7 @@ def seal_legacy_cases(db: Engine, writer: EventWriter, now: datetime, limit: int
                 continue
             head = conn.execute(select(cases.c.row_version, cases.c.last_hash)
                                 .where(cases.c.id == case_id)).one()
-            count = conn.execute(select(events.c.seq).where(and_(events.c.case_id == case_id))
-                                 .order_by(events.c.seq.desc()).limit(1)).scalar() or 0
+            count = conn.execute(select(func.count()).where(events.c.case_id == case_id)).scalar_one()
             version = head.row_version + 1
             event = writer.new_event(case_id, version, head.last_hash, now, SEALER, SEAL, None,
                                      {"events_before": count}, {"snapshot": facts.as_snapshot()})
