@@ -261,7 +261,7 @@ TAMPERING = [
     (change_status, "open", "status is 'completed' in the database, 'open' by its events"),
     (change_authority, "approved", "authority is 'org-2' in the database, 'org-1' by its events"),
     (change_applicant, "approved", "applicant is 'Петров П. П.' in the database"),
-    (change_stored_state, "open", "the stored workflow state (SHA-256) is"),
+    (change_stored_state, "open", "stored workflow state (SHA-256) is"),
     (change_who_closed_a_task, "approved", "closed_by is 'somebody-else' in the database, 'clerk-1'"),
     (change_a_document, "open", "document passport is"),
     (delete_a_task, "open", "is missing"),
@@ -324,3 +324,29 @@ def test_the_api_reports_a_stored_fact_its_events_do_not_record(tmp_path):
                               "'open' by its events"]
     assert set(body["events"][0]) >= {"seq", "hash", "prev_hash", "digest", "data"}
     assert "effects" not in body["events"][0]  # the ledger's own columns stay out of the API
+
+
+def test_a_fact_edited_between_two_commands_is_not_erased_by_the_second(tmp_path):
+    """The second command overwrites the edited column (or state), but its event recorded what
+    it found there: `before` differs from what the events say."""
+    eng = Engine(tmp_path / "okno.db")
+    hidden = eng.start("6.1.1")
+    eng.run_to_end(hidden)
+    with eng.db.begin() as conn:  # a completed case made to look withdrawn, then archived
+        conn.execute(update(cases).where(cases.c.id == hidden).values(status="withdrawn"))
+    eng.cases.close(hidden, actor="clerk-1")
+    edited = eng.start("6.1.1")
+    with eng.db.begin() as conn:  # a stored state edited, then restored by a fresh process
+        state = conn.execute(select(cases.c.state).where(cases.c.id == edited)).scalar_one()
+        conn.execute(update(cases).where(cases.c.id == edited).values(state=state.replace(b"{", b"{ ", 1)))
+    fresh = Engine(tmp_path / "okno.db")  # an empty live cache: the state is read from the file
+    fresh.run_to_end(edited)
+    found = {(b.case_id, b.seq): b.message for b in fresh.verify()[1]}
+    assert set(found) == {(hidden, _count(eng, hidden)), (edited, 2)}, found
+    assert "whose status was 'withdrawn', while its events say 'completed'" in found[hidden, _count(eng, hidden)]
+    assert "whose stored workflow state (SHA-256) was" in found[edited, 2]
+
+
+def _count(eng: Engine, case_id: str) -> int:
+    with eng.db.connect() as conn:
+        return _last_seq(conn, case_id)

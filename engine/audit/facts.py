@@ -29,10 +29,20 @@ _NOT_FACTS = frozenset(("id", "row_version", "last_hash"))
 _DONE, _CANCELLED, _OPEN = TaskStatus.DONE.value, TaskStatus.CANCELLED.value, TaskStatus.OPEN.value
 
 
-def effects(w: CaseWrite) -> dict[str, Any]:
-    """What `CaseRows.write(w)` will write, as JSON-ready data (the workflow state as its digest)."""
+def effects(w: CaseWrite, state_read: bytes | None = None) -> dict[str, Any]:
+    """What `CaseRows.write(w)` will write, as JSON-ready data (the workflow state as its digest),
+    and `before`: the values the command found in the columns it overwrites (and the digest of
+    the stored state it restored, `state_read`), so a fact edited between two commands is not
+    erased by the second one's write."""
     columns = {**w.row, **w.values} if w.new else w.values
     out: dict[str, Any] = {"case": {k: plain(v) for k, v in columns.items() if k not in _NOT_FACTS}}
+    if not w.new:
+        row = w.row
+        before = {k: plain(row[k]) for k in w.values if k in row and k not in _NOT_FACTS}
+        if state_read is not None:
+            before["state"] = plain(state_read)
+        if before:
+            out["before"] = before
     if w.closed_tasks:
         out["closed"] = w.closed_tasks
     if w.opened_tasks:
@@ -56,6 +66,7 @@ class Facts:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
     timers: list[list[str]] = field(default_factory=list)
+    problems: list[tuple[int, str]] = field(default_factory=list)  # (seq, what) found replaying
 
     def as_snapshot(self) -> dict[str, Any]:
         return {"case": self.case, "tasks": list(self.tasks.values()), "documents": self.documents,
@@ -97,6 +108,11 @@ def replay(events: Iterable[dict[str, Any]]) -> Facts | None:
         if event["action"] == "start":
             facts = Facts()
         if facts is not None:
+            for key, found in eff.get("before", {}).items():
+                if key in facts.case and facts.case[key] != found:
+                    facts.problems.append((event["seq"], (
+                        f"ran on a case whose {_column(key)} was {found!r}, while its events "
+                        f"say {facts.case[key]!r} (changed between two commands)")))
             _apply(facts, eff, plain(event["at"]), event["actor"])
     return facts
 
@@ -149,4 +165,4 @@ def differences(recorded: Facts, actual: Facts) -> Iterator[str]:
 
 
 def _column(key: str) -> str:
-    return "the stored workflow state (SHA-256)" if key == "state" else key
+    return "stored workflow state (SHA-256)" if key == "state" else key

@@ -122,7 +122,8 @@ def verify(db: Engine, keys: Keyring, case_id: str | None = None,
             if recorded is None:
                 report.unsealed += 1
             elif actual is not None:
-                report.breaks.extend(Break(cid, None, f"{d}") for d in facts.differences(recorded, actual))
+                report.breaks.extend(Break(cid, seq, what) for seq, what in recorded.problems)
+                report.breaks.extend(Break(cid, None, d) for d in facts.differences(recorded, actual))
         if case_id is not None:
             return report
         orphans = conn.execute(select(events.c.case_id).where(events.c.case_id.not_in(select(cases.c.id)))

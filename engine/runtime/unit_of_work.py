@@ -96,6 +96,7 @@ class CaseRepository:
         stored = uow.rows.state(row["id"], row["row_version"])
         if stored is None:  # another command changed the case since its row was read
             raise Conflict("the case was changed by another command; reload and retry")
+        uow.states_read[row["id"]] = stored["state"]  # the audit event records its digest
         spec = load_spec(proc)
         try:
             return workflow_state.load(stored["state"], spec.spec, spec.subprocess_specs,
@@ -114,6 +115,7 @@ class UnitOfWork:
         self.events = events
         self.actor, self.now, self.today = actor, now, today
         self.seen: list[Case] = []
+        self.states_read: dict[str, bytes] = {}  # case id -> the stored state restored (cache misses)
         self.cases = CaseRepository(self)
         self._hold = None
 
@@ -163,7 +165,8 @@ class UnitOfWork:
         )
         # The event records what the write changes (its effects), so the facts can be recomputed.
         write.event = self.events.new_event(row["id"], version, row["last_hash"], case.now, case.actor,
-                                            case.action, case.step, case.data, facts.effects(write))
+                                            case.action, case.step, case.data,
+                                            facts.effects(write, self.states_read.get(row["id"])))
         values.update(row_version=version, last_hash=write.event["hash"])
         self.rows.write(write)
         row.update(values)
