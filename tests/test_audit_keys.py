@@ -17,7 +17,7 @@ runner = CliRunner()
 def test_the_key_file_is_created_once_mode_0600(tmp_path):
     file = tmp_path / "var" / "audit.key"
     first = load_keyring(None, file)
-    assert file.stat().st_mode & 0o777 == 0o600
+    assert file.stat().st_mode & 0o777 == 0o600 and file.parent.stat().st_mode & 0o777 == 0o700
     assert load_keyring(None, file).current == first.current
     assert len(file.read_text().strip()) == 64
 

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.private_files import create_private_file
+
 DEFAULT_KEY_FILE = Path("var/audit.key")
 MIN_KEY_LENGTH = 32  # characters: a generated key is 64 hex digits
 
@@ -73,9 +75,8 @@ def load_keyring(key: str | None, file: Path = DEFAULT_KEY_FILE) -> Keyring:
     if key is not None:
         return parse(key)
     file = Path(file)
-    file.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = create_private_file(file)  # 0600, a folder it creates 0700, whatever the umask
     except FileExistsError:
         for _ in range(50):  # another process is writing it right now
             text = file.read_text(encoding="utf-8")

@@ -12,7 +12,7 @@ events up to it under the old formula and every later one keyed; the first check
 migration seals their cases (engine/audit/legacy.py).
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0010 (the head when it was written: 0007, then the desk's 0010 from 0007)
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0008'
-down_revision = '0007'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
