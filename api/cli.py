@@ -159,20 +159,86 @@ audit_app = typer.Typer(no_args_is_help=True, help="Audit trail commands.")
 app.add_typer(audit_app, name="audit")
 
 
+def _ledger(settings: Settings):
+    """The audit ledger of the settings; exit 2 if its keys cannot be used."""
+    from engine.audit.keys import AuditKeyError
+
+    try:
+        return settings.audit_ledger()
+    except (AuditKeyError, OSError) as exc:
+        typer.echo(f"error: audit key: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+
+
 @audit_app.command("verify")
 def audit_verify(
     case: str = typer.Option(None, "--case", help="Check one case only."),
     database: str = typer.Option(None, "--database", help=DATABASE_HELP),
+    checkpoints: str = typer.Option(None, "--checkpoints",
+                                    help="Checkpoint folder (default: OKNO_AUDIT_CHECKPOINTS)."),
 ) -> None:
-    """Check every case's hash chain; report edited, reordered or deleted events (exit 1)."""
-    from engine import audit
+    """Check every case's keyed chain and recompute its facts from its events, and the whole log
+    against its signed checkpoints; one line per problem (exit 1)."""
+    from engine.store.connect import connect
 
-    checked, breaks = audit.verify(_connect(database), case)
-    for item in breaks:
+    settings = _settings(database_url=database, audit_checkpoints=checkpoints)
+    ledger = _ledger(settings)
+    report = ledger.verify(connect(settings.database_url), case)
+    for item in report.breaks:
         typer.echo(str(item))
-    typer.echo(f"{checked} case(s) checked, {len(breaks)} problem(s)")
-    if breaks:
+    if case is None:
+        newest = report.log.get("newest")
+        if ledger.checkpoints is not None and newest is None:
+            typer.echo(f"note: no checkpoint in {ledger.checkpoints}: a deleted case or a truncated "
+                       "log cannot be detected (run `okno worker` or `okno audit checkpoint`)")
+        elif newest is not None:
+            typer.echo(f"log: {report.log['events']} event(s), {report.log['checkpoints']} "
+                       f"checkpoint(s), the newest of {newest.at} covers {newest.size}")
+    if report.unsealed:
+        typer.echo(f"note: {report.unsealed} case(s) begun before migration 0008 are not sealed "
+                   "yet: their facts are not recomputed (the next checkpoint seals them)")
+    typer.echo(f"{report.checked} case(s) checked, {len(report.breaks)} problem(s)")
+    if report.breaks:
         raise typer.Exit(code=1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    database: str = typer.Option(None, "--database", help=DATABASE_HELP),
+    checkpoints: str = typer.Option(None, "--checkpoints",
+                                    help="Checkpoint folder (default: OKNO_AUDIT_CHECKPOINTS)."),
+) -> None:
+    """Sign the audit log's head (size, Merkle root) into the checkpoint folder, as every sweep
+    of the worker does; seals cases begun before migration 0008."""
+    from datetime import UTC, datetime
+
+    from engine.store.connect import connect
+
+    settings = _settings(database_url=database, audit_checkpoints=checkpoints)
+    ledger = _ledger(settings)
+    written = ledger.checkpoint(connect(settings.database_url), datetime.now(UTC))
+    if written is None:
+        typer.echo("the log has not grown since the last checkpoint: nothing written")
+    else:
+        typer.echo(f"checkpoint: {written.size} event(s), root {written.root}, in {ledger.checkpoints}")
+
+
+@audit_app.command("new-key")
+def audit_new_key() -> None:
+    """Add a new audit key to OKNO_AUDIT_KEY_FILE (newest last: it keys new events; the old ones
+    still verify theirs). Restart the server and the worker afterwards."""
+    from engine.audit.keys import AuditKeyError, add_key
+
+    settings = _settings()
+    if settings.audit_key is not None:
+        typer.echo("error: OKNO_AUDIT_KEY is set: add the new key there (newest last)", err=True)
+        raise typer.Exit(code=2)
+    try:
+        key = add_key(settings.audit_key_file)
+    except (AuditKeyError, OSError) as exc:
+        typer.echo(f"error: audit key: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"new audit key {key.id} added to {settings.audit_key_file}")
 
 
 @app.command("worker")
@@ -181,7 +247,7 @@ def worker(
     once: bool = typer.Option(False, "--once", help="Run one sweep and exit."),
     database: str = typer.Option(None, "--database", help=DATABASE_HELP),
 ) -> None:
-    """Fire due timers and mark overdue cases, forever (or --once)."""
+    """Fire due timers, mark overdue cases and checkpoint the audit log, forever (or --once)."""
     import logging
 
     from engine.clock import SystemClock
@@ -196,7 +262,7 @@ def worker(
     logging.getLogger("alembic").setLevel(logging.WARNING)
     db = connect(settings.database_url)
     cases = Cases(db, Versions(db, SystemClock(settings.timezone)),
-                  calendar=default_calendar(settings.calendar_overrides))
+                  calendar=default_calendar(settings.calendar_overrides), ledger=_ledger(settings))
     if once:
         fired, marked = sweep(cases, settings.idempotency_retention)
         typer.echo(f"fired {fired} timer(s), marked {marked} case(s) overdue")

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.responses import Response
 
 from api.auth import load_secret
+from engine.audit.ledger import Ledger
 from engine.clock import SystemClock
 from engine.definition.procedure import Procedure
 from engine.definition.validation import load_catalog
@@ -60,7 +61,8 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 def build_services(database_url_: str | None = None, clock: SystemClock | None = None,
                    catalog_path: str | Path | None = None, secret: str | None = None,
-                   publish: bool = True, *, settings: Settings | None = None) -> Services:
+                   publish: bool = True, *, settings: Settings | None = None,
+                   ledger: Ledger | None = None) -> Services:
     """Connect (creating the schema), publish the catalog, and build the engine objects.
 
     `settings` are what the entry point read (default: read the environment now); the other
@@ -72,7 +74,8 @@ def build_services(database_url_: str | None = None, clock: SystemClock | None =
     path = Path(catalog_path) if catalog_path is not None else settings.catalog
     if publish and path.exists():
         _publish(versions, load_catalog(path).values(), path)
-    cases = Cases(db, versions, clock, calendar=default_calendar(settings.calendar_overrides))
+    cases = Cases(db, versions, clock, calendar=default_calendar(settings.calendar_overrides),
+                  ledger=ledger or settings.audit_ledger())
     return Services(db=db, versions=versions, cases=cases, clock=clock,
                     secret=secret or load_secret(settings), catalog_path=path, settings=settings)
 

@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NUMBER = "1.1.5"  # the housing register: forms, a conditional step, a supervisor's decision
 ORG = "bench-org"
 SECRET = "bench-secret-" + "z" * 40
+AUDIT_KEY = "bench-audit-key-" + "z" * 40  # never the default key file: nothing left in var/
 SECONDS = float(os.environ.get("OKNO_BENCH_SECONDS", "15"))
 CLIENTS = int(os.environ.get("OKNO_BENCH_CLIENTS", "16"))
 LOG_DIR = Path(tempfile.gettempdir())
@@ -52,12 +53,19 @@ SCENARIOS = os.environ.get("OKNO_BENCH_SCENARIOS", "engine,one,two,reuseport,gun
 
 # ------------------------------------------------------------------------------------ set-up
 
+def _ledger():
+    from engine.audit.keys import Keyring
+    from engine.audit.ledger import Ledger
+
+    return Ledger(Keyring.of(AUDIT_KEY), None)
+
+
 def _prepare(db_url: str) -> None:
     """Schema, catalog and the two bench users, before any server starts."""
     from api.deps import build_services
     from engine.accounts import add_user
 
-    svc = build_services(db_url, secret=SECRET)
+    svc = build_services(db_url, secret=SECRET, ledger=_ledger())
     add_user(svc.db, "bclerk", "pw", "clerk", ORG)
     add_user(svc.db, "bsuper", "pw", "supervisor", ORG)
     svc.db.dispose()
@@ -91,7 +99,7 @@ class Server:
 def _start(db_url: str, *args: str, port: int | None = None, uvicorn_workers: int = 0) -> Server:
     port = port or _free_port()
     env = {**os.environ, "OKNO_DATABASE_URL": db_url, "OKNO_SECRET_KEY": SECRET,
-           "PYTHONWARNINGS": "ignore"}
+           "OKNO_AUDIT_KEY": AUDIT_KEY, "PYTHONWARNINGS": "ignore"}
     if uvicorn_workers:
         cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env",
                "--host", "127.0.0.1", "--port", str(port), "--workers", str(uvicorn_workers),
@@ -265,7 +273,7 @@ def engine_rate(tmp: Path, forms: dict, seconds: float) -> float:
     from api.deps import build_services
     from engine.store.tables import tasks
 
-    svc = build_services(f"sqlite:///{tmp / 'engine.db'}", secret=SECRET)
+    svc = build_services(f"sqlite:///{tmp / 'engine.db'}", secret=SECRET, ledger=_ledger())
     query = select(tasks.c.id, tasks.c.step).where(tasks.c.case_id == bindparam("case_id"),
                                                    tasks.c.state == "open")
 

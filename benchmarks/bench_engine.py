@@ -28,6 +28,8 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import insert, select
 
+from engine.audit.keys import Keyring
+from engine.audit.ledger import Ledger
 from engine.clock import FixedClock
 from engine.definition.build import build_procedure
 from engine.definition.validation import load_catalog
@@ -93,7 +95,8 @@ class _Setup:
         self.catalog = load_catalog(ROOT / "procedures")
         self.loop = _loop_procedure()
         self.versions.publish([*self.catalog.values(), self.loop])
-        self.cases = Cases(self.db, self.versions, self.clock, cache_size=cache_size)
+        self.cases = Cases(self.db, self.versions, self.clock, cache_size=cache_size,
+                           ledger=Ledger(Keyring.of("bench-audit-key-" + "z" * 40), None))
 
     def start(self, number: str = NUMBER) -> str:
         return self.cases.start(number, applicant="a", channel="in_person", authority="org",

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from engine.audit.keys import DEFAULT_KEY_FILE, load_keyring
+from engine.audit.ledger import DEFAULT_CHECKPOINTS, Ledger
 from engine.clock import DEFAULT_ZONE
 from engine.idempotency import DEFAULT_RETENTION
 from engine.store.connect import DEFAULT_URL
@@ -43,6 +45,15 @@ class Settings(BaseSettings):
                                                            "key kept in `secret_file`)")
     secret_file: Path = Field(Path("var/secret.key"),
                               description="where the generated signing key is kept")
+    audit_key: SecretStr | None = Field(None, description="keys the audit log: one key of 32 or more "
+                                                          "characters, or several separated by spaces, "
+                                                          "newest last (default: `audit_key_file`)")
+    audit_key_file: Path = Field(DEFAULT_KEY_FILE,
+                                 description="where the audit keys are kept, one per line, newest "
+                                             "last (created with a random key, mode 0600)")
+    audit_checkpoints: Path = Field(DEFAULT_CHECKPOINTS,
+                                    description="folder the signed checkpoints of the audit log "
+                                                "are written to (keep it off the database's disk)")
     token_minutes: int = Field(60, ge=1, description="lifetime of an access token")
     account_cache_seconds: float = Field(5.0, ge=0, allow_inf_nan=False,
                                          description="how long a server process trusts an "
@@ -98,6 +109,12 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             raise SettingsError(describe(exc)) from None
 
+    def audit_ledger(self) -> Ledger:
+        """The audit keys (the file is created if neither the key nor the file exists) and the
+        checkpoint folder."""
+        key = self.audit_key.get_secret_value() if self.audit_key is not None else None
+        return Ledger(load_keyring(key, self.audit_key_file), self.audit_checkpoints)
+
     @property
     def idempotency_retention(self) -> timedelta:
         return timedelta(hours=self.idempotency_hours)
@@ -113,6 +130,6 @@ def describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors(include_url=False):
         field = str(error["loc"][0]) if error["loc"] else "?"
-        shown = "" if field == "secret_key" else f"={error.get('input')!r}"
+        shown = "" if field in ("secret_key", "audit_key") else f"={error.get('input')!r}"
         lines.append(f"{variable(field)}{shown}: {error['msg']}")
     return "invalid setting: " + "; ".join(lines)

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine.audit.keys import Keyring
+from engine.audit.ledger import Ledger
 from engine.clock import FixedClock
 from engine.definition.procedure import Field, Procedure
 from engine.definition.validation import load_catalog
@@ -19,6 +21,12 @@ from engine.store.versions import Versions
 from tests.templates import copy_template
 
 CATALOG = Path(__file__).resolve().parent.parent / "procedures"
+AUDIT_KEY = "test-audit-key-" + "k" * 32
+
+
+def ledger_for(db_path: Path) -> Ledger:
+    """The audit ledger of a test database: the test key, checkpoints in a folder beside it."""
+    return Ledger(Keyring.of(AUDIT_KEY), db_path.with_name(db_path.stem + "-checkpoints"))
 
 
 @functools.cache
@@ -39,7 +47,8 @@ class Engine:
         self.clock = FixedClock(at)
         self.versions = Versions(self.db, self.clock)
         self.versions.publish(self.catalog.values())  # on a template copy: nothing new to store
-        self.cases = Cases(self.db, self.versions, self.clock)
+        self.ledger = ledger_for(path)
+        self.cases = Cases(self.db, self.versions, self.clock, ledger=self.ledger)
 
     def start(self, number: str, **kwargs: Any) -> str:
         proc = self.versions.current(number)
@@ -72,6 +81,11 @@ class Engine:
             self.cases.complete_task(case_id, task["id"], data, actor="clerk-1")
             done.append(task["step"])
         raise AssertionError(f"case {case_id} did not end within {limit} steps: {done}")
+
+    def verify(self, case_id: str | None = None) -> tuple[int, list]:
+        """`okno audit verify` on this database: (cases checked, breaks)."""
+        report = self.ledger.verify(self.db, case_id)
+        return report.checked, report.breaks
 
     def case(self, case_id: str) -> dict[str, Any]:
         from engine.store.tables import cases

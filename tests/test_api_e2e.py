@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from engine import audit
 from tests.test_api_support import Api, catalog
 
 
@@ -39,7 +38,8 @@ def test_procedure_runs_to_approval_over_http(api: Api, number: str, fill: str) 
     assert (view["status"], view["outcome"]) == ("completed", "approved"), view
     assert view["tasks"] == []
     assert "decision" in seen_kinds
-    checked, breaks = audit.verify(api.db, case["id"])
+    report = api.services.cases.ledger.verify(api.db, case["id"])
+    checked, breaks = report.checked, report.breaks
     assert checked == 1 and breaks == []
     events = api.get(f"/api/cases/{case['id']}/events", "auditor").json()
     assert events["chain_ok"] is True

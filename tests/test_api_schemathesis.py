@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from api.schemas import CHECKED_BY_ENGINE
+from tests.casework import ledger_for
 from tests.test_api_support import Api, catalog
 
 MAX_EXAMPLES = int(os.environ.get("OKNO_SCHEMATHESIS_EXAMPLES", "20"))  # per operation and user
@@ -35,7 +36,7 @@ def _operations() -> list[tuple[str, str]]:
 
     with tempfile.TemporaryDirectory() as tmp:
         services = build_services(f"sqlite:///{Path(tmp) / 'schema.db'}", secret="s" * 40,
-                                  publish=False)
+                                  publish=False, ledger=ledger_for(Path(tmp) / "schema.db"))
         paths = create_app(services_=services).openapi()["paths"]
         services.db.dispose()
     return [(method.upper(), path) for path, ops in paths.items() for method in ops]

@@ -19,7 +19,7 @@ from engine.accounts import User, add_user, get_account
 from engine.clock import FixedClock
 from engine.definition.procedure import Field, Procedure
 from engine.runtime.forms import example_form
-from tests.casework import CATALOG, catalog
+from tests.casework import CATALOG, catalog, ledger_for
 from tests.templates import copy_template
 
 with warnings.catch_warnings():  # starlette prefers httpx2 for its TestClient; httpx works
@@ -133,7 +133,7 @@ def _services(path: Path, clock: FixedClock) -> Services:
     """Services on the database at `path`, with the catalog published (on a template copy:
     nothing new to store)."""
     services = build_services(f"sqlite:///{path}", clock, catalog_path=CATALOG_PATH, secret=SECRET,
-                              publish=False)
+                              publish=False, ledger=ledger_for(path))
     services.versions.publish(catalog().values())
     return services
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine import audit
 from engine.definition.build import build_procedure
 from engine.definition.validation import load_catalog
 from tests.casework import CATALOG, Engine
@@ -35,7 +34,7 @@ def test_parallel_branches_and_a_manual_task_join_before_the_decision(tmp_path):
     eng.cases.issue_result(case_id, actor="clerk-1")
     case = eng.case(case_id)
     assert (case["status"], case["outcome"]) == ("completed", "approved")
-    assert audit.verify(eng.db)[1] == []
+    assert eng.verify()[1] == []
 
 
 def test_refusal_ends_a_drawn_process_on_its_refused_end(tmp_path):

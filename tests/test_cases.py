@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from engine import audit
 from engine.definition.build import build_procedure
 from engine.definition.validation import load_catalog
 from engine.errors import Conflict, Forbidden, InvalidInput, NotAllowed, NotFound
@@ -50,7 +49,7 @@ def test_every_procedure_runs_to_its_end(eng, number, outcome):
     issue_steps = [s.id for s in proc.steps if s.kind == "issue"] or ["issue"]
     assert (issue_steps[0] in steps) == (outcome == "approve")
     assert case["row_version"] == len(steps) + 1  # start + one event per completed task
-    checked, breaks = audit.verify(eng.db, case_id)
+    checked, breaks = eng.verify(case_id)
     assert checked == 1 and breaks == []
 
 
@@ -135,7 +134,7 @@ def test_withdraw_at_any_time_before_the_end(eng):
         eng.cases.withdraw(case_id, actor="applicant-1")
     eng.cases.close(case_id, actor="clerk-1")
     assert eng.case(case_id)["status"] == "closed"
-    assert audit.verify(eng.db)[1] == []
+    assert eng.verify()[1] == []
 
 
 def test_refuse_acceptance_only_before_intake(eng):
@@ -234,7 +233,7 @@ def test_concurrent_completions_one_wins(eng):
     assert sorted(results) == ["conflict"] * 5 + ["ok"]
     assert eng.case(case_id)["row_version"] == 2
     assert [t["step"] for t in eng.open_tasks(case_id)] == ["request_archive"]
-    assert audit.verify(eng.db)[1] == []
+    assert eng.verify()[1] == []
 
 
 def test_expected_version_turns_a_stale_command_into_a_conflict(eng):
@@ -279,14 +278,14 @@ def test_overdue_cases_are_marked_by_the_worker(eng):
     assert sweep(eng.cases) == (0, 1)
     assert eng.case(case_id)["overdue"]
     assert sweep(eng.cases) == (0, 0)  # marked once
-    assert audit.verify(eng.db)[1] == []
+    assert eng.verify()[1] == []
 
 
 def test_audit_verify_finds_edited_reordered_and_deleted_events(eng):
     ids = [eng.start("6.1.1") for _ in range(3)]
     for case_id in ids:
         eng.run_to_end(case_id)
-    assert audit.verify(eng.db) == (3, [])
+    assert eng.verify() == (3, [])
     edited, reordered, deleted = ids
     with eng.db.begin() as conn:
         conn.execute(update(events).where(events.c.case_id == edited, events.c.seq == 2)
@@ -295,7 +294,7 @@ def test_audit_verify_finds_edited_reordered_and_deleted_events(eng):
         conn.execute(update(events).where(events.c.case_id == reordered, events.c.seq == 3).values(seq=2))
         conn.execute(update(events).where(events.c.case_id == reordered, events.c.seq == 99).values(seq=3))
         conn.execute(events.delete().where(events.c.case_id == deleted, events.c.seq == 6))
-    checked, breaks = audit.verify(eng.db)
+    checked, breaks = eng.verify()
     assert checked == 3
     assert {b.case_id for b in breaks} == set(ids)
     assert any("edited" in str(b) for b in breaks if b.case_id == edited)
@@ -392,7 +391,7 @@ def test_a_clock_in_another_zone_stores_utc_and_the_chain_holds(tmp_path):
     case_id = eng.start("2.1")
     eng.run_to_end(case_id)
     assert eng.case(case_id)["started_at"].replace(tzinfo=None) == datetime(2025, 6, 18, 7, 0)
-    assert audit.verify(eng.db) == (1, [])
+    assert eng.verify() == (1, [])
 
 
 def test_audit_chains_cannot_be_swapped_between_cases(eng):
@@ -406,7 +405,7 @@ def test_audit_chains_cannot_be_swapped_between_cases(eng):
         conn.execute(update(events).where(events.c.case_id == "swap").values(case_id=second))
         conn.execute(update(cases_table).where(cases_table.c.id == first).values(last_hash=b["last_hash"]))
         conn.execute(update(cases_table).where(cases_table.c.id == second).values(last_hash=a["last_hash"]))
-    checked, breaks = audit.verify(eng.db)
+    checked, breaks = eng.verify()
     assert checked == 2 and {br.case_id for br in breaks} == {first, second}
 
 

@@ -6,12 +6,14 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from engine.store.tables import events
-from tests.casework import Engine
+from tests.casework import AUDIT_KEY, Engine
 
 runner = CliRunner()
 
 
-def test_audit_verify_and_worker(tmp_path):
+def test_audit_verify_and_worker(tmp_path, monkeypatch):
+    monkeypatch.setenv("OKNO_AUDIT_KEY", AUDIT_KEY)
+    monkeypatch.setenv("OKNO_AUDIT_CHECKPOINTS", str(tmp_path / "checkpoints"))
     eng = Engine(tmp_path / "okno.db")
     case_id = eng.start("2.1")
     eng.run_to_end(case_id)

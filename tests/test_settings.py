@@ -61,7 +61,9 @@ def test_each_variable_is_read(clean_env, tmp_path) -> None:
               "OKNO_TRUSTED_PROXIES": "10.0.0.5, 192.168.10.0/24 ::1",
               "OKNO_HEADER_TIMEOUT_SECONDS": "2.5", "OKNO_BODY_TIMEOUT_SECONDS": "7",
               "OKNO_KEEP_ALIVE_SECONDS": "3", "OKNO_MAX_BODY_BYTES": "65536",
-              "OKNO_MAX_CONNECTIONS": "100"}
+              "OKNO_MAX_CONNECTIONS": "100", "OKNO_AUDIT_KEY": "a" * 40,
+              "OKNO_AUDIT_KEY_FILE": str(tmp_path / "audit.key"),
+              "OKNO_AUDIT_CHECKPOINTS": str(tmp_path / "cp")}
     assert set(values) == set(VARIABLES)
     for name, value in values.items():
         clean_env.setenv(name, value)
@@ -77,6 +79,8 @@ def test_each_variable_is_read(clean_env, tmp_path) -> None:
     assert [str(n) for n in s.trusted_proxies] == ["10.0.0.5/32", "192.168.10.0/24", "::1/128"]
     assert (s.header_timeout_seconds, s.body_timeout_seconds, s.keep_alive_seconds) == (2.5, 7, 3)
     assert (s.max_body_bytes, s.max_connections) == (65536, 100)
+    assert s.audit_key is not None and "a" * 40 not in repr(s)
+    assert (s.audit_key_file, s.audit_checkpoints) == (tmp_path / "audit.key", tmp_path / "cp")
 
 
 def test_an_empty_variable_counts_as_unset(clean_env) -> None:
@@ -159,13 +163,16 @@ def test_the_services_take_database_catalog_zone_and_calendar_from_the_settings(
     overrides.write_text("working: [2025-07-04]\n", encoding="utf-8")
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'okno.db'}",
                         catalog=tmp_path / "no-catalog", secret_key="s" * 40,
-                        timezone="UTC", calendar_overrides=overrides)
+                        timezone="UTC", calendar_overrides=overrides,
+                        audit_key_file=tmp_path / "audit.key", audit_checkpoints=tmp_path / "cp")
     svc = build_services(settings=settings)
     assert svc.settings is settings and svc.secret == "s" * 40
     assert str(svc.db.url) == settings.database_url and svc.catalog_path == tmp_path / "no-catalog"
     assert isinstance(svc.clock, SystemClock) and svc.clock.zone == ZoneInfo("UTC")
     assert svc.cases.calendar.overrides_path == overrides
     assert svc.cases.calendar.is_working_day(date(2025, 7, 4))
+    assert svc.cases.ledger.checkpoints == tmp_path / "cp"
+    assert (tmp_path / "audit.key").stat().st_mode & 0o777 == 0o600  # created, for its owner only
 
 
 def test_the_clock_counts_days_in_its_zone() -> None:

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from engine import audit
 from engine.runtime.scheduler import sweep
 from engine.store.tables import timers
 from tests.casework import Engine
@@ -35,7 +34,7 @@ def test_timer_fires_when_the_clock_moves_not_before(tmp_path):
 
     eng.run_to_end(case_id)
     assert eng.case(case_id)["status"] == "completed"
-    assert audit.verify(eng.db)[1] == []
+    assert eng.verify()[1] == []
 
 
 def test_timer_is_dropped_when_its_task_finishes_first(tmp_path):
@@ -77,7 +76,7 @@ def test_a_case_whose_timer_fails_does_not_hold_up_the_others(tmp_path):
     good.clock.advance(days=2)
     assert sweep(good.cases)[0] == 1
     assert good.case(case_id)["row_version"] == 2
-    assert audit.verify(broken.db)[1] == [] and audit.verify(good.db)[1] == []
+    assert broken.verify()[1] == [] and good.verify()[1] == []
 
 
 def test_a_timer_at_exactly_its_due_time_waits_and_writes_nothing(tmp_path):

@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
 
-from engine import audit
+from engine.audit.chain import case_events as stored_events
 from engine.definition.procedure import Procedure
 from engine.expressions import ExpressionError, evaluate
 from engine.store.fast_path import for_engine
@@ -312,8 +312,13 @@ def worklist(db: Connection | Engine, *, authority: str | None = None,
 def case_events(db: Connection | Engine, case_id: str) -> list[dict[str, Any]]:
     """The audit trail of a case, oldest first, with each event's data decoded."""
     with _conn(db) as conn:
-        rows = audit.case_events(conn, case_id)
-    return [{**r, "data": orjson.loads(r["data"])} for r in rows]
+        rows = stored_events(conn, case_id)
+    # The API's shape: the ledger's own columns (effects, key id) are for `okno audit verify`.
+    return [{**{k: v for k, v in r.items() if k not in _LEDGER_ONLY}, "data": orjson.loads(r["data"])}
+            for r in rows]
+
+
+_LEDGER_ONLY = ("effects", "key_id")
 
 
 # ------------------------------------------------------------------------------------ catalog

@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task, TaskState
 
-from engine import audit
+from engine.audit.chain import GENESIS
 from engine.bpmn.timer_clock import clock, timer_due_times
 from engine.bpmn.xml import BpmnError
 from engine.definition.procedure import BUILTIN_NAMES, Procedure
@@ -128,7 +128,7 @@ class Case:
             "fee": proc.fee.amount(category, exempt), "started_at": now, "start_date": today,
             "due_date": due_date(today, proc.term.max, calendar),
             "documents_requested": False, "suspended_on": None, "paused_days": 0, "overdue": False,
-            "closed_at": None, "row_version": 0, "last_hash": audit.GENESIS,
+            "closed_at": None, "row_version": 0, "last_hash": GENESIS,
         }
         case = cls(row, proc, workflow, calendar, actor, now, today, new=True, action="start")
         case._engine_steps()

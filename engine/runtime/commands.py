@@ -20,6 +20,7 @@ from typing import Any
 from SpiffWorkflow.task import Task
 from sqlalchemy.engine import Engine
 
+from engine.audit.ledger import Ledger
 from engine.clock import SystemClock
 from engine.errors import InvalidInput, NotAllowed
 from engine.runtime.case import Case, Opened
@@ -36,8 +37,10 @@ class Cases:
     """The case engine: start cases and run commands on them, persisted and audited."""
 
     def __init__(self, db: Engine, versions: Versions, clock: SystemClock | None = None,
-                 calendar: WorkCalendar | None = None, cache_size: int = 2048) -> None:
+                 calendar: WorkCalendar | None = None, cache_size: int = 2048, *,
+                 ledger: Ledger) -> None:
         self.db = db
+        self.ledger = ledger  # the audit keys every event is keyed with, and its checkpoints
         self.rows = CaseRows(db)
         self.versions = versions
         self.clock = clock or versions.clock
@@ -47,7 +50,7 @@ class Cases:
     def unit_of_work(self, actor: str) -> UnitOfWork:
         """A unit of work for one command by `actor`, at the clock's present moment."""
         return UnitOfWork(self.rows, self.versions, self.live, self.calendar, actor, self.now(),
-                          self.clock.today())
+                          self.clock.today(), self.ledger.writer)
 
     def now(self) -> datetime:
         """The clock's time in UTC: every stored time is UTC (SQLite keeps no offset)."""

@@ -1,5 +1,6 @@
 """The scheduler: fires due timers and marks overdue cases, found through indexes only (never by
-loading every case), and forgets expired Idempotency-Keys; `run_worker` is its loop."""
+loading every case), forgets expired Idempotency-Keys and signs a checkpoint of the audit log;
+`run_worker` is its loop."""
 from __future__ import annotations
 
 import logging
@@ -63,13 +64,22 @@ def _each(cases: Cases, ids: list[str], command: Callable[[Case], None], actor: 
 
 def sweep(cases: Cases, retention: timedelta = keys.DEFAULT_RETENTION) -> tuple[int, int]:
     """One round: (timers fired, cases marked overdue); Idempotency-Keys older than `retention`
-    are purged too."""
+    are purged too, and the audit log is checkpointed."""
     fired = fire_due_timers(cases)
     marked = mark_overdue(cases)
     if fired or marked:
         log.info("fired %d timer(s), marked %d case(s) overdue", fired, marked)
     purge_idempotency_keys(cases, retention)
+    checkpoint_audit_log(cases)
     return fired, marked
+
+
+def checkpoint_audit_log(cases: Cases) -> None:
+    """Seal old cases (a batch, once after migration 0008) and sign the audit log's head into the
+    checkpoint folder if the log grew since the last sweep (engine.audit.checkpoints)."""
+    written = cases.ledger.checkpoint(cases.db, cases.now())
+    if written is not None:
+        log.info("audit checkpoint: %d event(s), root %s", written.size, written.root[:16])
 
 
 def purge_idempotency_keys(cases: Cases, retention: timedelta = keys.DEFAULT_RETENTION) -> int:

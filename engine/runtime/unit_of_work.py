@@ -19,7 +19,8 @@ from datetime import date, datetime
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 
-from engine import audit
+from engine.audit import facts
+from engine.audit.chain import EventWriter
 from engine.bpmn.timer_clock import timer_due_times
 from engine.definition.procedure import Procedure
 from engine.errors import Conflict, NotAllowed, NotFound
@@ -95,6 +96,7 @@ class CaseRepository:
         stored = uow.rows.state(row["id"], row["row_version"])
         if stored is None:  # another command changed the case since its row was read
             raise Conflict("the case was changed by another command; reload and retry")
+        uow.states_read[row["id"]] = stored["state"]  # the audit event records its digest
         spec = load_spec(proc)
         try:
             return workflow_state.load(stored["state"], spec.spec, spec.subprocess_specs,
@@ -108,10 +110,12 @@ class UnitOfWork:
     """One command: the cases it reads, and the commit that writes them."""
 
     def __init__(self, rows: CaseRows, versions: Versions, live: LiveWorkflows, calendar: WorkCalendar,
-                 actor: str, now: datetime, today: date) -> None:
+                 actor: str, now: datetime, today: date, events: EventWriter) -> None:
         self.rows, self.versions, self.live, self.calendar = rows, versions, live, calendar
+        self.events = events
         self.actor, self.now, self.today = actor, now, today
         self.seen: list[Case] = []
+        self.states_read: dict[str, bytes] = {}  # case id -> the stored state restored (cache misses)
         self.cases = CaseRepository(self)
         self._hold = None
 
@@ -135,9 +139,7 @@ class UnitOfWork:
     def _write(self, case: Case) -> None:
         row = case.row
         version = row["row_version"] + 1
-        event = audit.new_event(row["id"], version, row["last_hash"], case.now, case.actor, case.action,
-                                case.step, case.data)
-        values = {**case.changes, "row_version": version, "last_hash": event["hash"]}
+        values = dict(case.changes)
         stepped = case.workflow_changed or case.new
         if stepped:
             try:
@@ -154,11 +156,17 @@ class UnitOfWork:
         before = case.ready_before
         after = case.ready_after = ready_tasks(case.workflow)
         opened = [task for tid, task in after.items() if tid not in before]
-        self.rows.write(CaseWrite(
-            row=row, values=values, event=event, new=case.new, at=case.now, actor=case.actor,
+        write = CaseWrite(
+            row=row, values=values, event={}, new=case.new, at=case.now, actor=case.actor,
             closed_tasks={tid: tid == case.done_task for tid in before.keys() - after.keys()},
             opened_tasks=case.task_rows(opened, values.get("due_date", row["due_date"])),
             assign=case.assign, timers=timers, documents=case.documents,
             tasks_due=case.changes["due_date"] if "due_date" in case.changes and not case.new else None,
-        ))
+        )
+        # The event records what the write changes (its effects), so the facts can be recomputed.
+        write.event = self.events.new_event(row["id"], version, row["last_hash"], case.now, case.actor,
+                                            case.action, case.step, case.data,
+                                            facts.effects(write, self.states_read.get(row["id"])))
+        values.update(row_version=version, last_hash=write.event["hash"])
+        self.rows.write(write)
         row.update(values)

@@ -47,7 +47,8 @@ _STATEMENTS = {
         case_documents.c.document != _p("exclude", case_documents.c.document)).limit(1),
         (case_documents.c.document,)),
     "insert_case": insert(cases),
-    "insert_event": insert(events),
+    # Every column but `gseq`: the database numbers the event in the log's global order.
+    "insert_event": insert(events).values({c.key: _p(c.key, c) for c in events.columns if c.key != "gseq"}),
     "close_task": update(tasks).where(tasks.c.id == _p("_task", tasks.c.id)).values(
         state=_p("state", tasks.c.state), closed_at=_p("closed_at", tasks.c.closed_at),
         closed_by=_p("closed_by", tasks.c.closed_by)),
@@ -76,7 +77,7 @@ class CaseWrite:
 
     row: dict[str, Any]  # the case row as read (or, for a new case, as it is inserted)
     values: dict[str, Any]  # the columns of `cases` that change, row_version and last_hash included
-    event: dict[str, Any]  # the audit event row
+    event: dict[str, Any]  # the audit event row (made from the rest: `audit.facts.effects`)
     new: bool = False
     at: datetime | None = None
     actor: str = ""

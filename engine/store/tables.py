@@ -7,7 +7,9 @@ Layout, chosen after measuring (see docs/engine.md):
 - `tasks` is the side table clerks query (role, assignee, authority, state, due date), written in
   the same transaction as the case, so work lists never load a workflow;
 - `timers` holds due times of waiting timer events, so the worker finds due work by an index;
-- `events` is the append-only, hash-chained audit trail; `case_documents` the checklist state.
+- `events` is the append-only audit log (global order, keyed chain per case, the effects of each
+  command); `audit_ledger` marks where the old unkeyed chains end; `case_documents` the
+  checklist state.
 - `users` and `idempotency` hold the accounts and the remembered answers to retried commands;
   `saved_filters` each user's named work-list filters.
 """
@@ -128,16 +130,35 @@ timers = Table(
 events = Table(
     "events",
     metadata,
-    Column("case_id", String(36), primary_key=True),
-    Column("seq", Integer, primary_key=True),
+    # The audit log: one row per command, in one global order (`gseq`, assigned by the database
+    # on insert, so a step reads no counter) and chained per case (`seq`, `prev_hash`, `hash`).
+    # `hash` is an HMAC under the audit key named by `key_id` (NULL: written before migration
+    # 0008 under the old plain SHA-256 formula; allowed only up to `audit_ledger.legacy_through`).
+    # `effects` is what the command wrote to the case's rows, so `okno audit verify` can
+    # recompute the case's stored facts from its events (engine/audit/facts.py).
+    Column("gseq", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), nullable=False),
+    Column("seq", Integer, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(128), nullable=False),
     Column("action", String(32), nullable=False),
     Column("step", String(64)),
     Column("data", Text, nullable=False),
     Column("digest", String(64), nullable=False),
+    Column("effects", Text),
+    Column("key_id", String(16)),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Index("ux_events_case_seq", "case_id", "seq", unique=True),
+)
+
+# One row: the newest event written under the old formula when migration 0008 ran (0 on a
+# database created later). Every signed checkpoint repeats it, so raising it is caught.
+audit_ledger = Table(
+    "audit_ledger",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("legacy_through", Integer, nullable=False),
 )
 
 case_documents = Table(
