@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from engine.definition.data_file import problems_at, read_data_file, read_file
+from engine.definition.procedure import Fee
 from engine.definition.validation import CatalogError, Problem
 from engine.errors import NotFound
 
@@ -70,6 +71,44 @@ class BaseUnits:
     def roubles_on(self, multiple: float | Decimal, day: date) -> Decimal:
         """`multiple` base units in roubles at the value in force on `day`."""
         return roubles(multiple, self.value_on(day))
+
+
+@dataclass(frozen=True, slots=True)
+class FeeOnDate:
+    """A procedure's fee in roubles on `on`: `base_unit` is the value in force (None before the
+    first known one, and then every amount is None). `amount` is what kind `free` (0.00) and
+    `base_units` cost; kind `by_category` has no single amount (None) but one per category."""
+
+    on: date
+    base_unit: BaseUnitValue | None
+    amount: Decimal | None
+    categories: tuple[tuple[str, Decimal | None], ...] = ()
+
+    def of(self, multiple: float | Decimal | None) -> Decimal | None:
+        """`multiple` base units (e.g. a requested document's fee) in roubles on this date."""
+        if multiple is None or self.base_unit is None:
+            return None
+        return roubles(multiple, self.base_unit)
+
+    def category(self, category_id: str) -> Decimal | None:
+        return dict(self.categories).get(category_id)
+
+
+def fee_on(fee: Fee, units: BaseUnits, day: date) -> FeeOnDate:
+    """`fee` in roubles at the base unit in force on `day`."""
+    try:
+        value: BaseUnitValue | None = units.value_on(day)
+    except NoBaseUnitValue:
+        value = None
+    categories = tuple((c.id, roubles(c.base_units, value) if value else None)
+                       for c in fee.categories)
+    if fee.kind == "free":
+        amount: Decimal | None = Decimal("0.00")
+    elif fee.kind == "base_units" and value is not None:
+        amount = roubles(fee.base_units, value)
+    else:  # by_category (one amount per category), or no value known for the date
+        amount = None
+    return FeeOnDate(day, value, amount, categories)
 
 
 def check_base_units(raw: bytes, source: str) -> tuple[BaseUnits | None, list[Problem]]:

@@ -61,7 +61,8 @@ def test_each_variable_is_read(clean_env, tmp_path) -> None:
               "OKNO_TRUSTED_PROXIES": "10.0.0.5, 192.168.10.0/24 ::1",
               "OKNO_HEADER_TIMEOUT_SECONDS": "2.5", "OKNO_BODY_TIMEOUT_SECONDS": "7",
               "OKNO_KEEP_ALIVE_SECONDS": "3", "OKNO_MAX_BODY_BYTES": "65536",
-              "OKNO_MAX_CONNECTIONS": "100"}
+              "OKNO_MAX_CONNECTIONS": "100",
+              "OKNO_AUTHORITIES": str(tmp_path / "a"), "OKNO_BASE_UNITS": str(tmp_path / "b.yaml")}
     assert set(values) == set(VARIABLES)
     for name, value in values.items():
         clean_env.setenv(name, value)
@@ -77,6 +78,7 @@ def test_each_variable_is_read(clean_env, tmp_path) -> None:
     assert [str(n) for n in s.trusted_proxies] == ["10.0.0.5/32", "192.168.10.0/24", "::1/128"]
     assert (s.header_timeout_seconds, s.body_timeout_seconds, s.keep_alive_seconds) == (2.5, 7, 3)
     assert (s.max_body_bytes, s.max_connections) == (65536, 100)
+    assert s.authorities == tmp_path / "a" and s.base_units == tmp_path / "b.yaml"
 
 
 def test_an_empty_variable_counts_as_unset(clean_env) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from engine.authorities.authority import Authority
 from engine.definition.procedure import Procedure
+from engine.errors import InvalidInput
 
 # The organisation of applicants' accounts: citizens belong to no authority, and no authority may
 # take this id (the schema refuses it).
@@ -29,6 +30,19 @@ class AuthorityCatalog:
 
     def get(self, authority_id: str) -> Authority | None:
         return self.by_id.get(authority_id)
+
+    def check_member(self, role: str, org: str) -> None:
+        """InvalidInput unless a user of `role` may belong to `org`: an applicant to
+        `citizens`, every other role to an authority of the catalog."""
+        if role == "applicant":
+            if org != CITIZENS:
+                raise InvalidInput(f"an applicant belongs to the organisation {CITIZENS!r}, "
+                                   f"not {org!r}", field="org")
+            return
+        if org not in self.by_id:
+            known = ", ".join(sorted(self.by_id)) or "none"
+            raise InvalidInput(f"organisation {org!r} is not in the authorities catalog "
+                               f"(known: {known})", field="org")
 
     def superior(self, authority: Authority) -> Authority | None:
         """Its superior body, if the catalog names one (validation checked that it exists)."""
