@@ -379,9 +379,7 @@ def user_role(
     """Give a user another role and organisation; tokens naming the old ones are refused within
     OKNO_ACCOUNT_CACHE_SECONDS (default 5)."""
     from engine import accounts
-    from engine.errors import OknoError
-
-    from engine.errors import NotFound
+    from engine.errors import NotFound, OknoError
 
     settings = _settings(database_url=database)
     db = _connect(database)
