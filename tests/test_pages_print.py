@@ -48,6 +48,7 @@ def test_the_receipt_is_for_the_authoritys_staff_and_the_applicant(api: Api) -> 
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/signin")
     assert get(api, f"/cases/{case_id}/print/certificate", "clerk").status_code == 404
     assert get(api, "/cases/no-such-case/print/receipt", "clerk").status_code == 404
+    assert get(api, "/cases/" + "x" * 5000 + "/print/receipt", "clerk").status_code == 404
 
 
 def test_the_receipt_lists_the_documents_term_and_fee(api: Api) -> None:
