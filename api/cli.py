@@ -103,7 +103,7 @@ def validate(
             files += checked.files
             summary.append(f"{len(checked.authorities)} authority(-ies) valid")
     if base_units is not None:
-        raw, found = read_file(Path(base_units))
+        raw, found = read_file(Path(base_units), Path(base_units).resolve().parent)
         if raw is not None:
             units, found = check_base_units(raw, base_units)
             if units is not None:

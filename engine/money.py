@@ -145,7 +145,9 @@ def _semantic_problems(values: list[dict]):
 def load_base_units(path: str | Path = DEFAULT_PATH) -> BaseUnits:
     """The base unit values of the file at `path`; CatalogError with file:line if it is wrong."""
     path = Path(path)
-    raw, problems = read_file(path)
+    # The file the setting names, links followed (an administrator's own choice); still only a
+    # regular file of bounded size.
+    raw, problems = read_file(path, path.resolve().parent)
     if raw is None:
         raise CatalogError(problems)
     units, problems = check_base_units(raw, str(path))

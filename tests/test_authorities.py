@@ -255,3 +255,12 @@ def test_okno_user_add_refuses_an_organisation_not_in_the_catalog(tmp_path) -> N
     assert add("ivan", "applicant", CITIZENS).exit_code == 0
     listed = runner.invoke(cli, ["user", "list", "--database", url]).output.splitlines()
     assert sorted(listed) == ["clerk\tclerk\tminsk-sovetsky", "ivan\tapplicant\tcitizens"]
+
+
+def test_a_link_out_of_the_catalog_folder_is_not_read(tmp_path) -> None:
+    secret = tmp_path / "elsewhere.yaml"
+    secret.write_text(good("district"), encoding="utf-8")
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "catalog" / "district.yaml").symlink_to(secret)
+    [problem] = problems_of(tmp_path / "catalog")
+    assert problem[:3] == ("district.yaml", 1, 1) and "lies outside its folder" in problem[3]

@@ -41,9 +41,11 @@ def check_authorities(paths: Iterable[str | Path],
     """Check every authority file under `paths` (files or folders of *.yaml files)."""
     result = Checked()
     docs: dict[str, tuple[Document, str, Authority]] = {}
+    paths = [Path(p) for p in paths]
     for file in definition_files(paths):
         result.files += 1
-        raw, problems = read_file(file)
+        root = next((p for p in paths if p.is_dir() and file.is_relative_to(p)), file.parent)
+        raw, problems = read_file(file, root)
         doc = None
         if raw is not None:
             doc, problems = read_data_file(raw, str(file), SCHEMA_PATH)

@@ -20,8 +20,9 @@ from typing import Generic, TypeVar
 
 import jsonschema
 
+from engine.definition.catalog_files import CatalogFileError, read_catalog_file
 from engine.definition.validation import CatalogError, Problem
-from engine.definition.yaml_source import Document, YamlError, parse_yaml
+from engine.definition.yaml_source import MAX_FILE_BYTES, Document, YamlError, parse_yaml
 
 log = logging.getLogger("okno.data")
 T = TypeVar("T")
@@ -55,14 +56,14 @@ def read_data_file(raw: bytes, source: str, schema: Path) -> tuple[Document | No
     return (None, problems) if problems else (doc, [])
 
 
-def read_file(path: Path) -> tuple[bytes | None, list[Problem]]:
-    """The bytes of a data file, or the problem that it cannot be read."""
-    if not path.is_file():
-        return None, [Problem(str(path), 1, 1, "no such file")]
+def read_file(path: Path, root: Path | None = None) -> tuple[bytes | None, list[Problem]]:
+    """The bytes of a data file inside the folder `root` (default: its own), or the problem
+    that it cannot be read (no such file, a link out of the folder, a FIFO, a device, …:
+    `catalog_files`)."""
     try:
-        return path.read_bytes(), []
-    except OSError as exc:
-        return None, [Problem(str(path), 1, 1, f"cannot read: {exc.strerror}")]
+        return read_catalog_file(path, root or path.parent, MAX_FILE_BYTES, "its folder"), []
+    except CatalogFileError as exc:
+        return None, [Problem(str(path), 1, 1, "no such file" if exc.missing else str(exc))]
 
 
 def problems_at(doc: Document, source: str,
