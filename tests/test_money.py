@@ -121,5 +121,7 @@ def test_the_procedure_json_gives_the_fee_in_roubles_on_a_date(tmp_path: Path) -
     assert [c["byn"] for c in today["fee"]["categories"]] == ["4.20", "42.00"]
     listed = {p["number"]: p for p in api.get("/api/procedures?on=2026-02-01").json()}
     assert listed["5.2"]["fee"]["byn"] == "45.00" and listed["2.1"]["fee"]["byn"] == "0.00"
-    refused = api.get("/api/procedures?on=tomorrow")
-    assert refused.status_code == 422
+    for bad in ("tomorrow", "0.0", "2026-02-30", "1735689600"):  # no timestamps, real dates only
+        refused = api.get(f"/api/procedures?on={bad}")
+        assert refused.status_code == 422, bad
+        assert refused.headers["content-type"].startswith("application/problem+json")
