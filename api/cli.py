@@ -64,23 +64,61 @@ def due(
 @app.command("validate")
 def validate(
     paths: list[str] = typer.Argument(None, metavar="[PATH]...", help="Files or folders (default: procedures/)."),
+    authorities: str = typer.Option(None, "--authorities", help="Authorities folder (default: "
+                                    "authorities/ when no PATH is given and it exists)."),
+    base_units: str = typer.Option(None, "--base-units", help="Base unit values file (default: "
+                                   "base_units.yaml when no PATH is given and it exists)."),
 ) -> None:
-    """Validate procedure definitions; print each problem as path:line:column: message."""
-    from engine.definition.validation import definition_files, validate_paths
+    """Validate procedure definitions, the authorities catalog and the base unit values; print
+    each problem as path:line:column: message (exit 1), each warning as
+    path:line:column: warning: message (exit 0)."""
+    from pathlib import Path
 
+    from engine.authorities.validation import check_authorities
+    from engine.definition.data_file import read_file
+    from engine.definition.validation import Problem, definition_files, validate_paths
+    from engine.money import check_base_units
+
+    defaults = not paths
     paths = paths or ["procedures"]
+    if defaults and authorities is None and Path("authorities").is_dir():
+        authorities = "authorities"
+    if defaults and base_units is None and Path("base_units.yaml").is_file():
+        base_units = "base_units.yaml"
     procedures, problems = validate_paths(paths)
-    for problem in problems:
-        typer.echo(str(problem))
     files = len(definition_files(paths))
+    summary = [f"{len(procedures)} procedure(s) valid"]
     if files == 0 and not problems:
         typer.echo(f"no procedure definitions (*.yaml) found in {' '.join(paths)}")
         raise typer.Exit(code=1)
+    warnings = []
+    if authorities is not None:
+        folder = Path(authorities)
+        if not folder.is_dir():
+            problems.append(Problem(str(folder), 1, 1, "no such folder"))
+        else:
+            checked = check_authorities([folder], {p.number for p in procedures})
+            problems += checked.problems
+            warnings += checked.warnings
+            files += checked.files
+            summary.append(f"{len(checked.authorities)} authority(-ies) valid")
+    if base_units is not None:
+        raw, found = read_file(Path(base_units), Path(base_units).resolve().parent)
+        if raw is not None:
+            units, found = check_base_units(raw, base_units)
+            if units is not None:
+                summary.append(f"{len(units.values)} base unit value(s) valid")
+        problems += found
+        files += 1
+    for problem in sorted(problems):
+        typer.echo(str(problem))
+    for warning in warnings:
+        typer.echo(f"{warning.path}:{warning.line}:{warning.column}: warning: {warning.message}")
     if problems:
         bad = len({p.path for p in problems})
         typer.echo(f"{len(problems)} problem(s) in {bad} of {files} file(s)")
         raise typer.Exit(code=1)
-    typer.echo(f"{len(procedures)} procedure(s) valid")
+    typer.echo(", ".join(summary) + (f"; {len(warnings)} warning(s)" if warnings else ""))
 
 
 @app.command("diff")
@@ -307,15 +345,18 @@ app.add_typer(user_app, name="user")
 def user_add(
     name: str = typer.Argument(..., help="User name (unique, no spaces)."),
     role: str = typer.Option(..., help="analyst, clerk, supervisor, applicant or auditor."),
-    org: str = typer.Option(..., help="Organisation (authority code, e.g. minsk-sovetsky)."),
+    org: str = typer.Option(..., help="Organisation: an authority id of the catalog (e.g. "
+                            "minsk-sovetsky); applicants: citizens."),
     database: str = typer.Option(None, "--database", help=DATABASE_HELP),
 ) -> None:
     """Add a user; the password is read from stdin (asked twice on a terminal)."""
     from engine import accounts
     from engine.errors import OknoError
 
-    db = _connect(database)
+    settings = _settings(database_url=database)
     try:
+        _member_check(settings, role, org)
+        db = _connect(database)
         password = read_password(prompt=True)
         accounts.add_user(db, name, password, role, org)
     except (OknoError, ValueError) as exc:
@@ -332,6 +373,21 @@ def user_list(
 
     for user in accounts.list_users(_connect(database)):
         typer.echo(f"{user.name}\t{user.role}\t{user.org}" + ("\tdisabled" if user.disabled else ""))
+
+
+def _member_check(settings: Settings, role: str, org: str) -> None:
+    """Staff, auditors and analysts belong to an authority of the catalog (OKNO_AUTHORITIES);
+    applicants to the reserved organisation `citizens`. InvalidInput otherwise."""
+    from engine.authorities.validation import load_authorities
+    from engine.definition.validation import CatalogError
+    from engine.errors import InvalidInput
+
+    try:
+        catalog = load_authorities(settings.authorities)
+    except CatalogError as exc:
+        raise InvalidInput(f"the authorities catalog {settings.authorities} is invalid:\n{exc}",
+                           field="org") from None
+    catalog.check_member(role, org.strip())
 
 
 def _user_error(exc: Exception) -> typer.Exit:
@@ -382,16 +438,21 @@ def user_enable(
 def user_role(
     name: str = typer.Argument(..., help="User name."),
     role: str = typer.Option(..., help="analyst, clerk, supervisor, applicant or auditor."),
-    org: str = typer.Option(..., help="Organisation (authority code, e.g. minsk-sovetsky)."),
+    org: str = typer.Option(..., help="Organisation: an authority id of the catalog (e.g. "
+                            "minsk-sovetsky); applicants: citizens."),
     database: str = typer.Option(None, "--database", help=DATABASE_HELP),
 ) -> None:
     """Give a user another role and organisation; tokens naming the old ones are refused within
     OKNO_ACCOUNT_CACHE_SECONDS (default 5)."""
     from engine import accounts
-    from engine.errors import OknoError
+    from engine.errors import NotFound, OknoError
 
+    settings = _settings(database_url=database)
     db = _connect(database)
     try:
+        if accounts.get_account(db, name) is None:  # say so before judging the organisation
+            raise NotFound(f"no user {name!r}")
+        _member_check(settings, role, org)
         accounts.set_role(db, name, role, org)
     except (OknoError, ValueError) as exc:
         raise _user_error(exc) from None

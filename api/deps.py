@@ -1,7 +1,8 @@
 """What every route depends on: the process's `Services`, their dependency, the JSON response.
 
 `build_services` connects to the database (creating or upgrading its schema), publishes the
-catalog and builds the engine objects once per process, from the `Settings` its entry point
+catalog, reads the authorities catalog and the base unit values, and builds the engine objects
+once per process, from the `Settings` its entry point
 read; `create_app` (api.app) puts them on `app.state.okno`, where the `services` dependency finds
 them. Routes import from here, never from `api.app`, so the app module can include the routers
 without an import cycle.
@@ -22,9 +23,13 @@ from starlette.responses import Response
 
 from api.auth import load_secret
 from engine.audit.ledger import Ledger
+from engine.authorities.catalog import AuthorityCatalog
+from engine.authorities.validation import load_authorities
 from engine.clock import SystemClock
+from engine.definition.data_file import Reloading
 from engine.definition.procedure import Procedure
 from engine.definition.validation import load_catalog
+from engine.money import BaseUnits, load_base_units
 from engine.runtime.commands import Cases
 from engine.settings import Settings
 from engine.store.connect import connect
@@ -46,6 +51,10 @@ class Services:
     secret: str
     catalog_path: Path | None
     settings: Settings
+    # Kept in memory, read from their files (not stored in the database): no case is pinned to
+    # them, every process reads the same files, and each re-reads them when they change.
+    authorities: Reloading[AuthorityCatalog]
+    base_units: Reloading[BaseUnits]
 
 
 async def services(request: Request) -> Services:
@@ -76,8 +85,13 @@ def build_services(database_url_: str | None = None, clock: SystemClock | None =
         _publish(versions, load_catalog(path).values(), path)
     cases = Cases(db, versions, clock, calendar=default_calendar(settings.calendar_overrides),
                   ledger=ledger or settings.audit_ledger())
+    # An authority may include or exclude only procedures the published catalog has.
+    numbers = frozenset(versions.current_versions()) or None
+    authorities = Reloading(settings.authorities, lambda p: load_authorities(p, numbers))
     return Services(db=db, versions=versions, cases=cases, clock=clock,
-                    secret=secret or load_secret(settings), catalog_path=path, settings=settings)
+                    secret=secret or load_secret(settings), catalog_path=path, settings=settings,
+                    authorities=authorities, base_units=Reloading(settings.base_units,
+                                                                  load_base_units))
 
 
 def _publish(versions: Versions, procedures: Iterable[Procedure], path: Path,

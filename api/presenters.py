@@ -5,25 +5,42 @@ beside the routes that send them, rather than in the engine's read queries.
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from engine.definition.procedure import Procedure
+from engine.money import BaseUnitValue, FeeOnDate
 
 
 def _ground(g: Any) -> dict[str, Any]:
     return {"id": g.id, "title": g.title, "legal_basis": g.legal_basis}
 
 
-def procedure_summary(proc: Procedure) -> dict[str, Any]:
-    """One row of the catalog: the information stand's essentials."""
+def _byn(amount: Decimal | None) -> str | None:
+    """Roubles as text with two places ("22.50"): JSON numbers would lose the kopecks' zeros."""
+    return None if amount is None else f"{amount:.2f}"
+
+
+def base_unit(value: BaseUnitValue | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {"byn": _byn(value.byn), "effective_from": value.effective_from,
+            "basis": value.basis, "unverified": value.unverified}
+
+
+def procedure_summary(proc: Procedure, money: FeeOnDate) -> dict[str, Any]:
+    """One row of the catalog: the information stand's essentials; the fee also in roubles at
+    the base unit in force on `money.on`."""
     fee = proc.fee
     return {
         "number": proc.number, "name": proc.name, "version": proc.version,
         "channels": list(proc.channels),
         "fee": {"kind": fee.kind, "base_units": fee.base_units,
-                "categories": [{"id": c.id, "title": c.title, "base_units": c.base_units}
-                               for c in fee.categories],
-                "exemptions": [_ground(g) for g in fee.exemptions], "notes": fee.notes},
+                "categories": [{"id": c.id, "title": c.title, "base_units": c.base_units,
+                                "byn": _byn(money.category(c.id))} for c in fee.categories],
+                "exemptions": [_ground(g) for g in fee.exemptions], "notes": fee.notes,
+                "on": money.on, "base_unit": base_unit(money.base_unit),
+                "byn": _byn(money.amount)},
         "term": {"max": proc.term.max, "when_documents_requested": proc.term.when_documents_requested,
                  "counted_from": proc.term.counted_from, "notes": proc.term.notes},
         "validity": {"kind": proc.validity.kind, "duration": proc.validity.duration,
@@ -31,17 +48,19 @@ def procedure_summary(proc: Procedure) -> dict[str, Any]:
     }
 
 
-def procedure_detail(proc: Procedure, history: list[dict[str, Any]], current: str | None) -> dict:
+def procedure_detail(proc: Procedure, history: list[dict[str, Any]], current: str | None,
+                     money: FeeOnDate) -> dict:
     """A procedure version in full: definition, checklists, fee, term, validity, version history."""
     return {
-        **procedure_summary(proc),
+        **procedure_summary(proc, money),
         "chapter": proc.chapter, "legal_basis": list(proc.legal_basis),
         "authorities": [{"kind": a.kind, "title": a.title} for a in proc.authorities],
         "documents": [{"id": d.id, "title": d.title, "notes": d.notes, "condition": d.condition}
                       for d in proc.documents],
         "requested_documents": [
             {"id": d.id, "title": d.title, "source": d.source,
-             "citizen_may_bring": d.citizen_may_bring, "fee": d.fee, "condition": d.condition,
+             "citizen_may_bring": d.citizen_may_bring, "fee": d.fee,
+             "fee_byn": _byn(money.of(d.fee)), "condition": d.condition,
              "notes": d.notes} for d in proc.requested_documents],
         "result": proc.result,
         "roles": [{"id": r.id, "title": r.title, "acts_as": r.acts_as} for r in proc.roles],

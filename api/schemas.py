@@ -145,6 +145,15 @@ class FeeCategoryOut(BaseModel):
     id: str
     title: str
     base_units: float
+    byn: str | None = Field(None, description="in roubles on `fee.on` (null: no base unit "
+                                              "value is known for that date)")
+
+
+class BaseUnitOut(BaseModel):
+    byn: str = Field(description="the base unit's value in roubles, e.g. \"45.00\"")
+    effective_from: date
+    basis: str | None = None
+    unverified: bool
 
 
 class FeeOut(BaseModel):
@@ -153,6 +162,13 @@ class FeeOut(BaseModel):
     categories: list[FeeCategoryOut]
     exemptions: list[GroundOut]
     notes: str | None = None
+    on: date = Field(description="the date the roubles are computed for (query `on`, default "
+                                 "today)")
+    base_unit: BaseUnitOut | None = Field(description="the base unit in force on `on`; null "
+                                                      "before the first known value")
+    byn: str | None = Field(description="the fee in roubles on `on` (\"0.00\" when free); null "
+                                        "for kind by_category (see categories) or when no base "
+                                        "unit value is known")
 
 
 class TermOut(BaseModel):
@@ -191,6 +207,7 @@ class RequestedDocumentOut(BaseModel):
     source: str
     citizen_may_bring: bool
     fee: float | None = None
+    fee_byn: str | None = Field(None, description="the document's fee in roubles on `fee.on`")
     condition: str | None = None
     notes: str | None = None
 

@@ -18,8 +18,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine.audit.keys import DEFAULT_KEY_FILE, load_keyring
 from engine.audit.ledger import DEFAULT_CHECKPOINTS, Ledger
+from engine.authorities.validation import DEFAULT_PATH as DEFAULT_AUTHORITIES
 from engine.clock import DEFAULT_ZONE
 from engine.idempotency import DEFAULT_RETENTION
+from engine.money import DEFAULT_PATH as DEFAULT_BASE_UNITS
 from engine.store.connect import DEFAULT_URL
 from engine.terms import DEFAULT_OVERRIDES_PATH
 
@@ -41,6 +43,12 @@ class Settings(BaseSettings):
                               description="SQLAlchemy URL of the database")
     catalog: Path = Field(DEFAULT_CATALOG,
                           description="folder of procedure definitions published at start")
+    authorities: Path = Field(DEFAULT_AUTHORITIES,
+                              description="folder of the authorities catalog (read at start and "
+                                          "again when it changes)")
+    base_units: Path = Field(DEFAULT_BASE_UNITS,
+                             description="the base unit values by effective date (read at start "
+                                         "and again when the file changes)")
     secret_key: SecretStr | None = Field(None, description="signs access tokens (default: the "
                                                            "key kept in `secret_file`)")
     secret_file: Path = Field(Path("var/secret.key"),

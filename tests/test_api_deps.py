@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime
+from datetime import date, datetime
 
 from api import presenters
 from api.deps import json_response
+from engine.money import fee_on, load_base_units
 from tests.test_api_support import catalog
 
 
@@ -26,7 +27,8 @@ def test_json_response_writes_utc_dates_with_z() -> None:
 
 def test_procedure_detail_extends_the_summary() -> None:
     proc = next(iter(catalog().values()))
-    summary = presenters.procedure_summary(proc)
-    detail = presenters.procedure_detail(proc, [{"version": proc.version}], proc.version)
+    money = fee_on(proc.fee, load_base_units(), date(2025, 6, 18))
+    summary = presenters.procedure_summary(proc, money)
+    detail = presenters.procedure_detail(proc, [{"version": proc.version}], proc.version, money)
     assert {k: detail[k] for k in summary} == summary
     assert detail["history"] == [{"version": proc.version, "current": True}]

@@ -63,7 +63,8 @@ def test_each_variable_is_read(clean_env, tmp_path) -> None:
               "OKNO_KEEP_ALIVE_SECONDS": "3", "OKNO_MAX_BODY_BYTES": "65536",
               "OKNO_MAX_CONNECTIONS": "100", "OKNO_AUDIT_KEY": "a" * 40,
               "OKNO_AUDIT_KEY_FILE": str(tmp_path / "audit.key"),
-              "OKNO_AUDIT_CHECKPOINTS": str(tmp_path / "cp")}
+              "OKNO_AUDIT_CHECKPOINTS": str(tmp_path / "cp"),
+              "OKNO_AUTHORITIES": str(tmp_path / "a"), "OKNO_BASE_UNITS": str(tmp_path / "b.yaml")}
     assert set(values) == set(VARIABLES)
     for name, value in values.items():
         clean_env.setenv(name, value)
@@ -81,6 +82,7 @@ def test_each_variable_is_read(clean_env, tmp_path) -> None:
     assert (s.max_body_bytes, s.max_connections) == (65536, 100)
     assert s.audit_key is not None and "a" * 40 not in repr(s)
     assert (s.audit_key_file, s.audit_checkpoints) == (tmp_path / "audit.key", tmp_path / "cp")
+    assert s.authorities == tmp_path / "a" and s.base_units == tmp_path / "b.yaml"
 
 
 def test_an_empty_variable_counts_as_unset(clean_env) -> None:

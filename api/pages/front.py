@@ -20,7 +20,7 @@ MAX_NAME, MAX_PASSWORD = 128, 1024
 async def front_door(request: Request) -> Response:
     """Links to signing in (or the user's own page) and to every authority's public stand."""
     await page_user(request)
-    return render(request, "front.html")
+    return render(request, "front.html", {"stands": list(request.app.state.okno.authorities.get())})
 
 
 @router.get("/signin", response_class=HTMLResponse)

@@ -19,6 +19,7 @@ from engine.definition.procedure import Procedure
 from engine.diff.model import diff_to_json
 from engine.diff.pairing import diff_catalogs
 from engine.errors import NotFound
+from engine.money import FeeOnDate, fee_on
 from engine.process.compile import bpmn_text
 from engine.read import queries
 
@@ -30,6 +31,24 @@ VERSION_RE = re.compile(r"^[0-9a-f]{64}$")
 # A side of a diff, as the OpenAPI document states it (what _side accepts).
 CATALOG_SIDE = {"anyOf": [{"enum": ["current"]}, {"format": "date"}, {"format": "date-time"},
                           {"pattern": VERSION_RE.pattern}]}
+On = Annotated[str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", max_length=10,
+                                  json_schema_extra={"format": "date"},
+                                  description="the date fees are converted to roubles on "
+                                              "(ISO YYYY-MM-DD; default: today)")]
+
+
+def _day(on: str | None, svc: Services) -> date:
+    """The `on` query as a date (strict ISO: no timestamps), or today."""
+    if on is None:
+        return svc.clock.today()
+    try:
+        return date.fromisoformat(on)
+    except ValueError:
+        raise ApiError(422, f"on must be a date YYYY-MM-DD, not {on!r}", field="query.on") from None
+
+
+def _money(svc: Services, proc: Procedure, day: date) -> FeeOnDate:
+    return fee_on(proc.fee, svc.base_units.get(), day)
 
 
 def _procedure(svc: Services, number: str, version: str | None = None) -> Procedure:
@@ -46,21 +65,28 @@ def _procedure(svc: Services, number: str, version: str | None = None) -> Proced
 
 
 @router.get("/procedures", response_model=list[ProcedureSummary], responses=errors(401))
-def list_procedures(_user: CurrentUser, svc: Svc):
-    """The current catalog, in the official list's order: number, name, version, fee, term."""
+def list_procedures(_user: CurrentUser, svc: Svc, on: On = None):
+    """The current catalog, in the official list's order: number, name, version, fee (also in
+    roubles on `on`), term."""
+    day = _day(on, svc)
     current = svc.versions.current_versions()
-    return json_response([presenters.procedure_summary(svc.versions.get(v)) for v in current.values()])
+    procedures = [svc.versions.get(v) for v in current.values()]
+    return json_response([presenters.procedure_summary(p, _money(svc, p, day)) for p in procedures])
 
 
 @router.get("/procedures/{number}", response_model=ProcedureDetail, responses=errors(401, 404))
 def get_procedure(number: Number, _user: CurrentUser, svc: Svc,
                   version: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$",
                                                        description="a stored version (default: "
-                                                                   "the current one)")] = None):
-    """A procedure in full: documents, requested documents, fee, term, validity, steps, history."""
+                                                                   "the current one)")] = None,
+                  on: On = None):
+    """A procedure in full: documents, requested documents, fee (also in roubles on `on`), term,
+    validity, steps, history."""
+    day = _day(on, svc)
     proc = _procedure(svc, number, version)
     current = svc.versions.current_versions().get(number)
-    return json_response(presenters.procedure_detail(proc, svc.versions.history(number), current))
+    return json_response(presenters.procedure_detail(proc, svc.versions.history(number), current,
+                                                     _money(svc, proc, day)))
 
 
 @router.get("/procedures/{number}/bpmn", responses={
