@@ -55,7 +55,7 @@ async def catalog_page(request: Request) -> Response:
     states = catalog_state(svc.catalog_path, svc.versions)
     return render(request, "analyst_catalog.html", {
         "states": states, "folder": svc.catalog_path.name,
-        "bad": sum(1 for s in states if not s.valid), "form": {"from": "", "to": ""},
+        "bad": sum(1 for s in states if not s.valid), "form": {"from": "", "to": "current"},
         "errors": {}})
 
 
@@ -77,7 +77,7 @@ async def procedure_page(request: Request, number: str) -> Response:
     bad_lines: dict[int, list[str]] = {}
     for problem in state.problems:
         bad_lines.setdefault(problem.line, []).append(f"{problem.column}: {problem.message}")
-    history = list(reversed(svc.versions.history(number)))
+    history = _history(svc, number)
     return render(request, "analyst_procedure.html", {
         "state": state, "folder": svc.catalog_path.name,
         "lines": source.splitlines() if source is not None else None, "bad_lines": bad_lines,
@@ -150,13 +150,18 @@ def _diff_page(request: Request, number: str | None, old: str | None, new: str |
     if number:
         state = _state(request, number)
         name = state.name if state else None
-        history = list(reversed(svc.versions.history(number)))
+        history = _history(svc, number)
         # Versions are picked from a list; dates (or a hash of another number) are typed.
         if not {form["from"], form["to"]} <= {v["version"] for v in history} | {"current"}:
             history = []
     return render(request, "analyst_diff.html", {
         "number": number, "name": name, "form": form, "errors": errors, "report": report,
         "history": history}, status=422 if errors else 200)
+
+
+def _history(svc: Any, number: str) -> list[dict[str, Any]]:
+    """The published versions, the newest first, each with its ordinal `n` (1 = the first)."""
+    return [{**v, "n": i} for i, v in reversed(list(enumerate(svc.versions.history(number), 1)))]
 
 
 def _state(request: Request, number: str) -> DefinitionState | None:
