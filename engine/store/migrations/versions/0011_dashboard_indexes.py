@@ -7,7 +7,7 @@ tasks by assignee from (authority, state, assignee, due_date). Without them each
 every case (or task) the authority ever had.
 
 Revision ID: 0011
-Revises: 0010
+Revises: 0008
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = '0011'
-down_revision = '0010'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
