@@ -467,6 +467,10 @@ class Unclaim(Request):
     force: bool = Field(False, description="supervisors: take a task back from another clerk")
 
 
+class Assign(Request):
+    assignee: Name = Field(description="an enabled clerk (or supervisor) of the case's authority")
+
+
 class DocumentStatus(Request):
     status: Literal["presented", "requested", "received"]
 

@@ -25,6 +25,7 @@ from api.idempotency import HEADER, run_once
 from api.json_body import StrictJsonRoute
 from api.problems import forbidden
 from api.schemas import (
+    Assign,
     CaseCreate,
     CaseOut,
     CasePage,
@@ -218,6 +219,18 @@ async def unclaim(case_id: CaseId, task_id: TaskId, user: CurrentUser, svc: Svc,
     elif facts["task"] is None:
         access.may_perform(user, None, task_id)
     svc.cases.unclaim(case_id, task_id, actor=user.name, force=force)
+    return _result(svc, case_id)
+
+
+@router.post("/cases/{case_id}/tasks/{task_id}/assign", response_model=CommandResult,
+             tags=["tasks"], responses=errors(401, 403, 404, 409))
+async def assign(case_id: CaseId, task_id: TaskId, body: Assign, user: CurrentUser, svc: Svc):
+    """Supervisors: give an open task to a named clerk of the case's authority (422 naming
+    `assignee` when they are not an enabled clerk of it)."""
+    facts = _case(svc, user, case_id, ("supervisor",), task_id)
+    if facts["task"] is None:
+        access.may_perform(user, None, task_id)  # 404: no such task in this case
+    svc.cases.reassign(case_id, task_id, body.assignee, actor=user.name)
     return _result(svc, case_id)
 
 

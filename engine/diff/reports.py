@@ -159,13 +159,23 @@ _MARK = {BURDEN: "▲ ", SIMPLIFICATION: "▼ ", "neutral": ""}
 def render_html(diff: CatalogDiff) -> str:
     """A self-contained printable page: summary first, then the changes grouped by procedure."""
     e = html.escape
-    s = diff.summary
-    parts = [
+    return "\n".join([
         "<!DOCTYPE html>",
         '<html lang="ru"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{e(TITLE)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{e(TITLE)}</h1>",
+        render_html_body(diff),
+        "</body></html>",
+    ]) + "\n"
+
+
+def render_html_body(diff: CatalogDiff) -> str:
+    """The report itself (sides, summary, the changes by procedure; headings from h2), for
+    `render_html` and for a page that embeds it (the analyst's catalog)."""
+    e = html.escape
+    s = diff.summary
+    parts = [
         (f"<p>Было: <b>{e(diff.old_label)}</b> ({_procedures_ru(diff.old_count)}). "
          f"Стало: <b>{e(diff.new_label)}</b> ({_procedures_ru(diff.new_count)}).</p>"),
         "<h2>Итого</h2>",
@@ -190,8 +200,7 @@ def render_html(diff: CatalogDiff) -> str:
                 f'<tr class="{c.class_}"><td class="cls">{_MARK[c.class_]}{e(CLASS_RU[c.class_])}</td>'
                 f"<td>{e(c.message)}</td><td><code>{e(c.path or c.kind)}</code></td></tr>")
         parts.append("</tbody></table></section>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    return "\n".join(parts)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -298,4 +307,5 @@ def render(diff: CatalogDiff, fmt: str, *, color: bool = False) -> bytes:
 
 
 __all__ = ["BINARY_FORMATS", "COLUMNS", "FORMATS", "render", "render_csv", "render_html",
+           "render_html_body",
            "render_json", "render_markdown", "render_table", "render_xlsx"]

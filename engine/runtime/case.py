@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task, TaskState
 
+from engine.accounts import STAFF, Account
 from engine.audit.chain import GENESIS
 from engine.bpmn.timer_clock import clock, timer_due_times
 from engine.bpmn.xml import BpmnError
@@ -159,6 +160,26 @@ class Case:
         self.noop = self.assignee is None  # nobody holds it: nothing to write or audit
         self.assign = (str(task.id), None)
         self.step, self.workflow_changed = task.task_spec.name, False
+
+    def reassign(self, task_id: str, *, to: Account | None, by: Account | None) -> None:
+        """A supervisor of the case's authority gives an open task to a named member of its
+        staff: an enabled clerk (or supervisor) of that authority; a step that acts as
+        supervisor only to a supervisor. The previous holder, if any, is in the audit event."""
+        self.action = "reassign"
+        if (by is None or by.disabled or by.role != "supervisor"
+                or by.org != self.row["authority"]):
+            raise Forbidden("only a supervisor of the case's authority may reassign its tasks")
+        task = self.ready_task(task_id, allow_foreign=True)
+        if to is None or to.disabled or to.org != self.row["authority"] or to.role not in STAFF:
+            raise InvalidInput("the assignee must be an enabled clerk of the case's authority",
+                               field="assignee")
+        if self._acts_as(task) == "supervisor" and to.role != "supervisor":
+            raise InvalidInput("this step is performed by a supervisor: assign it to one",
+                               field="assignee")
+        self.noop = self.assignee == to.name  # theirs already: nothing to write or audit
+        self.assign = (str(task.id), to.name)
+        self.step, self.workflow_changed = task.task_spec.name, False
+        self.data = {"task": str(task.id), "assignee": to.name, "previous": self.assignee}
 
     def decide(self, outcome: str, ground: str | None, data: dict[str, Any] | None,
                task: Task) -> None:
@@ -409,14 +430,18 @@ class Case:
             self.changes.setdefault("status", CaseStatus.COMPLETED.value)
             self.changes.setdefault("closed_at", self.now)
 
+    def _acts_as(self, task: Task) -> str:
+        """Whether a clerk or a supervisor performs `task` (its lane's role; clerk by default)."""
+        try:
+            return self.procedure.role(task.task_spec.lane or "clerk").acts_as
+        except KeyError:
+            return "clerk"
+
     def _task_row(self, task: Task, case_due: date) -> dict[str, Any]:
         proc = self.procedure
         name = task.task_spec.name
         role_id = task.task_spec.lane or "clerk"
-        try:
-            acts_as = proc.role(role_id).acts_as
-        except KeyError:
-            acts_as = "clerk"
+        acts_as = self._acts_as(task)
         step_due = case_due
         if _has_step(proc, name) and proc.step(name).term:
             step_due = min(case_due, due_date(self.today, proc.step(name).term, self.calendar))

@@ -20,6 +20,7 @@ from typing import Any
 from SpiffWorkflow.task import Task
 from sqlalchemy.engine import Engine
 
+from engine import accounts
 from engine.audit.ledger import Ledger
 from engine.clock import SystemClock
 from engine.errors import InvalidInput, NotAllowed
@@ -89,6 +90,13 @@ class Cases:
     def unclaim(self, case_id: str, task_id: str, *, actor: str, force: bool = False) -> None:
         """Give a task back to the shared work list (a supervisor may force it)."""
         self._run(case_id, actor, lambda case, uow: case.unclaim(task_id, force=force), task_id=task_id)
+
+    def reassign(self, case_id: str, task_id: str, assignee: str, *, actor: str) -> None:
+        """A supervisor gives an open task to a named clerk of the case's authority (whoever
+        held it before); both accounts are read as they are now, so a disabled one is refused."""
+        by, to = accounts.get_account(self.db, actor), accounts.get_account(self.db, assignee)
+        self._run(case_id, actor, lambda case, uow: case.reassign(task_id, to=to, by=by),
+                  task_id=task_id)
 
     def decide(self, case_id: str, outcome: str, *, actor: str, ground: str | None = None,
                data: dict[str, Any] | None = None, task_id: str | None = None) -> list[Opened]:

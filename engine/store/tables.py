@@ -96,6 +96,10 @@ cases = Table(
     Index("ix_cases_applicant_user", "applicant_user"),
     Index("ix_cases_open_due", "status", "overdue", "due_date"),
     Index("ix_cases_number", "number"),
+    # The supervisor's dashboard (engine.read.dashboard): overdue open cases and the load by
+    # procedure from the index alone; decisions by month of closing.
+    Index("ix_cases_authority_status_due", "authority", "status", "due_date", "number"),
+    Index("ix_cases_authority_closed", "authority", "closed_at"),
 )
 
 tasks = Table(
@@ -117,6 +121,7 @@ tasks = Table(
     Column("closed_by", String(128)),
     Index("ix_tasks_worklist", "authority", "acts_as", "state", "due_date"),
     Index("ix_tasks_assignee", "assignee", "state"),
+    Index("ix_tasks_authority_state", "authority", "state", "assignee", "due_date"),  # dashboard
 )
 
 timers = Table(
