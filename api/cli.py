@@ -233,7 +233,7 @@ def audit_verify(
             typer.echo(f"log: {report.log['events']} event(s), {report.log['checkpoints']} "
                        f"checkpoint(s), the newest of {newest.at} covers {newest.size}")
     if report.unsealed:
-        typer.echo(f"note: {report.unsealed} case(s) begun before migration 0008 are not sealed "
+        typer.echo(f"note: {report.unsealed} case(s) begun before migration 0009 are not sealed "
                    "yet: their facts are not recomputed (the next checkpoint seals them)")
     typer.echo(f"{report.checked} case(s) checked, {len(report.breaks)} problem(s)")
     if report.breaks:
@@ -247,7 +247,7 @@ def audit_checkpoint(
                                     help="Checkpoint folder (default: OKNO_AUDIT_CHECKPOINTS)."),
 ) -> None:
     """Sign the audit log's head (size, Merkle root) into the checkpoint folder, as every sweep
-    of the worker does; seals cases begun before migration 0008."""
+    of the worker does; seals cases begun before migration 0009."""
     from datetime import UTC, datetime
 
     from engine.store.connect import connect

@@ -112,6 +112,7 @@ def page(browser, request):
     context.route("**/*", guard)
     context.set_default_timeout(15_000)
     tab = context.new_page()
+    tab.okno_javascript = _javascript(request)  # check_accessible needs it on
     yield tab
     context.close()
     assert not outside, f"the page tried to reach the network: {outside}"
@@ -133,6 +134,9 @@ def sign_in(page, live: LiveServer, user: str, password: str = PASSWORD) -> None
 
 def check_accessible(page) -> None:
     """axe-core's WCAG 2.1 A and AA rules on the page as it is now: zero violations."""
+    if not getattr(page, "okno_javascript", True):
+        pytest.fail("axe-core runs in the page: it cannot check a page with JavaScript off "
+                    "(Playwright's evaluate would wait forever)")
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `make` (npm ci installs the pages' assets)")
     page.evaluate(AXE.read_text(encoding="utf-8"))

@@ -1,4 +1,4 @@
-"""A database from before migration 0008: its chains (plain SHA-256) verify under the old formula
+"""A database from before migration 0009: its chains (plain SHA-256) verify under the old formula
 up to the marked point, the first checkpoint seals its cases, and from then on their facts are
 recomputed too; rewriting the old events or forging new ones in the old formula is caught."""
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _complete_first(eng: Engine, case_id: str) -> None:
 
 def _at_0007(path) -> dict[str, int]:
     """Cases run by today's code, then the database taken back to 0007 and every chain written
-    again the way the code before 0008 wrote it. Returns case id -> its number of events."""
+    again the way the code before 0009 wrote it. Returns case id -> its number of events."""
     eng = Engine(path)
     done, open_ = eng.start("6.1.1"), eng.start("6.1.1")
     eng.run_to_end(done)
@@ -62,7 +62,7 @@ def test_a_database_from_0007_verifies_is_sealed_and_keeps_verifying(tmp_path):
     done, open_ = counts
     eng = Engine(path)  # connect() migrates to head
     with eng.db.connect() as conn:
-        head = ScriptDirectory(str(MIGRATIONS)).get_current_head()  # 0008 or a later one
+        head = ScriptDirectory(str(MIGRATIONS)).get_current_head()  # 0009 or a later one
         assert MigrationContext.configure(conn).get_current_revision() == head
         assert conn.execute(select(audit_ledger.c.legacy_through)).scalar_one() == sum(counts.values())
         numbers = conn.execute(select(events.c.gseq).order_by(events.c.gseq)).scalars().all()
@@ -101,7 +101,7 @@ def test_old_events_are_held_to_the_old_formula_and_the_marked_point(tmp_path):
         conn.execute(update(audit_ledger).values(legacy_through=first))  # the point moved down
     breaks = [str(b) for b in eng.verify()[1]]
     assert f"case {done}, event 1: its fields were edited" in breaks
-    assert f"case {done}, event 2: is not keyed, but was written after migration 0008 (forged with " \
+    assert f"case {done}, event 2: is not keyed, but was written after migration 0009 (forged with " \
            "the public formula)" in breaks
 
 

@@ -137,7 +137,7 @@ def test_open_tasks_and_assignable_staff(world) -> None:
 
 def test_the_figures_come_from_indexes(world) -> None:
     """Each statement the dashboard runs reads cases and tasks through an index (the ones of
-    migration 0011 for the aggregates): none scans a whole table."""
+    migration 0010 for the aggregates): none scans a whole table."""
     db, seen = world["db"], []
 
     def remember(conn, cursor, statement, parameters, context, executemany) -> None:

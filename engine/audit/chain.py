@@ -4,7 +4,7 @@ An event's `hash` is an HMAC-SHA256, under the current audit key (`keys`), of it
 previous event's hash, its sequence number in the case, time, actor, action, step, the digest of
 its data and the effects it wrote (the rows it changed, `facts.effects`). So an edited, reordered,
 moved or deleted event breaks the chain, and a forged one cannot be made to fit without the key:
-plain SHA-256 (the formula before migration 0008, `legacy_hash`) is public. The case row keeps the
+plain SHA-256 (the formula before migration 0009, `legacy_hash`) is public. The case row keeps the
 newest hash and its row version equals the number of events, so the newest event is covered too.
 The global order (`gseq`) is assigned by the database on insert: the step reads no counter.
 """
@@ -57,7 +57,7 @@ def plain(value: Any) -> Any:
 
 def legacy_hash(case_id: str, prev_hash: str, seq: int, at: datetime, actor: str, action: str,
                 step: str | None, data_digest: str) -> str:
-    """The formula before migration 0008: plain SHA-256, which anyone can recompute."""
+    """The formula before migration 0009: plain SHA-256, which anyone can recompute."""
     text = "\x1f".join((case_id, prev_hash, str(seq), instant(at), actor, action, step or "",
                         data_digest))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -198,7 +198,7 @@ def check(conn: Connection, folder: Path, keys: Keyring) -> tuple[list[str], dic
     for cp in signed:
         if cp.legacy_through != boundary:
             problems.append(f"events up to {boundary} are marked as written before migration "
-                            f"0008; the checkpoint of {cp.at} says up to {cp.legacy_through}")
+                            f"0009; the checkpoint of {cp.at} says up to {cp.legacy_through}")
             break
     frontier, cases, last_gseq, pending = Frontier(), 0, 0, list(signed)
     matched_size, failed = 0, False

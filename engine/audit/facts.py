@@ -96,10 +96,10 @@ def stored(conn: Connection, case_id: str) -> Facts | None:
 
 def replay(events: Iterable[dict[str, Any]]) -> Facts | None:
     """The facts the events recorded, from the last full record on; None if there is none (a
-    case begun before migration 0008 and not sealed yet)."""
+    case begun before migration 0009 and not sealed yet)."""
     facts: Facts | None = None
     for event in events:
-        if event["effects"] is None:  # an event from before migration 0008 records no effects
+        if event["effects"] is None:  # an event from before migration 0009 records no effects
             continue
         eff = orjson.loads(event["effects"])
         if "snapshot" in eff:

@@ -33,7 +33,7 @@ class Ledger:
         self.writer = EventWriter(self.keys)
 
     def checkpoint(self, db: Engine, now: datetime) -> Checkpoint | None:
-        """Seal cases begun before migration 0008 (a batch), then sign the log's head if it grew."""
+        """Seal cases begun before migration 0009 (a batch), then sign the log's head if it grew."""
         sealed = legacy.seal_legacy_cases(db, self.writer, now)
         if sealed:
             log.info("sealed %d case(s) begun before the keyed audit log", sealed)

@@ -1,12 +1,12 @@
-"""Events written before migration 0008, and the seal that brings their cases under the ledger.
+"""Events written before migration 0009, and the seal that brings their cases under the ledger.
 
-Migration 0008 cannot rekey the old chains: it runs inside `connect`, which holds no audit key. So
+Migration 0009 cannot rekey the old chains: it runs inside `connect`, which holds no audit key. So
 it keeps them as they are, numbers them in the global order (by time, case, sequence) and marks
 the point: `audit_ledger.legacy_through`, the newest old event. Events up to it are checked under
 the old formula (plain SHA-256); any event after it must be keyed, and every signed checkpoint
 repeats the point, so raising it is caught.
 
-Old events record no effects, so a case begun before 0008 has no full record of its facts to
+Old events record no effects, so a case begun before 0009 has no full record of its facts to
 recompute them from. The first checkpoint after the migration (the worker's sweep or `okno audit
 checkpoint`) appends to each such case one keyed `seal` event, in the case's own write
 transaction, holding a snapshot of its stored facts: from then on those facts are recomputed
@@ -37,7 +37,7 @@ def unsealed(limit: int):
 
 
 def seal_legacy_cases(db: Engine, writer: EventWriter, now: datetime, limit: int = 500) -> int:
-    """Append a seal to up to `limit` cases begun before migration 0008; how many were sealed.
+    """Append a seal to up to `limit` cases begun before migration 0009; how many were sealed.
     Nothing to do (one indexed read) on a database created after it."""
     with db.connect() as conn:
         if legacy_through(conn) == 0:

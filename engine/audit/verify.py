@@ -46,7 +46,7 @@ class Report:
 
     checked: int = 0
     breaks: list[Break] = field(default_factory=list)
-    unsealed: int = 0  # cases begun before migration 0008 whose facts have no record yet
+    unsealed: int = 0  # cases begun before migration 0009 whose facts have no record yet
     log: dict[str, Any] = field(default_factory=dict)  # the checkpoint summary (whole log only)
 
 
@@ -83,9 +83,9 @@ class _Chains:
 
     def _hash(self, case_id: str, row: dict[str, Any], keyed: bool) -> Iterator[Break]:
         seq, key_id = row["seq"], row["key_id"]
-        if key_id is None:  # the old formula: only where migration 0008 found it
+        if key_id is None:  # the old formula: only where migration 0009 found it
             if row["gseq"] > self.legacy_through or keyed or row["effects"] is not None:
-                yield Break(case_id, seq, "is not keyed, but was written after migration 0008 "
+                yield Break(case_id, seq, "is not keyed, but was written after migration 0009 "
                                           "(forged with the public formula)")
             elif legacy_hash(case_id, row["prev_hash"], seq, row["at"], row["actor"], row["action"],
                              row["step"], row["digest"]) != row["hash"]:

@@ -2,7 +2,7 @@
 
 Every query is scoped to one authority and answers a bounded result: counts grouped by a small key
 (status, procedure number, assignee, month), or one page of rows. No case is loaded into Python
-to be counted, and no workflow is read. The indexes they use (migration 0011):
+to be counted, and no workflow is read. The indexes they use (migration 0010):
 `ix_cases_authority_status_due` (authority, status, due_date, number) serves the overdue cases and
 the load by procedure from the index alone; `ix_cases_authority_closed` (authority, closed_at) the
 on-time share; `ix_tasks_authority_state` (authority, state, assignee, due_date) the load by clerk.

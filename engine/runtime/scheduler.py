@@ -75,7 +75,7 @@ def sweep(cases: Cases, retention: timedelta = keys.DEFAULT_RETENTION) -> tuple[
 
 
 def checkpoint_audit_log(cases: Cases) -> None:
-    """Seal old cases (a batch, once after migration 0008) and sign the audit log's head into the
+    """Seal old cases (a batch, once after migration 0009) and sign the audit log's head into the
     checkpoint folder if the log grew since the last sweep (engine.audit.checkpoints)."""
     written = cases.ledger.checkpoint(cases.db, cases.now())
     if written is not None:

@@ -138,7 +138,7 @@ events = Table(
     # The audit log: one row per command, in one global order (`gseq`, assigned by the database
     # on insert, so a step reads no counter) and chained per case (`seq`, `prev_hash`, `hash`).
     # `hash` is an HMAC under the audit key named by `key_id` (NULL: written before migration
-    # 0008 under the old plain SHA-256 formula; allowed only up to `audit_ledger.legacy_through`).
+    # 0009 under the old plain SHA-256 formula; allowed only up to `audit_ledger.legacy_through`).
     # `effects` is what the command wrote to the case's rows, so `okno audit verify` can
     # recompute the case's stored facts from its events (engine/audit/facts.py).
     Column("gseq", Integer, primary_key=True, autoincrement=True),
@@ -157,7 +157,7 @@ events = Table(
     Index("ux_events_case_seq", "case_id", "seq", unique=True),
 )
 
-# One row: the newest event written under the old formula when migration 0008 ran (0 on a
+# One row: the newest event written under the old formula when migration 0009 ran (0 on a
 # database created later). Every signed checkpoint repeats it, so raising it is caught.
 audit_ledger = Table(
     "audit_ledger",

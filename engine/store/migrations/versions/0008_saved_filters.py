@@ -3,7 +3,7 @@
 Each user's named work-list filters on the clerk's desk (`/desk`): the filter as the desk's query
 string, so a saved filter is a link.
 
-Revision ID: 0010
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-02
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None

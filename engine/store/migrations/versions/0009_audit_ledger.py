@@ -11,8 +11,8 @@ point is marked: `audit_ledger.legacy_through` is the newest of them; `okno audi
 events up to it under the old formula and every later one keyed; the first checkpoint after the
 migration seals their cases (engine/audit/legacy.py).
 
-Revision ID: 0008
-Revises: 0010 (the head when it was written: 0007, then the desk's 0010 from 0007)
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008'
-down_revision = '0010'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
@@ -43,7 +43,7 @@ def _event_columns() -> list[sa.Column]:
 
 def upgrade() -> None:
     op.create_table(
-        'events_0008',
+        'events_0009',
         sa.Column('gseq', sa.Integer(), autoincrement=True, nullable=False),
         *_event_columns(),
         sa.Column('effects', sa.Text(), nullable=True),
@@ -53,10 +53,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('gseq'),
     )
     columns = ", ".join(_OLD)
-    op.execute(f"INSERT INTO events_0008 (gseq, {columns}) "
+    op.execute(f"INSERT INTO events_0009 (gseq, {columns}) "
                f"SELECT ROW_NUMBER() OVER (ORDER BY at, case_id, seq), {columns} FROM events")
     op.drop_table('events')
-    op.rename_table('events_0008', 'events')
+    op.rename_table('events_0009', 'events')
     op.create_index('ux_events_case_seq', 'events', ['case_id', 'seq'], unique=True)
     if op.get_bind().dialect.name == "postgresql":  # the numbers were given, not drawn
         op.execute("SELECT setval(pg_get_serial_sequence('events', 'gseq'), "

@@ -6,16 +6,16 @@ alone; the on-time share ranges over (authority, closed_at); the load by clerk g
 tasks by assignee from (authority, state, assignee, due_date). Without them each figure scans
 every case (or task) the authority ever had.
 
-Revision ID: 0011
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02
 """
 from __future__ import annotations
 
 from alembic import op
 
-revision = '0011'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
