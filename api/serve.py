@@ -66,7 +66,8 @@ def demo_banner(host: str, port: int) -> str:
              f"  {'user':<12}{'password':<12}{'role':<12}org"]
     for name, password, role, org in DEMO_USERS:
         lines.append(f"  {name:<12}{password:<12}{role:<12}{org}")
-    lines += ["", f"  API docs: http://{host}:{port}/docs", "=" * 72, ""]
+    lines += ["", f"  Pages:    http://{host}:{port}/ (sign in as clerk: the work list)",
+              f"  API docs: http://{host}:{port}/docs", "=" * 72, ""]
     return "\n".join(lines)
 
 
