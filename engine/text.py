@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["FREE_TEXT_PATTERN", "NAME_PATTERN", "is_bidi_control", "refused_character", "text_problem"]
+__all__ = ["FREE_TEXT_PATTERN", "NAME_PATTERN", "PROBLEMS", "refusal_kind", "refused_character", "text_problem"]
 
 _BIDI = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _NAME_REFUSED = r"\x00-\x1f\x7f-\x9f\u2028\u2029" + _BIDI
@@ -42,18 +42,26 @@ def refused_character(value: str, *, free: bool) -> str | None:
     return None
 
 
-def is_bidi_control(char: str) -> bool:
-    return _BIDI_CHAR.match(char) is not None
+def refusal_kind(char: str) -> str:
+    """What kind of refused character `char` is: "nul", "surrogate", "bidi" or "control"."""
+    if char == "\x00":
+        return "nul"
+    if 0xD800 <= ord(char) <= 0xDFFF:
+        return "surrogate"
+    return "bidi" if _BIDI_CHAR.match(char) else "control"
 
 
-def text_problem(value: str, *, free: bool) -> str | None:
-    """Why `value` cannot be stored as a name (`free=False`) or free text, or None if it can."""
+# Why a text is refused, by kind of character ({code}: its code point, e.g. 202E).
+PROBLEMS = {"nul": "the NUL character is not allowed",
+            "surrogate": "not valid Unicode text (a lone surrogate)",
+            "bidi": "the bidirectional control U+{code} is not allowed",
+            "control": "the control character U+{code} is not allowed"}
+
+
+def text_problem(value: str, *, free: bool, texts: dict[str, str] = PROBLEMS) -> str | None:
+    """Why `value` cannot be stored as a name (`free=False`) or free text, or None if it can
+    (`texts`: the wording per kind, PROBLEMS by default)."""
     char = refused_character(value, free=free)
     if char is None:
         return None
-    if char == "\x00":
-        return "the NUL character is not allowed"
-    if 0xD800 <= ord(char) <= 0xDFFF:
-        return "not valid Unicode text (a lone surrogate)"
-    kind = "bidirectional control" if is_bidi_control(char) else "control character"
-    return f"the {kind} U+{ord(char):04X} is not allowed"
+    return texts[refusal_kind(char)].format(code=f"{ord(char):04X}")

@@ -14,7 +14,7 @@ from engine import idempotency as keys
 from engine.runtime.scheduler import sweep
 from engine.settings import Settings, SettingsError
 from engine.store.tables import cases, idempotency
-from tests.test_api_support import PASSWORD, Api, catalog, task_data
+from tests.test_api_support import PASSWORD, Api, Ticker, catalog, task_data
 
 
 @pytest.fixture
@@ -161,16 +161,6 @@ def test_purge_keys_works_in_batches(api: Api) -> None:
 
 
 # ------------------------------------------------------------------------- sign-in throttling
-
-class Ticker:
-    """A monotonic clock tests move by hand."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
 
 @pytest.fixture
 def ticker(api: Api) -> Ticker:

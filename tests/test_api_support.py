@@ -44,6 +44,16 @@ USERS = (
 PASSWORD = "correct horse battery staple"
 
 
+class Ticker:
+    """A monotonic clock tests move by hand."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
 class Api:
     """A TestClient on a fresh database, with a token per user."""
 

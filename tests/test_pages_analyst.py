@@ -14,20 +14,10 @@ from markupsafe import escape
 from engine.definition.validation import load_definition, validate_paths
 from tests.browser import check_accessible, screenshot, sign_in
 from tests.casework import CATALOG
-from tests.test_api_support import PASSWORD, Api
+from tests.pages_support import sign_in_client
+from tests.test_api_support import Api
 
 NUMBER = "2.1"
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([0-9a-f]{64})"', html).group(1)
-
-
-def signed_in(api: Api, name: str) -> None:
-    form = api.client.get("/signin")
-    r = api.client.post("/signin", data={"csrf": csrf_of(form.text), "username": name,
-                                         "password": PASSWORD}, follow_redirects=False)
-    assert r.status_code == 303, r.text
 
 
 @pytest.fixture
@@ -37,7 +27,7 @@ def api(tmp_path) -> Api:
     folder = tmp_path / "procedures"
     shutil.copytree(CATALOG, folder)
     api.services.catalog_path = folder
-    signed_in(api, "analyst")
+    sign_in_client(api, "analyst")
     return api
 
 
@@ -61,7 +51,7 @@ def publish_longer_term(api: Api) -> str:
 @pytest.mark.parametrize("user", ["clerk", "supervisor", "auditor", "ivan"])
 def test_only_an_analyst_sees_the_catalog(tmp_path, user: str) -> None:
     api = Api(tmp_path)
-    signed_in(api, user)
+    sign_in_client(api, user)
     for path in ("/analyst", f"/analyst/procedures/{NUMBER}", f"/analyst/procedures/{NUMBER}/diagram.bpmn",
                  "/analyst/diff?from=current"):
         page = api.client.get(path)

@@ -11,20 +11,10 @@ from engine.accounts import add_user
 from engine.clock import FixedClock
 from engine.store.tables import events, tasks
 from tests.browser import check_accessible, screenshot, sign_in
+from tests.pages_support import csrf_of, sign_in_client
 from tests.test_api_support import ORG_A, ORG_B, PASSWORD, Api
 
 NUMBER = "2.1"  # a 5-day term: started 2025-06-02, due 2025-06-09
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([0-9a-f]{64})"', html).group(1)
-
-
-def signed_in(api: Api, name: str) -> None:
-    form = api.client.get("/signin")
-    r = api.client.post("/signin", data={"csrf": csrf_of(form.text), "username": name,
-                                         "password": PASSWORD}, follow_redirects=False)
-    assert r.status_code == 303, r.text
 
 
 def figure(html: str, label: str) -> int:
@@ -51,7 +41,7 @@ def api(tmp_path) -> Api:
 
 @pytest.mark.parametrize("user", ["clerk", "analyst", "auditor", "ivan"])
 def test_only_a_supervisor_sees_the_dashboard(api: Api, user: str) -> None:
-    signed_in(api, user)
+    sign_in_client(api, user)
     page = api.client.get("/dashboard")
     assert page.status_code == 403 and "недоступна для вашей роли" in page.text
     assert api.case_a not in page.text
@@ -63,7 +53,7 @@ def test_signing_in_first(api: Api) -> None:
 
 
 def test_the_dashboard_shows_the_authoritys_figures_as_charts_with_their_tables(api: Api) -> None:
-    signed_in(api, "supervisor")
+    sign_in_client(api, "supervisor")
     page = api.client.get("/dashboard")
     assert page.status_code == 200
     html = page.text
@@ -81,7 +71,7 @@ def test_the_dashboard_shows_the_authoritys_figures_as_charts_with_their_tables(
 
 
 def test_a_supervisor_of_another_authority_never_sees_these_figures(api: Api) -> None:
-    signed_in(api, "supervisor_b")
+    sign_in_client(api, "supervisor_b")
     html = api.client.get("/dashboard").text
     assert figure(html, "в работе") == 1 and figure(html, "отозваны") == 0
     assert api.case_a not in html and api.case_withdrawn not in html and api.case_b in html
@@ -89,7 +79,7 @@ def test_a_supervisor_of_another_authority_never_sees_these_figures(api: Api) ->
 
 
 def test_reassigning_a_task_from_the_dashboard(api: Api) -> None:
-    signed_in(api, "supervisor")
+    sign_in_client(api, "supervisor")
     page = api.client.get("/dashboard")
     (task,) = [t for t in api.open_tasks(api.case_a)]
     before = api.count(events)
@@ -113,7 +103,7 @@ def test_reassigning_a_task_from_the_dashboard(api: Api) -> None:
 ])
 def test_a_refused_reassignment_says_why_next_to_the_field_and_changes_nothing(
         api: Api, who: str, assignee: str, message: str) -> None:
-    signed_in(api, who)
+    sign_in_client(api, who)
     page = api.client.get("/dashboard")
     task = api.open_tasks(api.case_a)[0]
     before = api.count(events)
@@ -130,7 +120,7 @@ def test_a_refused_reassignment_says_why_next_to_the_field_and_changes_nothing(
 
 
 def test_a_reassignment_without_its_csrf_token_is_refused(api: Api) -> None:
-    signed_in(api, "supervisor")
+    sign_in_client(api, "supervisor")
     task = api.open_tasks(api.case_a)[0]
     sent = api.client.post("/dashboard/assign", data={"case_id": api.case_a,
                                                       "task_id": task["id"], "assignee": "clerk2"})
@@ -138,7 +128,7 @@ def test_a_reassignment_without_its_csrf_token_is_refused(api: Api) -> None:
 
 
 def test_a_clerk_cannot_post_the_form(api: Api) -> None:
-    signed_in(api, "clerk")
+    sign_in_client(api, "clerk")
     page = api.client.get("/")
     task = api.open_tasks(api.case_a)[0]
     sent = api.client.post("/dashboard/assign", data={

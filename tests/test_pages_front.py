@@ -1,21 +1,16 @@
 """The front door, signing in and out, CSRF: over HTTP, and in chromium (tests/browser.py)."""
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from tests.browser import check_accessible, screenshot, sign_in
+from tests.pages_support import csrf_of
 from tests.test_api_support import PASSWORD, Api
 
 
 @pytest.fixture
 def api(tmp_path) -> Api:
     return Api(tmp_path)
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([0-9a-f]{64})"', html).group(1)
 
 
 def test_front_door_links_to_sign_in_and_the_stands(api: Api) -> None:

@@ -7,7 +7,6 @@ file, and asked over HTTP.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from api.serve import worker_settings
 from engine.accounts import add_user
 from engine.settings import Settings
 from engine.store.connect import connect
+from tests.serving import stop
 
 PASSWORD = "correct horse battery staple"
 ROUNDS = 16  # fresh connections: SO_REUSEPORT spreads them over both workers
@@ -126,12 +126,7 @@ def _workers_sign_with_the_parents_key(tmp_path: Path, balancer: str) -> None:
                 assert b"OKNO_SECRET_KEY" not in names and b"OKNO_DATABASE_URL" not in names
                 assert key.encode() not in b"\0".join(environ)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=10)
+        stop(server)
 
 
 def test_worker_settings_carry_the_key_and_leave_the_environment_alone(tmp_path,

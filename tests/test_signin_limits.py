@@ -25,19 +25,9 @@ from engine.accounts import add_user, disable_user
 from engine.settings import Settings
 from engine.store.connect import connect
 from tests.serving import Served, connect_from, okno_serve
-from tests.test_api_support import PASSWORD, Api
+from tests.test_api_support import PASSWORD, Api, Ticker
 
 MIB = 1024 * 1024
-
-
-class Ticker:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 from engine.definition.field_pattern import compile_pattern
 from engine.definition.procedure import Field
 from engine.errors import FieldError, InvalidForm, InvalidInput
-from engine.text import is_bidi_control, refused_character, text_problem
+from engine.text import text_problem
 
 MAX_TEXT = 10_000
 MAX_UNKNOWN_REPORTED = 10  # unknown names reported one by one; the rest are counted
@@ -69,17 +69,11 @@ def check_text(value: str, where: str, title: str, *, free: bool = True) -> None
         raise InvalidInput(f"{title}: {problem}", field=where)
 
 
-def _text_fault(value: str, *, free: bool) -> str | None:
-    """Why `value` cannot be stored (`engine.text`'s rules), in Russian, if it cannot."""
-    char = refused_character(value, free=free)
-    if char is None:
-        return None
-    if char == "\x00":
-        return "символ NUL недопустим"
-    if 0xD800 <= ord(char) <= 0xDFFF:
-        return "недопустимый текст (не Unicode)"
-    kind = "управляющий символ направления текста" if is_bidi_control(char) else "управляющий символ"
-    return f"{kind} U+{ord(char):04X} недопустим"
+# engine.text's reasons, in Russian: the clerk reads them next to the field.
+TEXT_FAULTS = {"nul": "символ NUL недопустим",
+               "surrogate": "недопустимый текст (не Unicode)",
+               "bidi": "управляющий символ направления текста U+{code} недопустим",
+               "control": "управляющий символ U+{code} недопустим"}
 
 
 def _characters(n: int) -> str:
@@ -91,7 +85,7 @@ def _value(fld: Field, value: Any) -> Any:
     if fld.type in ("string", "text"):
         if not isinstance(value, str):
             raise _Refused("ожидается текст")
-        fault = _text_fault(value, free=fld.type == "text")
+        fault = text_problem(value, free=fld.type == "text", texts=TEXT_FAULTS)
         if fault is not None:
             raise _Refused(fault)
         limit = fld.max_length or MAX_TEXT
