@@ -75,7 +75,7 @@ def test_a_supervisor_of_another_authority_never_sees_these_figures(api: Api) ->
     html = api.client.get("/dashboard").text
     assert figure(html, "в работе") == 1 and figure(html, "отозваны") == 0
     assert api.case_a not in html and api.case_withdrawn not in html and api.case_b in html
-    assert "clerk2" not in html and "Орган: <b>minsk-frunzensky</b>" in html
+    assert "clerk2" not in html and "Орган: <b>Администрация Фрунзенского района г. Минска</b>" in html
 
 
 def test_reassigning_a_task_from_the_dashboard(api: Api) -> None:

@@ -101,7 +101,7 @@ def _page(request: Request, user: User, *, offset: int, assigned: str | None = N
         notice = (f"Задача «{held['title']}» поручена: {held['assignee']}." if held
                   else "Задача переназначена.")
     return render(request, "dashboard.html", {
-        "org": org, "today": today,
+        "org": org, "org_name": _authority_name(svc, org), "today": today,
         "by_status": [{"label": STATUS_RU[s], "value": by_status[s.value]} for s in CaseStatus],
         "overdue": overdue, "by_procedure": by_procedure, "by_clerk": by_clerk,
         "procedure_chart": [{"label": f"{r['number']} {names.get(r['number'], '')}",
@@ -113,6 +113,12 @@ def _page(request: Request, user: User, *, offset: int, assigned: str | None = N
         "open_tasks": open_tasks, "staff": staff, "names": names, "role_ru": ROLE_RU,
         "errors": errors or {}, "chosen": chosen or {}, "notice": notice, "page": PAGE,
     }, status=status)
+
+
+def _authority_name(svc: Any, org: str) -> str:
+    """The authority's official name from the catalog (its code when it is not there)."""
+    authority = svc.authorities.get().get(org)
+    return authority.name if authority is not None else org
 
 
 def _names(svc: Any, numbers: set[str]) -> dict[str, str]:
