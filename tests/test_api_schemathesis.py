@@ -93,11 +93,8 @@ def accepts_what_it_documents(operation, case, response) -> None:
     x-okno-checked-by-engine (a ground of the case's procedure, the fields of its step: data.*).
     Nor a reused Idempotency-Key: the generator may send one key again with another body, and
     refusing that depends on what was sent before, not on the request.
-    Not yet for signing in: FastAPI reads an empty form field as a missing one, which its
-    OAuth2 password form does not document (minLength); that route belongs to the sign-in work."""
+    """
     if not case.meta.generation.mode.is_positive or response.status_code != 422:
-        return
-    if case.path == "/api/auth/token":
         return
     field = response.json().get("field") or ""
     if field == "header.Idempotency-Key" and "used for a different request" in response.text:

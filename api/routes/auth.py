@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Depends, Form, Request
 
 from api.auth import CurrentUser, LoginLimiter, PasswordChecks, issue_token, login_limiter, password_checks, sign_in
 from api.deps import Services, json_response, services
@@ -21,8 +20,19 @@ _THROTTLED = {**errors(429)[429],
                                           "schema": {"type": "integer"}}}}
 
 
+class SignInForm:
+    """The OAuth2 password grant's form fields (RFC 6749 §4.3.2), as the API accepts them: a
+    name and a password, each at least one character (an empty field is refused like a missing
+    one, and the document says so); other OAuth2 fields (scope, client_id) are ignored."""
+
+    def __init__(self, username: Annotated[str, Form(min_length=1, max_length=1024)],
+                 password: Annotated[str, Form(min_length=1, max_length=4096)],
+                 grant_type: Annotated[str, Form(pattern="^password$")] = "password") -> None:
+        self.username, self.password = username, password
+
+
 @router.post("/auth/token", response_model=Token, responses={**errors(401), 429: _THROTTLED})
-def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()],
+def token(request: Request, form: Annotated[SignInForm, Depends()],
           svc: Annotated[Services, Depends(services)],
           limiter: Annotated[LoginLimiter, Depends(login_limiter)],
           checks: Annotated[PasswordChecks, Depends(password_checks)]):
