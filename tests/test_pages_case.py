@@ -59,6 +59,19 @@ def test_the_case_page_shows_status_documents_term_steps_and_timeline(api: Api) 
     assert f'href="/cases/{case_id}/print/receipt"' in text
 
 
+def test_the_page_links_the_documents_that_exist_a_refusal_to_accept_included(api: Api) -> None:
+    case_id, _task = started(api)
+    sign_in_client(api, "clerk")
+    assert "/print/refusal" not in api.client.get(f"/cases/{case_id}").text
+    refused = api.post(f"/api/cases/{case_id}/refuse-acceptance",
+                       json={"ground": "documents_missing"})
+    assert refused.status_code == 200, refused.text
+    text = api.client.get(f"/cases/{case_id}").text
+    assert f'href="/cases/{case_id}/print/refusal">Решение об отказе' in text
+    assert "/print/decision" not in text
+    assert api.client.get(f"/cases/{case_id}/print/refusal").status_code == 200
+
+
 @pytest.mark.parametrize(("number", "fee"), [("1.1.5", "бесплатно"),
                                              ("13.2", "0.5 базовой величины"),
                                              ("5.2", "1 базовая величина")])

@@ -27,6 +27,7 @@ from api.pages.session import checked_form, require_user
 from api.problems import ApiError
 from engine.accounts import User
 from engine.errors import InvalidInput, OknoError
+from engine.read import printables
 from engine.read.case_page import case_page
 from engine.statuses import DocumentStatus
 
@@ -90,6 +91,7 @@ def page_context(request: Request, user: User, case_id: str) -> dict[str, Any]:
         node["lines"] = _label_lines(node["name"] or node["id"])
     return {
         "case": case, "staff": staff, "active": active,
+        "printables": [kind for kind in printables.KINDS if printables.exists(case, kind)],
         "may_withdraw": active and staff,
         "may_suspend": staff and case["status"] == "open" and case["suspension_allowed"],
         "may_resume": staff and case["status"] == "suspended",
