@@ -72,10 +72,12 @@ def test_the_page_links_the_documents_that_exist_a_refusal_to_accept_included(ap
     assert api.client.get(f"/cases/{case_id}/print/refusal").status_code == 200
 
 
-@pytest.mark.parametrize(("number", "fee"), [("1.1.5", "бесплатно"),
-                                             ("13.2", "0.5 базовой величины"),
-                                             ("5.2", "1 базовая величина")])
-def test_the_fee_is_shown_in_base_units(api: Api, number: str, fee: str) -> None:
+# Cases start on 18.06.2025, when the base unit was 42.00 roubles (base_units.yaml, from 2025-01-01).
+@pytest.mark.parametrize(("number", "fee"), [
+    ("1.1.5", "бесплатно"),
+    ("13.2", "0.5 базовой величины — 21,00 руб. по базовой величине на 18.06.2025"),
+    ("5.2", "1 базовая величина — 42,00 руб. по базовой величине на 18.06.2025")])
+def test_the_fee_is_shown_in_base_units_and_roubles(api: Api, number: str, fee: str) -> None:
     case_id, _ = started(api, number)
     sign_in_client(api, "clerk")
     assert f"<dt>Плата</dt><dd>{fee}</dd>" in api.client.get(f"/cases/{case_id}").text

@@ -15,7 +15,9 @@ page (303); a refusal renders the page again with the reason in Russian (409, or
 """
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
@@ -27,6 +29,7 @@ from api.pages.session import checked_form, require_user
 from api.problems import ApiError
 from engine.accounts import User
 from engine.errors import InvalidInput, OknoError
+from engine.money import fee_on
 from engine.read import printables
 from engine.read.case_page import case_page
 from engine.statuses import DocumentStatus
@@ -73,6 +76,11 @@ def _label_lines(name: str, width: int = 14, lines: int = 4) -> list[str]:
     return out
 
 
+def _local_date(at: datetime, zone: ZoneInfo) -> date:
+    """The day `at` (UTC; SQLite hands it back naive) falls on in the authority's time zone."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone).date()
+
+
 def page_context(request: Request, user: User, case_id: str) -> dict[str, Any]:
     """What the case page shows `user` (ApiError 404 if the case is not theirs to see)."""
     svc = request.app.state.okno
@@ -91,6 +99,8 @@ def page_context(request: Request, user: User, case_id: str) -> dict[str, Any]:
         node["lines"] = _label_lines(node["name"] or node["id"])
     return {
         "case": case, "staff": staff, "active": active,
+        "fee_byn": fee_on(svc.versions.get(case["version"]).fee, svc.base_units.get(),
+                          _local_date(case["started_at"], svc.settings.timezone)),
         "printables": [kind for kind in printables.KINDS if printables.exists(case, kind)],
         "may_withdraw": active and staff,
         "may_suspend": staff and case["status"] == "open" and case["suspension_allowed"],
