@@ -77,7 +77,7 @@ def okno_serve(tmp_path: Path, env: dict[str, str] | None = None,
             start_new_session=True, preexec_fn=limit)
     served = Served(f"http://127.0.0.1:{port}", port, process, log)
     try:
-        _wait_until_up(served)
+        wait_until_up(served.base, process, log)
         yield served
     finally:
         stop(process)
@@ -93,19 +93,20 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-def _wait_until_up(served: Served) -> None:
+def wait_until_up(base: str, process: subprocess.Popen, log: Path) -> None:
+    """Until `okno serve` at `base` answers (its OpenAPI document); fails the test if it exits
+    or does not answer within STARTUP seconds, with what it logged."""
     deadline = time.monotonic() + STARTUP
     while time.monotonic() < deadline:
-        if served.process.poll() is not None:
-            pytest.fail(f"okno serve exited with {served.process.returncode}:\n"
-                        f"{served.log.read_text()}")
+        if process.poll() is not None:
+            pytest.fail(f"okno serve exited with {process.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(f"{served.base}/openapi.json", timeout=2).status_code == 200:
+            if httpx.get(f"{base}/openapi.json", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    pytest.fail(f"okno serve did not answer within {STARTUP} s:\n{served.log.read_text()}")
+    pytest.fail(f"okno serve did not answer within {STARTUP} s:\n{log.read_text()}")
 
 
 def connect_from(source: str, port: int, timeout: float = 30.0) -> socket.socket:

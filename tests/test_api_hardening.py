@@ -164,13 +164,7 @@ def test_purge_keys_works_in_batches(api: Api) -> None:
 
 @pytest.fixture
 def ticker(api: Api) -> Ticker:
-    ticker = Ticker()
-    api.app.state.login_limiter = LoginLimiter(clock=ticker)
-    return ticker
-
-
-def _sign_in(api: Api, name: str, password: str):
-    return api.client.post("/api/auth/token", data={"username": name, "password": password})
+    return api.throttle_on(Ticker())
 
 
 def _throttled(r) -> int:
@@ -183,39 +177,39 @@ def _throttled(r) -> int:
 
 def test_five_failures_lock_the_name_until_the_window_passes(api: Api, ticker: Ticker) -> None:
     for _ in range(5):
-        assert _sign_in(api, "clerk", "wrong").status_code == 401
+        assert api.sign_in_form("clerk", "wrong").status_code == 401
         ticker.t += 60  # failures at 0, 1, 2, 3 and 4 minutes; now is 5 minutes
-    assert _throttled(_sign_in(api, "clerk", PASSWORD)) == 10 * 60  # even the right password
-    assert _throttled(_sign_in(api, "Clerk", "wrong")) == 10 * 60  # names are case-insensitive
-    assert _sign_in(api, "supervisor", PASSWORD).status_code == 200  # other names are not held up
+    assert _throttled(api.sign_in_form("clerk", PASSWORD)) == 10 * 60  # even the right password
+    assert _throttled(api.sign_in_form("Clerk", "wrong")) == 10 * 60  # names are case-insensitive
+    assert api.sign_in_form("supervisor", PASSWORD).status_code == 200  # other names are not held up
     ticker.t += 10 * 60 - 1
-    assert _throttled(_sign_in(api, "CLERK", PASSWORD)) == 1
+    assert _throttled(api.sign_in_form("CLERK", PASSWORD)) == 1
     ticker.t += 1  # the first failure has left the 15-minute window: one more try
-    assert _sign_in(api, "clerk", "wrong").status_code == 401
-    assert _throttled(_sign_in(api, "clerk", PASSWORD)) == 60  # until the second one leaves
+    assert api.sign_in_form("clerk", "wrong").status_code == 401
+    assert _throttled(api.sign_in_form("clerk", PASSWORD)) == 60  # until the second one leaves
     ticker.t += 60
-    assert _sign_in(api, "clerk", PASSWORD).status_code == 200
+    assert api.sign_in_form("clerk", PASSWORD).status_code == 200
 
 
 def test_a_successful_sign_in_clears_the_failures(api: Api, ticker: Ticker) -> None:
     for _ in range(4):
-        assert _sign_in(api, "clerk", "wrong").status_code == 401
-    assert _sign_in(api, "CLERK", "wrong").status_code == 401  # the same name's fifth failure
-    assert _sign_in(api, "clerk", PASSWORD).status_code == 429
+        assert api.sign_in_form("clerk", "wrong").status_code == 401
+    assert api.sign_in_form("CLERK", "wrong").status_code == 401  # the same name's fifth failure
+    assert api.sign_in_form("clerk", PASSWORD).status_code == 429
     ticker.t += 15 * 60
-    assert _sign_in(api, "clerk", PASSWORD).status_code == 200
+    assert api.sign_in_form("clerk", PASSWORD).status_code == 200
     for _ in range(4):
-        assert _sign_in(api, "clerk", "wrong").status_code == 401
-    assert _sign_in(api, "clerk", PASSWORD).status_code == 200  # clears the four
+        assert api.sign_in_form("clerk", "wrong").status_code == 401
+    assert api.sign_in_form("clerk", PASSWORD).status_code == 200  # clears the four
     for _ in range(5):
-        assert _sign_in(api, "clerk", "wrong").status_code == 401
-    assert _sign_in(api, "clerk", "wrong").status_code == 429
+        assert api.sign_in_form("clerk", "wrong").status_code == 401
+    assert api.sign_in_form("clerk", "wrong").status_code == 429
 
 
 def test_unknown_names_are_throttled_like_known_ones(api: Api, ticker: Ticker) -> None:
     for _ in range(5):
-        assert _sign_in(api, "nobody", "guess").status_code == 401
-    _throttled(_sign_in(api, "nobody", "guess"))
+        assert api.sign_in_form("nobody", "guess").status_code == 401
+    _throttled(api.sign_in_form("nobody", "guess"))
 
 
 def test_the_limiter_keeps_a_bounded_number_of_names() -> None:
@@ -259,7 +253,7 @@ def test_a_limiter_per_application(tmp_path) -> None:
     """Each app (server process) counts on its own; the default clock is wall-clock time."""
     one, two = Api(tmp_path / "one"), Api(tmp_path / "two")
     for _ in range(5):
-        assert _sign_in(one, "clerk", "wrong").status_code == 401
-    assert _sign_in(one, "clerk", PASSWORD).status_code == 429
-    assert _sign_in(two, "clerk", PASSWORD).status_code == 200
+        assert one.sign_in_form("clerk", "wrong").status_code == 401
+    assert one.sign_in_form("clerk", PASSWORD).status_code == 429
+    assert two.sign_in_form("clerk", PASSWORD).status_code == 200
     assert one.app.state.login_limiter is not two.app.state.login_limiter

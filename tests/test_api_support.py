@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from api.app import Services, build_services, create_app
-from api.auth import issue_token
+from api.auth import LoginLimiter, issue_token
 from engine.accounts import User, add_user, get_account
 from engine.clock import FixedClock
 from engine.definition.procedure import Field, Procedure
@@ -81,6 +81,15 @@ class Api:
         """Rows in `table`: what a refused request must leave unchanged."""
         with self.db.connect() as conn:
             return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+    def throttle_on(self, clock: Ticker) -> Ticker:
+        """The app's sign-in limiter runs on `clock`, which the test moves by hand."""
+        self.app.state.login_limiter = LoginLimiter(clock=clock)
+        return clock
+
+    def sign_in_form(self, name: str, password: str):
+        """POST /api/auth/token with a user name and password."""
+        return self.client.post("/api/auth/token", data={"username": name, "password": password})
 
     def h(self, user: str | None) -> dict[str, str]:
         return {} if user is None else {"Authorization": f"Bearer {self.tokens[user]}"}

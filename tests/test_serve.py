@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -22,7 +21,7 @@ from api.serve import worker_settings
 from engine.accounts import add_user
 from engine.settings import Settings
 from engine.store.connect import connect
-from tests.serving import stop
+from tests.serving import stop, wait_until_up
 
 PASSWORD = "correct horse battery staple"
 ROUNDS = 16  # fresh connections: SO_REUSEPORT spreads them over both workers
@@ -47,20 +46,6 @@ def _children(pid: int) -> list[int]:
         if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
             found.append(int(entry.name))
     return found
-
-
-def _wait_until_up(base: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"okno serve exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base}/openapi.json", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"okno serve did not answer within 90 s:\n{log.read_text()}")
 
 
 def _sign_in(base: str) -> str:
@@ -106,7 +91,7 @@ def _workers_sign_with_the_parents_key(tmp_path: Path, balancer: str) -> None:
              str(port), "--workers", "2", "--balancer", balancer, "--database", url],
             cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_until_up(base, server, log)
+        wait_until_up(base, server, log)
         key = secret_file.read_text(encoding="ascii").strip()
         tokens = [_sign_in(base) for _ in range(ROUNDS)]
         for token in tokens:  # signed by the parent's key, whichever worker signed it

@@ -37,35 +37,29 @@ def api(tmp_path) -> Api:
 
 @pytest.fixture
 def ticker(api: Api) -> Ticker:
-    ticker = Ticker()
-    api.app.state.login_limiter = LoginLimiter(clock=ticker)
-    return ticker
-
-
-def _sign_in(api: Api, name: str, password: str):
-    return api.client.post("/api/auth/token", data={"username": name, "password": password})
+    return api.throttle_on(Ticker())
 
 
 # ------------------------------------------------------------------------------- per address
 
 def test_one_address_is_held_back_whatever_the_names(api: Api, ticker: Ticker) -> None:
     for n in range(50):  # a fresh name each time: no name's own limit is ever reached
-        assert _sign_in(api, f"guess-{n}", "password").status_code == 401
+        assert api.sign_in_form(f"guess-{n}", "password").status_code == 401
         ticker.t += 1
-    refused = _sign_in(api, "clerk", PASSWORD)  # even a real user with the right password
+    refused = api.sign_in_form("clerk", PASSWORD)  # even a real user with the right password
     assert refused.status_code == 429 and refused.headers["content-type"] == "application/problem+json"
     assert "this address" in refused.json()["detail"] and "field" not in refused.json()
     assert int(refused.headers["retry-after"]) == 15 * 60 - 50
     ticker.t += 15 * 60 - 50  # the first guess leaves the window
-    assert _sign_in(api, "clerk", PASSWORD).status_code == 200
+    assert api.sign_in_form("clerk", PASSWORD).status_code == 200
 
 
 def test_successful_sign_ins_do_not_count_against_the_address(api: Api, ticker: Ticker) -> None:
     for _ in range(60):  # an office behind one address signs in all morning
-        assert _sign_in(api, "clerk", PASSWORD).status_code == 200
+        assert api.sign_in_form("clerk", PASSWORD).status_code == 200
     for n in range(49):
-        assert _sign_in(api, f"typo-{n}", PASSWORD).status_code == 401
-    assert _sign_in(api, "supervisor", PASSWORD).status_code == 200
+        assert api.sign_in_form(f"typo-{n}", PASSWORD).status_code == 401
+    assert api.sign_in_form("supervisor", PASSWORD).status_code == 200
 
 
 def test_other_addresses_are_not_held_back() -> None:
@@ -92,8 +86,8 @@ def test_the_limits_are_the_settings(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("OKNO_SIGNIN_WINDOW_MINUTES", "30")
     api = Api(tmp_path)
     for n in range(2):
-        assert _sign_in(api, f"guess-{n}", "x").status_code == 401
-    refused = _sign_in(api, "clerk", PASSWORD)
+        assert api.sign_in_form(f"guess-{n}", "x").status_code == 401
+    refused = api.sign_in_form("clerk", PASSWORD)
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 15 * 60
     limiter = LoginLimiter.from_settings(Settings(signin_attempts=3, signin_name_attempts=7,
                                                   signin_address_attempts=11,
@@ -107,11 +101,11 @@ def test_the_limits_are_the_settings(tmp_path, monkeypatch) -> None:
 def test_a_sign_in_finding_every_slot_taken_is_refused_at_once(api: Api, ticker: Ticker) -> None:
     checks = api.app.state.password_checks = PasswordChecks(1)
     with checks.slot():  # another sign-in is being checked
-        busy = _sign_in(api, "clerk", PASSWORD)
+        busy = api.sign_in_form("clerk", PASSWORD)
     assert busy.status_code == 429 and busy.headers["retry-after"] == "1"
     assert "busy" in busy.json()["detail"]
     assert api.app.state.login_limiter._failures == {}  # it cost nothing, so it counts for nothing
-    assert _sign_in(api, "clerk", PASSWORD).status_code == 200  # the slot is free again
+    assert api.sign_in_form("clerk", PASSWORD).status_code == 200  # the slot is free again
 
 
 def test_the_sign_in_page_shares_the_limits_and_the_slots(api: Api, ticker: Ticker) -> None:
@@ -128,7 +122,7 @@ def test_the_sign_in_page_shares_the_limits_and_the_slots(api: Api, ticker: Tick
         assert post(f"guess-{n}", "password").status_code == 401
     held = post("clerk", PASSWORD)  # the page counts per address like the token route
     assert held.status_code == 429 and "Слишком много неудачных попыток" in held.text
-    assert _sign_in(api, "clerk", PASSWORD).status_code == 429  # one count for both faces
+    assert api.sign_in_form("clerk", PASSWORD).status_code == 429  # one count for both faces
 
 
 class CountingHasher(argon2.PasswordHasher):
