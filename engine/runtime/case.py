@@ -26,6 +26,7 @@ from engine.definition.procedure import BUILTIN_NAMES, Procedure
 from engine.definition.validation import RESERVED_FIELD_IDS
 from engine.errors import Forbidden, InvalidInput, NotAllowed, NotFound
 from engine.expressions import ExpressionError
+from engine.notices.drafts import NoticeDraft
 from engine.process.specs import load_spec, new_workflow
 from engine.process.specs import step_kind as drawn_step_kind
 from engine.runtime.forms import MAX_INTEGER, check_text, clean_form
@@ -69,6 +70,7 @@ class Case:
     ready_before: dict[str, Task] = field(default_factory=dict)
     ready_after: dict[str, Task] | None = None  # set by the unit of work when it wrote the case
     timers_before: list[tuple[str, datetime]] = field(default_factory=list)
+    notices: list[NoticeDraft] = field(default_factory=list)  # stored with the command's event
 
     def __post_init__(self) -> None:
         if self.new:  # a workflow not started yet: no task is ready, no timer waits
@@ -123,6 +125,7 @@ class Case:
         workflow.script_engine = workflow_state.script_engine()
         row = {
             "id": str(uuid.uuid4()), "number": proc.number, "version": proc.version,
+            "type": "procedure", "reg_number": None, "kind": None, "topic": None,
             "status": CaseStatus.OPEN.value, "outcome": None, "ground": None, "applicant": applicant,
             "applicant_user": applicant_user, "channel": channel,
             "authority": authority, "category": category, "exempt": bool(exempt),

@@ -162,6 +162,7 @@ class UnitOfWork:
             opened_tasks=case.task_rows(opened, values.get("due_date", row["due_date"])),
             assign=case.assign, timers=timers, documents=case.documents,
             tasks_due=case.changes["due_date"] if "due_date" in case.changes and not case.new else None,
+            notices=case.notices,
         )
         # The event records what the write changes (its effects), so the facts can be recomputed.
         write.event = self.events.new_event(row["id"], version, row["last_hash"], case.now, case.actor,

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from engine.errors import Conflict
 from engine.statuses import DocumentStatus, TaskStatus
 from engine.store.fast_path import for_engine
-from engine.store.tables import case_documents, cases, events, tasks, timers
+from engine.store.tables import case_documents, cases, events, notices, outbox, tasks, timers
 
 
 def _p(name: str, column) -> Any:
@@ -68,6 +68,8 @@ _STATEMENTS = {
              updated_at=_p("updated_at", case_documents.c.updated_at),
              actor=_p("actor", case_documents.c.actor)),
     "insert_document": insert(case_documents),
+    "insert_notice": insert(notices),
+    "insert_outbox": insert(outbox),
 }
 
 
@@ -87,6 +89,7 @@ class CaseWrite:
     timers: list[tuple[str, datetime]] | None = None  # the case's waiting timers, when they changed
     documents: dict[str, str] = field(default_factory=dict)  # document id -> status
     tasks_due: date | None = None  # a new due date for the case's open tasks
+    notices: list[Any] = field(default_factory=list)  # engine.notices.drafts.NoticeDraft
 
 
 class CaseRows:
@@ -153,6 +156,16 @@ class CaseRows:
                     sql["insert_document"].run(cur, {**doc, "case_id": case_id, "document": document})
             if w.tasks_due is not None:
                 sql["task_due"].run(cur, {"_case": case_id, "due_date": w.tasks_due})
+            for notice in w.notices:
+                sql["insert_notice"].run(cur, {
+                    "id": notice.id, "case_id": case_id, "kind": notice.kind, "title": notice.title,
+                    "body": notice.body, "recipient": notice.recipient, "created_at": w.at,
+                    "due_by": notice.due_by})
+                if notice.recipient:
+                    sql["insert_outbox"].run(cur, {
+                        "notice_id": notice.id, "address": notice.recipient, "status": "pending",
+                        "attempts": 0, "next_attempt_at": w.at, "last_error": None,
+                        "sent_at": None, "message_id": None})
 
     def _update_case(self, columns: tuple[str, ...]):
         """UPDATE of exactly these columns (unchanged indexed columns cost index writes)."""

@@ -11,7 +11,8 @@ Layout, chosen after measuring (see docs/engine.md):
   command); `audit_ledger` marks where the old unkeyed chains end; `case_documents` the
   checklist state.
 - `users` and `idempotency` hold the accounts and the remembered answers to retried commands;
-  `saved_filters` each user's named work-list filters.
+  `saved_filters` each user's named work-list filters; `notices` and `outbox` the notices
+  a case's commands generated and their delivery.
 """
 from __future__ import annotations
 
@@ -55,6 +56,14 @@ cases = Table(
     Column("id", String(36), primary_key=True),
     Column("number", String(32), nullable=False),
     Column("version", String(64), ForeignKey("procedure_versions.version"), nullable=False),
+    # What the definition runs: an administrative procedure (Law 433-З), a citizen's appeal
+    # (Law 300-З) or an entry in the book of remarks and suggestions. Set from the definition.
+    Column("type", String(16), nullable=False, server_default="procedure"),
+    # The registration number given on the day of receipt (unique), and for appeals their kind
+    # (statement, proposal, complaint) and topic (the definition's list of subject categories).
+    Column("reg_number", String(40)),
+    Column("kind", String(16)),
+    Column("topic", String(64)),
     Column("status", String(16), nullable=False),
     Column("outcome", String(16)),
     Column("ground", String(64)),
@@ -100,6 +109,8 @@ cases = Table(
     # procedure from the index alone; decisions by month of closing.
     Index("ix_cases_authority_status_due", "authority", "status", "due_date", "number"),
     Index("ix_cases_authority_closed", "authority", "closed_at"),
+    Index("ux_cases_reg_number", "reg_number", unique=True),
+    Index("ix_cases_type_authority_started", "type", "authority", "started_at"),
 )
 
 tasks = Table(
@@ -174,6 +185,38 @@ case_documents = Table(
     Column("status", String(16), nullable=False),  # presented, requested, received
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("actor", String(128), nullable=False),
+)
+
+
+# Notices are documents (Law 300-З, Law 433-З): generated from the definition's notice texts and
+# the case by the command that requires them, stored in the same transaction as its audit event,
+# printable, and delivered by the worker through `outbox` (engine/notices/).
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("kind", String(64), nullable=False),  # the id of the notice in the definition
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("recipient", String(254)),  # the e-mail address it goes to, when the applicant gave one
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("due_by", Date),  # the last day the law allows for sending it
+)
+
+# One row per notice to deliver: claimed by a worker, retried with back-off, sent once.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("notice_id", String(36), ForeignKey("notices.id"), primary_key=True),
+    Column("address", String(254), nullable=False),
+    Column("status", String(16), nullable=False),  # pending, sending, sent, failed
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("message_id", String(255)),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
 )
 
 
