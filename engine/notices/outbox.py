@@ -38,7 +38,7 @@ from engine.errors import InvalidInput, NotAllowed, NotFound
 from engine.notices import mail
 from engine.notices.mail import DeliveryError, SmtpConfig
 from engine.statuses import OutboxStatus
-from engine.store.tables import notices, outbox
+from engine.store.tables import cases, notices, outbox
 
 log = logging.getLogger("okno.notices")
 
@@ -220,12 +220,19 @@ def finish(db: Engine, claimed: Claimed, now: datetime, error: str | None,
     return status
 
 
-def retry(db: Engine, notice_id: str, now: datetime) -> None:
+def retry(db: Engine, notice_id: str, now: datetime, authority: str | None = None) -> None:
     """Give a `failed` notice a fresh set of attempts, the first at once; its last error stays
-    until an attempt succeeds. NotFound: no such row; NotAllowed: the row has not failed."""
+    until an attempt succeeds. NotFound: no such row (or, given `authority`, none of a case of
+    that authority); NotAllowed: the row has not failed."""
     now = now.astimezone(UTC)
+    stmt = (select(outbox.c.status)
+            .select_from(outbox.join(notices, notices.c.id == outbox.c.notice_id)
+                         .join(cases, cases.c.id == notices.c.case_id))
+            .where(outbox.c.notice_id == notice_id))
+    if authority is not None:
+        stmt = stmt.where(cases.c.authority == authority)
     with db.execution_options(okno_write=True).begin() as conn:
-        status = conn.execute(select(outbox.c.status).where(outbox.c.notice_id == notice_id)).scalar()
+        status = conn.execute(stmt).scalar()
         if status is None:
             raise NotFound(f"no notice {notice_id} in the outbox", field="notice_id")
         if status != OutboxStatus.FAILED:
