@@ -13,8 +13,12 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.notices.drafts import NoticeDraft, draft
+from engine.notices.mail import SmtpConfig
+from engine.notices.outbox import Outbox, Round
 from engine.runtime.commands import Cases
 from engine.store.tables import outbox
+from tests.smtp_server import free_port
+from tests.test_api_support import Api
 
 
 @dataclass(frozen=True)
@@ -60,3 +64,18 @@ def notify(cases: Cases, case_id: str, *drafts: NoticeDraft, actor: str = "clerk
 def outbox_row(db, notice_id: str) -> dict[str, Any]:
     with db.connect() as conn:
         return dict(conn.execute(select(outbox).where(outbox.c.notice_id == notice_id)).one()._mapping)
+
+
+def noticed(api: Api, *drafts: NoticeDraft, user: str = "clerk", account: str | None = "ivan",
+            number: str = "1.1.7") -> str:
+    """A case registered over the API by `user` and withdrawn by a command recording `drafts`."""
+    case_id = api.start(number, user=user, account=account)["id"]
+    notify(api.services.cases, case_id, *drafts)
+    return case_id
+
+
+def fail_all(api: Api) -> Round:
+    """One round against a port nobody listens on, with one attempt allowed: every due notice
+    fails for good."""
+    dead = SmtpConfig(host="127.0.0.1", port=free_port(), sender="okno@example.by", timeout=2)
+    return Outbox(api.db, dead, attempts=1).deliver(api.services.cases.now)

@@ -6,32 +6,14 @@ from datetime import datetime
 
 import pytest
 
-from engine.notices.mail import SmtpConfig
-from engine.notices.outbox import Outbox, Round
-from tests.notices_support import ADDRESS, notify, outbox_row, reply
-from tests.smtp_server import free_port
+from engine.notices.outbox import Round
+from tests.notices_support import ADDRESS, fail_all, noticed, outbox_row, reply
 from tests.test_api_support import ORG_A, Api
-
-NUMBER = "1.1.7"
 
 
 @pytest.fixture
 def api(tmp_path) -> Api:
     return Api(tmp_path)
-
-
-def noticed(api: Api, *drafts, user: str = "clerk", account: str | None = "ivan") -> str:
-    case_id = api.start(NUMBER, user=user, account=account)["id"]
-    notify(api.services.cases, case_id, *drafts)
-    return case_id
-
-
-def fail_all(api: Api) -> Round:
-    """One round against a port nobody listens on, with one attempt allowed: every due notice
-    fails for good."""
-    dead = SmtpConfig(host="127.0.0.1", port=free_port(), sender="okno@example.by", timeout=2)
-    return Outbox(api.db, dead, attempts=1).deliver(api.services.cases.now)
-
 
 def test_a_cases_notices_are_for_whoever_may_see_the_case(api: Api) -> None:
     case_id = noticed(api, reply())

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import check_accessible, screenshot, sign_in
-from tests.notices_support import ADDRESS, notify, outbox_row, reply
+from tests.notices_support import ADDRESS, fail_all, noticed, outbox_row, reply
 from tests.pages_support import post_form, sign_in_client
 from tests.test_api_support import Api
-from tests.test_notices_api import fail_all, noticed
 from tests.test_pages_print import get, text_of
 
 
