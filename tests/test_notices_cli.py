@@ -17,22 +17,23 @@ runner = CliRunner()
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("OKNO_AUDIT_KEY", AUDIT_KEY)
     monkeypatch.setenv("OKNO_AUDIT_CHECKPOINTS", str(tmp_path / "checkpoints"))
-    monkeypatch.setenv("OKNO_DATABASE_URL", f"sqlite:///{tmp_path / 'okno.db'}")
     monkeypatch.setenv("OKNO_SMTP_FROM", "okno@example.by")
     monkeypatch.setenv("OKNO_SMTP_TIMEOUT", "5")
     return monkeypatch
 
 
-def noticed(tmp_path) -> tuple[Engine, str]:
-    """A notice generated now (the engine's clock is in the past: it is due at once)."""
+def noticed(tmp_path, env) -> tuple[Engine, str]:
+    """A notice generated now (the engine's clock is in the past: it is due at once), in the
+    database the commands use."""
     eng = Engine(tmp_path / "okno.db")
     notice = reply()
     notify(eng.cases, eng.start("1.1.5"), notice)
+    env.setenv("OKNO_DATABASE_URL", eng.db.url.render_as_string(hide_password=False))
     return eng, notice.id
 
 
 def test_the_worker_sends_through_the_configured_server(tmp_path, env):
-    eng, notice_id = noticed(tmp_path)
+    eng, notice_id = noticed(tmp_path, env)
     server = SmtpServer().start()
     try:
         env.setenv("OKNO_SMTP_HOST", "127.0.0.1")
@@ -50,7 +51,7 @@ def test_the_worker_sends_through_the_configured_server(tmp_path, env):
 
 
 def test_without_a_server_the_worker_sends_nothing(tmp_path, env):
-    eng, notice_id = noticed(tmp_path)
+    eng, notice_id = noticed(tmp_path, env)
     assert runner.invoke(app, ["worker", "--once"]).exit_code == 0
     assert outbox_row(eng.db, notice_id)["status"] == "pending"
     listed = runner.invoke(app, ["notices", "list"])
@@ -58,7 +59,7 @@ def test_without_a_server_the_worker_sends_nothing(tmp_path, env):
 
 
 def test_a_failed_notice_is_listed_and_retried(tmp_path, env):
-    eng, notice_id = noticed(tmp_path)
+    eng, notice_id = noticed(tmp_path, env)
     env.setenv("OKNO_SMTP_HOST", "127.0.0.1")
     env.setenv("OKNO_SMTP_PORT", str(free_port()))  # nobody listens: connection refused
     env.setenv("OKNO_NOTICE_ATTEMPTS", "1")

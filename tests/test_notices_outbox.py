@@ -185,7 +185,8 @@ def test_concurrent_sweeps_send_every_notice_once(tmp_path, smtp):
     case_id = eng.start("1.1.5")
     drafts = [reply() for _ in range(30)]
     notify(eng.cases, case_id, *drafts)
-    boxes = [Outbox(connect(f"sqlite:///{tmp_path / 'okno.db'}"), config(smtp)) for _ in range(3)]
+    url = eng.db.url.render_as_string(hide_password=False)  # each worker its own connections
+    boxes = [Outbox(connect(url), config(smtp)) for _ in range(3)]
     ready = threading.Barrier(len(boxes))
     rounds: list[Round] = []
 
