@@ -137,6 +137,37 @@ def test_a_server_that_is_down_is_retried_and_the_notice_goes_out_when_it_is_bac
     assert len(smtp.messages()) == 1
 
 
+def several(eng: Engine, n: int) -> list[str]:
+    case_id = eng.start("1.1.5")
+    drafts = [reply() for _ in range(n)]
+    notify(eng.cases, case_id, *drafts)
+    return [d.id for d in drafts]
+
+
+def test_a_server_that_is_down_costs_one_attempt_per_round_not_one_per_notice(eng, smtp):
+    ids = several(eng, 3)
+    box = Outbox(eng.db, config(smtp))
+    smtp.stop()
+    assert box.deliver(eng.cases.now) == Round(retrying=1)  # the others were not tried
+    assert sorted(outbox_row(eng.db, i)["attempts"] for i in ids) == [0, 0, 1]
+    smtp.start()
+    eng.clock.advance(minutes=1)
+    assert box.deliver(eng.cases.now) == Round(sent=3)
+
+
+def test_a_refused_message_does_not_stop_the_round(eng, smtp):
+    several(eng, 3)
+    smtp.refuse(1, "550 5.1.1 Mailbox unavailable", "rcpt")
+    assert Outbox(eng.db, config(smtp)).deliver(eng.cases.now) == Round(sent=2, retrying=1)
+
+
+def test_a_round_claims_no_new_notice_once_its_time_is_spent(eng, smtp):
+    several(eng, 3)
+    box = Outbox(eng.db, config(smtp), budget=0)  # spent after the first
+    assert [box.deliver(eng.cases.now) for _ in range(4)] == [Round(sent=1)] * 3 + [Round()]
+    assert len(smtp.messages()) == 3
+
+
 def test_after_the_last_attempt_a_notice_fails_visibly_until_retried(eng, smtp, caplog):
     notice_id = one_notice(eng)
     box = Outbox(eng.db, config(smtp), attempts=2)

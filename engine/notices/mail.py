@@ -27,7 +27,14 @@ DEFAULT_TIMEOUT = 30.0  # seconds per network operation
 
 
 class DeliveryError(Exception):
-    """The server refused the message or could not be reached; the text says what it answered."""
+    """The server refused the message or could not be reached; the text says what it answered.
+    `server_failed`: the failure is the server's, not this message's (it cannot be reached, its
+    TLS or login failed, it refused the sender or closed the connection, it answered 421), so
+    the next message would fail the same way."""
+
+    def __init__(self, text: str, *, server_failed: bool) -> None:
+        super().__init__(text)
+        self.server_failed = server_failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +82,14 @@ def send(config: SmtpConfig, message: EmailMessage) -> None:
                 smtp.login(config.user, config.password or "")
             refused = smtp.send_message(message, from_addr=parseaddr(config.sender)[1])
     except smtplib.SMTPRecipientsRefused as exc:
-        raise DeliveryError(_answers(exc.recipients)) from None
-    except smtplib.SMTPResponseException as exc:
-        raise DeliveryError(_answer(exc.smtp_code, exc.smtp_error)) from None
+        raise DeliveryError(_answers(exc.recipients), server_failed=False) from None
+    except smtplib.SMTPResponseException as exc:  # sender refused, data refused, login, 421
+        mine = isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code != 421
+        raise DeliveryError(_answer(exc.smtp_code, exc.smtp_error), server_failed=not mine) from None
     except (smtplib.SMTPException, OSError) as exc:  # refused connection, timeout, TLS, protocol
-        raise DeliveryError(_bounded(f"{type(exc).__name__}: {exc}")) from None
+        raise DeliveryError(_bounded(f"{type(exc).__name__}: {exc}"), server_failed=True) from None
     if refused:  # one recipient only: never reached, kept for a message with more
-        raise DeliveryError(_answers(refused))
+        raise DeliveryError(_answers(refused), server_failed=False)
 
 
 def _answer(code: int, text: bytes | str) -> str:

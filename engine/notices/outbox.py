@@ -19,12 +19,18 @@ accepted a message and before step 3 committed leaves the row `sending`; when it
 another round sends it again, with the same Message-ID (`mail.message_id`), so the receiving side
 can drop the copy. The window is the time between the server's "250 OK" and one UPDATE.
 
+A round sends at most 100 rows and claims no new one after 60 s; it stops at the first failure
+that is the server's rather than the message's (unreachable, TLS, login, sender refused, 421):
+the rows after it would fail the same way, so they keep their attempts for the next sweep, and a
+dead server costs a sweep one timeout, not one per notice.
+
 No SMTP server configured (`smtp_host` unset): nothing is sent, rows stay `pending`, and the worker
 logs how many wait whenever that number changes; `/notices` and `okno notices list` show them.
 """
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +53,7 @@ BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=1)
 LEASE_MIN = timedelta(minutes=5)
 BATCH = 100  # rows one round sends at most; the rest wait for the next round
+ROUND_SECONDS = 60.0  # a round claims no new row after this long (the sweep has timers to fire)
 DUE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
 
 
@@ -92,18 +99,27 @@ class Outbox:
     mail: SmtpConfig | None
     attempts: int = DEFAULT_ATTEMPTS
     batch: int = BATCH
+    budget: float = ROUND_SECONDS  # a round claims no new row after this long
     _warned: int = 0  # the number of waiting rows last logged with no server configured
 
     def deliver(self, now: Callable[[], datetime]) -> Round:
-        """One round: send the due rows (at most `batch`), each claimed at `now()`."""
+        """One round: send the due rows (at most `batch`), each claimed at `now()`. The round
+        ends early when the server itself fails (the rest would fail the same way: they keep
+        their attempts) or after `budget` seconds, so that a slow or unreachable server never
+        holds up the sweep's timers for long."""
         if self.mail is None:
             return self._unconfigured()
         sent = retrying = failed = 0
-        for notice_id in due(self.db, now(), self.batch):
+        started = time.monotonic()
+        for index, notice_id in enumerate(due(self.db, now(), self.batch)):
+            if index and time.monotonic() - started > self.budget:
+                log.info("notices: the round's %.0f s are spent; the rest wait for the next sweep",
+                         self.budget)
+                break
             claimed = claim(self.db, notice_id, now(), self.mail, self.attempts)
             if claimed is None:  # another worker took it, or it ran out of attempts
                 continue
-            error, allowed = None, self.attempts
+            error, allowed, server_failed = None, self.attempts, False
             try:
                 message = mail.compose(claimed._asdict(), claimed.address, self.mail.sender,
                                        now().astimezone(UTC), claimed.message_id)
@@ -113,7 +129,7 @@ class Outbox:
                 try:
                     mail.send(self.mail, message)
                 except DeliveryError as exc:
-                    error = str(exc)
+                    error, server_failed = str(exc), exc.server_failed
             status = finish(self.db, claimed, now(), error, allowed)
             if status == OutboxStatus.SENT:
                 sent += 1
@@ -125,6 +141,10 @@ class Outbox:
                 retrying += 1
                 log.info("notice %s to %s: attempt %d failed (%s), retried later", notice_id,
                          claimed.address, claimed.attempts, error)
+            if server_failed:
+                log.warning("notices: the SMTP server failed (%s); the round stops, the rest "
+                            "wait for the next sweep", error)
+                break
         return Round(sent=sent, retrying=retrying, failed=failed)
 
     def _unconfigured(self) -> Round:
