@@ -155,6 +155,19 @@ def test_a_server_that_is_down_costs_one_attempt_per_round_not_one_per_notice(en
     assert box.deliver(eng.cases.now) == Round(sent=3)
 
 
+@pytest.mark.parametrize("settings,says", [
+    ({"starttls": True}, "STARTTLS extension not supported by server"),
+    ({"user": "okno", "password": "secret"}, "SMTP AUTH extension not supported by server"),
+])
+def test_a_server_without_the_tls_or_login_asked_for_is_not_sent_to(eng, smtp, settings, says):
+    """Nothing goes out in clear text when STARTTLS was asked for, nor without the login."""
+    notice_id = one_notice(eng)
+    assert Outbox(eng.db, config(smtp, **settings)).deliver(eng.cases.now) == Round(retrying=1)
+    assert says in outbox_row(eng.db, notice_id)["last_error"]
+    assert "secret" not in outbox_row(eng.db, notice_id)["last_error"]
+    assert smtp.messages() == []
+
+
 def test_a_refused_message_does_not_stop_the_round(eng, smtp):
     several(eng, 3)
     smtp.refuse(1, "550 5.1.1 Mailbox unavailable", "rcpt")
