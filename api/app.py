@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse
 from api import pages, problems
 from api.deps import Services, build_services
 from api.limits import BodyLimits
-from api.routes import auth, cases, catalog
+from api.routes import auth, cases, catalog, notices
 from api.schemas import Problem
 from engine.clock import SystemClock
 from engine.settings import Settings
@@ -57,6 +57,7 @@ def create_app(database_url: str | None = None, clock: SystemClock | None = None
     app.include_router(auth.router)
     app.include_router(catalog.router)
     app.include_router(cases.router)
+    app.include_router(notices.router)
     pages.install(app)
     _document_problems(app)
     _document_pages(app)

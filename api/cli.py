@@ -285,10 +285,12 @@ def worker(
     once: bool = typer.Option(False, "--once", help="Run one sweep and exit."),
     database: str = typer.Option(None, "--database", help=DATABASE_HELP),
 ) -> None:
-    """Fire due timers, mark overdue cases and checkpoint the audit log, forever (or --once)."""
+    """Fire due timers, mark overdue cases, checkpoint the audit log and send the notices due
+    (OKNO_SMTP_*), forever (or --once)."""
     import logging
 
     from engine.clock import SystemClock
+    from engine.notices.outbox import Outbox
     from engine.runtime.commands import Cases
     from engine.runtime.scheduler import run_worker, sweep
     from engine.store.connect import connect
@@ -301,11 +303,12 @@ def worker(
     db = connect(settings.database_url)
     cases = Cases(db, Versions(db, SystemClock(settings.timezone)),
                   calendar=default_calendar(settings.calendar_overrides), ledger=_ledger(settings))
+    outbox = Outbox(db, settings.smtp(), attempts=settings.notice_attempts)
     if once:
-        fired, marked = sweep(cases, settings.idempotency_retention)
+        fired, marked = sweep(cases, settings.idempotency_retention, outbox=outbox)
         typer.echo(f"fired {fired} timer(s), marked {marked} case(s) overdue")
         return
-    run_worker(cases, interval, retention=settings.idempotency_retention)
+    run_worker(cases, interval, retention=settings.idempotency_retention, outbox=outbox)
 
 
 @app.command("serve")
@@ -373,6 +376,61 @@ def user_list(
 
     for user in accounts.list_users(_connect(database)):
         typer.echo(f"{user.name}\t{user.role}\t{user.org}" + ("\tdisabled" if user.disabled else ""))
+
+
+notices_app = typer.Typer(no_args_is_help=True, help="Notices and their delivery (the outbox).")
+app.add_typer(notices_app, name="notices")
+
+
+@notices_app.command("list")
+def notices_list(
+    failed: bool = typer.Option(False, "--failed", help="Only the notices that failed for good."),
+    status: str = typer.Option(None, "--status", help="Only this status: pending, sending, sent, "
+                                                      "failed."),
+    limit: int = typer.Option(50, min=1, max=200, help="At most this many rows."),
+    database: str = typer.Option(None, "--database", help=DATABASE_HELP),
+) -> None:
+    """The outbox: how many notices are in each status, then the rows asked for (by default the
+    ones that need attention: failed, or waiting after a failed attempt), tab-separated."""
+    from engine.read.notices import outbox_counts, outbox_rows
+    from engine.statuses import OutboxStatus
+
+    if failed:
+        status = OutboxStatus.FAILED.value
+    if status is not None and status not in set(OutboxStatus):
+        typer.echo(f"error: --status must be one of {', '.join(OutboxStatus)}, not {status!r}",
+                   err=True)
+        raise typer.Exit(code=2)
+    db = _connect(database)
+    n = outbox_counts(db)
+    typer.echo(f"outbox: {n['pending']} pending ({n['retrying']} after a failed attempt), "
+               f"{n['sending']} sending, {n['sent']} sent, {n['failed']} failed")
+    rows = outbox_rows(db, status=status, errors_only=status is None, limit=limit)
+    for row in rows:
+        when = row["sent_at"] if row["status"] == OutboxStatus.SENT else row["next_attempt_at"]
+        typer.echo("\t".join(str(v) for v in (
+            row["notice_id"], row["status"], f"attempts {row['attempts']}", row["address"],
+            when.isoformat(sep=" ", timespec="seconds"), row["reg_number"] or row["case_id"],
+            " ".join((row["last_error"] or "-").split()))))
+
+
+@notices_app.command("retry")
+def notices_retry(
+    notice_id: str = typer.Argument(..., metavar="ID", help="The notice's id (okno notices list)."),
+    database: str = typer.Option(None, "--database", help=DATABASE_HELP),
+) -> None:
+    """Send a failed notice again: a fresh set of attempts, the first at the next sweep."""
+    from datetime import UTC, datetime
+
+    from engine.errors import OknoError
+    from engine.notices.outbox import retry
+
+    try:
+        retry(_connect(database), notice_id, datetime.now(UTC))
+    except OknoError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"notice {notice_id} will be sent at the worker's next sweep")
 
 
 def _member_check(settings: Settings, role: str, org: str) -> None:

@@ -455,6 +455,68 @@ class EventsOut(BaseModel):
     events: list[EventOut]
 
 
+# ------------------------------------------------------------------------------------ notices
+
+OutboxStatusOut = Literal["pending", "sending", "sent", "failed"]
+
+
+class NoticeDelivery(BaseModel):
+    """The notice's e-mail delivery through the outbox (engine/notices/outbox.py)."""
+
+    status: OutboxStatusOut
+    attempts: int = Field(description="attempts started (since the last retry)")
+    next_attempt_at: datetime = Field(description="pending: the next attempt; sending: the "
+                                                  "end of the worker's lease")
+    last_error: str | None = Field(None, description="what the server answered to the last "
+                                                     "failed attempt")
+    sent_at: datetime | None = None
+    message_id: str | None = None
+
+
+class NoticeOut(BaseModel):
+    id: str
+    kind: str = Field(description="the notice's id in the definition")
+    title: str
+    recipient: str | None = Field(None, description="the e-mail address; null: printed")
+    created_at: datetime
+    due_by: date | None = Field(None, description="the last day the law allows for sending it")
+    href: str = Field(description="the printable page")
+    delivery: NoticeDelivery | None = Field(None, description="null: not sent by e-mail")
+
+
+class NoticesOut(BaseModel):
+    case_id: str
+    notices: list[NoticeOut]
+
+
+class OutboxRow(NoticeDelivery):
+    notice_id: str
+    case_id: str
+    reg_number: str | None = None
+    authority: str
+    title: str
+    address: str
+    created_at: datetime
+    href: str
+
+
+class OutboxCounts(BaseModel):
+    pending: int
+    sending: int
+    sent: int
+    failed: int
+    retrying: int = Field(description="pending after a failed attempt")
+
+
+class OutboxOut(BaseModel):
+    """One organisation's notices in the outbox (an auditor's: every organisation's)."""
+
+    smtp_configured: bool = Field(description="false: nothing is sent until OKNO_SMTP_HOST is set")
+    counts: OutboxCounts
+    items: list[OutboxRow] = Field(description="failed, and pending after a failed attempt; the "
+                                               "next attempt soonest first")
+
+
 # ----------------------------------------------------------------------------------- commands
 
 class Complete(Request):

@@ -32,6 +32,7 @@ from api.auth import load_secret
 from api.deps import build_services
 from api.limits import limited_protocol, open_files_for
 from engine import accounts
+from engine.notices.outbox import Outbox
 from engine.runtime.scheduler import run_worker
 from engine.settings import Settings
 
@@ -202,9 +203,10 @@ def run_demo(settings: Settings, host: str = "127.0.0.1", port: int = 8000,
     print(demo_banner(host, port), flush=True)
     app = create_app(services_=svc)
     stop = threading.Event()
+    outbox = Outbox(svc.db, settings.smtp(), attempts=settings.notice_attempts)
     worker = threading.Thread(target=run_worker, name="okno-worker", daemon=True,
                               args=(svc.cases, worker_interval, stop,
-                                    settings.idempotency_retention))
+                                    settings.idempotency_retention, outbox))
     worker.start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options(settings))

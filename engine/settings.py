@@ -20,8 +20,12 @@ from engine.audit.keys import DEFAULT_KEY_FILE, load_keyring
 from engine.audit.ledger import DEFAULT_CHECKPOINTS, Ledger
 from engine.authorities.validation import DEFAULT_PATH as DEFAULT_AUTHORITIES
 from engine.clock import DEFAULT_ZONE
+from engine.errors import InvalidInput
 from engine.idempotency import DEFAULT_RETENTION
 from engine.money import DEFAULT_PATH as DEFAULT_BASE_UNITS
+from engine.notices.drafts import check_address
+from engine.notices.mail import DEFAULT_PORT, DEFAULT_SENDER, DEFAULT_TIMEOUT, SmtpConfig
+from engine.notices.outbox import DEFAULT_ATTEMPTS
 from engine.store.connect import DEFAULT_URL
 from engine.terms import DEFAULT_OVERRIDES_PATH
 
@@ -99,6 +103,33 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="largest request body")
     max_connections: int = Field(4096, ge=1, description="open connections per server process")
 
+    # Notices by e-mail (engine/notices/outbox.py): the worker sends them through this server.
+    smtp_host: str | None = Field(None, min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]-]+$",
+                                  description="the SMTP server notices are sent through (unset: "
+                                              "none is sent; they wait in the outbox)")
+    smtp_port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="its port")
+    smtp_user: str | None = Field(None, min_length=1, max_length=254,
+                                  description="the name to log in with (unset: no login)")
+    smtp_password: SecretStr | None = Field(None, description="the password to log in with")
+    smtp_starttls: bool = Field(False, description="switch to TLS (STARTTLS) before logging in, "
+                                                   "checking the server's certificate")
+    smtp_from: str = Field(DEFAULT_SENDER, min_length=3, max_length=254,
+                           description="the sender's address (From, and the Message-ID's domain)")
+    smtp_timeout: float = Field(DEFAULT_TIMEOUT, gt=0, le=300, allow_inf_nan=False,
+                                description="seconds one network operation with the server may take")
+    notice_attempts: int = Field(DEFAULT_ATTEMPTS, ge=1, le=100,
+                                 description="attempts at sending a notice before it is marked "
+                                             "failed (back-off 1 min doubling, at most 1 h)")
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        """One plain address (it goes into a header and the SMTP envelope)."""
+        try:
+            return check_address(value)
+        except InvalidInput:
+            raise ValueError("expected one e-mail address like okno@example.by") from None
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxies(cls, value: Any) -> Any:
@@ -123,6 +154,15 @@ class Settings(BaseSettings):
         key = self.audit_key.get_secret_value() if self.audit_key is not None else None
         return Ledger(load_keyring(key, self.audit_key_file), self.audit_checkpoints)
 
+    def smtp(self) -> SmtpConfig | None:
+        """Where the worker sends notices; None when no SMTP server is configured."""
+        if self.smtp_host is None:
+            return None
+        password = self.smtp_password.get_secret_value() if self.smtp_password is not None else None
+        return SmtpConfig(host=self.smtp_host, port=self.smtp_port, sender=self.smtp_from,
+                          user=self.smtp_user, password=password, starttls=self.smtp_starttls,
+                          timeout=self.smtp_timeout)
+
     @property
     def idempotency_retention(self) -> timedelta:
         return timedelta(hours=self.idempotency_hours)
@@ -138,6 +178,7 @@ def describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors(include_url=False):
         field = str(error["loc"][0]) if error["loc"] else "?"
-        shown = "" if field in ("secret_key", "audit_key") else f"={error.get('input')!r}"
+        secret = field in ("secret_key", "audit_key", "smtp_password")
+        shown = "" if secret else f"={error.get('input')!r}"
         lines.append(f"{variable(field)}{shown}: {error['msg']}")
     return "invalid setting: " + "; ".join(lines)

@@ -29,3 +29,10 @@ class DocumentStatus(StrEnum):
     PRESENTED = "presented"  # by the citizen
     REQUESTED = "requested"  # by the authority from another body
     RECEIVED = "received"  # the requested document arrived
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # waits for its next attempt (`next_attempt_at`); `last_error` if one failed
+    SENDING = "sending"  # claimed by a worker until its lease (`next_attempt_at`) runs out
+    SENT = "sent"  # the server accepted it
+    FAILED = "failed"  # every attempt allowed failed: an operator retries it or sends it otherwise

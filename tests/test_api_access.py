@@ -122,6 +122,9 @@ MATRIX: dict[str, tuple[Callable, tuple[int, ...]]] = {
                     (403, 200, 404, 403, 403, 403, 403)),
     "POST issue": (_case_command("issue", stage="issue"), (200, 200, 404, 403, 403, 403, 403)),
     "POST close": (_case_command("close", stage="withdrawn"), (200, 200, 404, 403, 403, 403, 403)),
+    "GET /api/cases/{id}/notices": (_read("/api/cases/{case}/notices"),
+                                    (200, 200, 404, 200, 404, 200, 403)),
+    "GET /api/outbox": (_read("/api/outbox"), (403, 200, 403, 403, 403, 200, 403)),
 }
 
 ROWS = [pytest.param(route, user, statuses[i], id=f"{route}-{user}")
@@ -145,7 +148,8 @@ def test_every_route_needs_a_token(api: Api) -> None:
         for method in operations:
             if path == "/api/auth/token":
                 continue
-            url = path.format(case_id="c1", task_id="t1", doc_id="d1", number=PROC.number)
+            url = path.format(case_id="c1", task_id="t1", doc_id="d1", number=PROC.number,
+                              notice_id="n1")
             for headers in ({}, {"Authorization": "Bearer not-a-token"}):
                 r = api.client.request(method.upper(), url, headers=headers, json={})
                 assert r.status_code == 401, (method, url, r.text)

@@ -14,6 +14,7 @@ from api.app import app_from_env
 from api.cli import app as cli
 from api.deps import build_services
 from engine.clock import DEFAULT_ZONE, FixedClock, SystemClock
+from engine.notices.mail import SmtpConfig
 from engine.settings import DEFAULT_CATALOG, Settings, SettingsError, variable
 from engine.terms import DEFAULT_OVERRIDES_PATH
 from tests.test_api_support import Api
@@ -42,6 +43,9 @@ def test_the_documented_defaults(clean_env) -> None:
             s.signin_address_attempts, s.signin_hashes, s.trusted_proxies) == (15, 5, 100, 50, 2, ())
     assert (s.header_timeout_seconds, s.body_timeout_seconds, s.keep_alive_seconds,
             s.max_body_bytes, s.max_connections) == (10, 30, 5, 1024 * 1024, 4096)
+    assert s.smtp_host is None and s.smtp() is None  # no server: notices wait in the outbox
+    assert (s.smtp_port, s.smtp_from, s.smtp_starttls, s.smtp_timeout, s.notice_attempts) == (
+        25, "okno@localhost", False, 30.0, 8)
 
 
 def test_every_setting_is_documented_in_the_operators_guide() -> None:
@@ -64,7 +68,11 @@ def test_each_variable_is_read(clean_env, tmp_path) -> None:
               "OKNO_MAX_CONNECTIONS": "100", "OKNO_AUDIT_KEY": "a" * 40,
               "OKNO_AUDIT_KEY_FILE": str(tmp_path / "audit.key"),
               "OKNO_AUDIT_CHECKPOINTS": str(tmp_path / "cp"),
-              "OKNO_AUTHORITIES": str(tmp_path / "a"), "OKNO_BASE_UNITS": str(tmp_path / "b.yaml")}
+              "OKNO_AUTHORITIES": str(tmp_path / "a"), "OKNO_BASE_UNITS": str(tmp_path / "b.yaml"),
+              "OKNO_SMTP_HOST": "mail.example.by", "OKNO_SMTP_PORT": "587",
+              "OKNO_SMTP_USER": "okno", "OKNO_SMTP_PASSWORD": "p" * 20, "OKNO_SMTP_STARTTLS": "true",
+              "OKNO_SMTP_FROM": "okno@example.by", "OKNO_SMTP_TIMEOUT": "12.5",
+              "OKNO_NOTICE_ATTEMPTS": "3"}
     assert set(values) == set(VARIABLES)
     for name, value in values.items():
         clean_env.setenv(name, value)
@@ -83,6 +91,10 @@ def test_each_variable_is_read(clean_env, tmp_path) -> None:
     assert s.audit_key is not None and "a" * 40 not in repr(s)
     assert (s.audit_key_file, s.audit_checkpoints) == (tmp_path / "audit.key", tmp_path / "cp")
     assert s.authorities == tmp_path / "a" and s.base_units == tmp_path / "b.yaml"
+    assert s.smtp() == SmtpConfig(host="mail.example.by", port=587, sender="okno@example.by",
+                                  user="okno", password="p" * 20, starttls=True, timeout=12.5)
+    assert "p" * 20 not in repr(s) and "p" * 20 not in repr(s.smtp())
+    assert s.notice_attempts == 3
 
 
 def test_an_empty_variable_counts_as_unset(clean_env) -> None:

@@ -8,7 +8,8 @@ from a CDN. Modules: `rendering` (templates, the page response, security headers
 sign-out), `desk` (the clerk's work list), `cases` (the case page
 and its actions), `tasks` (the task form), `commands` (what the clerk's pages share to run a
 command), `stand` (the public one-window information stand), `printables` (a case's
-receipt, decision notice and refusal for print), `dashboard` (the supervisor's figures,
+receipt, decision notice and refusal for print), `notices` (a case's notices for print, the
+outbox of notices for supervisors), `dashboard` (the supervisor's figures,
 reassigning tasks), `analyst` (the catalog: validation, definitions, diagrams, versions,
 diffs). `install(app)` mounts the static files and includes every page router.
 """
@@ -16,11 +17,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.pages import analyst, cases, dashboard, desk, front, printables, stand, tasks
+from api.pages import analyst, cases, dashboard, desk, front, notices, printables, stand, tasks
 from api.pages.rendering import install_handlers, mount_static
 
 ROUTERS = (front.router, desk.router, cases.router, tasks.router, stand.router,
-           printables.router, dashboard.router, analyst.router)
+           printables.router, notices.router, dashboard.router, analyst.router)
 
 
 def install(app: FastAPI) -> None:

@@ -30,7 +30,7 @@ from api.problems import ApiError
 from engine.accounts import User
 from engine.errors import InvalidInput, OknoError
 from engine.money import fee_on
-from engine.read import printables
+from engine.read import notices, printables
 from engine.read.case_page import case_page
 from engine.statuses import DocumentStatus
 
@@ -102,6 +102,7 @@ def page_context(request: Request, user: User, case_id: str) -> dict[str, Any]:
         "fee_byn": fee_on(svc.versions.get(case["version"]).fee, svc.base_units.get(),
                           _local_date(case["started_at"], svc.settings.timezone)),
         "printables": [kind for kind in printables.KINDS if printables.exists(case, kind)],
+        "notices": notices.case_notices(svc.db, case_id),
         "may_withdraw": active and staff,
         "may_suspend": staff and case["status"] == "open" and case["suspension_allowed"],
         "may_resume": staff and case["status"] == "suspended",

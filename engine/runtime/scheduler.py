@@ -1,6 +1,6 @@
 """The scheduler: fires due timers and marks overdue cases, found through indexes only (never by
-loading every case), forgets expired Idempotency-Keys and signs a checkpoint of the audit log;
-`run_worker` is its loop."""
+loading every case), forgets expired Idempotency-Keys, signs a checkpoint of the audit log and
+delivers the notices waiting in the outbox (engine/notices/outbox.py); `run_worker` is its loop."""
 from __future__ import annotations
 
 import logging
@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from engine import idempotency as keys
 from engine.errors import Conflict, NotAllowed, OknoError
+from engine.notices.outbox import Outbox, deliver_notices
 from engine.runtime.case import Case
 from engine.runtime.commands import Cases
 from engine.statuses import CaseStatus
@@ -62,15 +63,17 @@ def _each(cases: Cases, ids: list[str], command: Callable[[Case], None], actor: 
     return done
 
 
-def sweep(cases: Cases, retention: timedelta = keys.DEFAULT_RETENTION) -> tuple[int, int]:
+def sweep(cases: Cases, retention: timedelta = keys.DEFAULT_RETENTION, *,
+          outbox: Outbox | None = None) -> tuple[int, int]:
     """One round: (timers fired, cases marked overdue); Idempotency-Keys older than `retention`
-    are purged too, and the audit log is checkpointed."""
+    are purged too, the audit log is checkpointed and the notices due are sent (`outbox`)."""
     fired = fire_due_timers(cases)
     marked = mark_overdue(cases)
     if fired or marked:
         log.info("fired %d timer(s), marked %d case(s) overdue", fired, marked)
     purge_idempotency_keys(cases, retention)
     checkpoint_audit_log(cases)
+    deliver_notices(outbox, cases.now)
     return fired, marked
 
 
@@ -91,13 +94,14 @@ def purge_idempotency_keys(cases: Cases, retention: timedelta = keys.DEFAULT_RET
 
 
 def run_worker(cases: Cases, interval: float = 30.0, stop: threading.Event | None = None,
-               retention: timedelta = keys.DEFAULT_RETENTION) -> None:
+               retention: timedelta = keys.DEFAULT_RETENTION, outbox: Outbox | None = None) -> None:
     """Sweep every `interval` seconds until `stop` is set; a failed round is logged and retried.
-    `retention`: how long Idempotency-Keys are kept (the `idempotency_hours` setting)."""
+    `retention`: how long Idempotency-Keys are kept (the `idempotency_hours` setting); `outbox`:
+    where notices are sent from (the `smtp_*` settings)."""
     stop = stop or threading.Event()
     while not stop.is_set():
         try:
-            sweep(cases, retention)
+            sweep(cases, retention, outbox=outbox)
         except Exception:  # keep the loop alive; the next round retries what failed
             log.exception("worker round failed")
         stop.wait(interval)

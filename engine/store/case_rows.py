@@ -165,7 +165,7 @@ class CaseRows:
                     sql["insert_outbox"].run(cur, {
                         "notice_id": notice.id, "address": notice.recipient, "status": "pending",
                         "attempts": 0, "next_attempt_at": w.at, "last_error": None,
-                        "sent_at": None, "message_id": None})
+                        "sent_at": None, "message_id": None, "claim": None})
 
     def _update_case(self, columns: tuple[str, ...]):
         """UPDATE of exactly these columns (unchanged indexed columns cost index writes)."""

@@ -205,6 +205,8 @@ notices = Table(
 )
 
 # One row per notice to deliver: claimed by a worker, retried with back-off, sent once.
+# `status`: pending (waiting, perhaps after a failed attempt: `last_error`), sending (claimed),
+# sent, failed (after the last attempt allowed; `okno notices retry` sets it pending again).
 outbox = Table(
     "outbox",
     metadata,
@@ -216,6 +218,9 @@ outbox = Table(
     Column("last_error", Text),
     Column("sent_at", DateTime(timezone=True)),
     Column("message_id", String(255)),
+    # The token of the worker sending it (status `sending`, until `next_attempt_at`: its lease);
+    # only that worker may record the outcome (engine/notices/outbox.py).
+    Column("claim", String(36)),
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )
 

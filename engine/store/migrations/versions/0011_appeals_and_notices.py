@@ -60,6 +60,10 @@ def downgrade() -> None:
     op.drop_table('notices')
     op.drop_index('ix_cases_type_authority_started', table_name='cases')
     op.drop_index('ux_cases_reg_number', table_name='cases')
-    with op.batch_alter_table('cases') as batch:
-        for column in ('topic', 'kind', 'reg_number', 'type'):
-            batch.drop_column(column)
+    # In place on SQLite (3.35+): a batch rebuild would drop `cases`, which its foreign keys
+    # refuse while tasks and events point at it.
+    for column in ('topic', 'kind', 'reg_number', 'type'):
+        if op.get_bind().dialect.name == 'sqlite':
+            op.execute(f'ALTER TABLE cases DROP COLUMN {column}')
+        else:
+            op.drop_column('cases', column)
