@@ -1,6 +1,29 @@
 """The scheduler: fires due timers and marks overdue cases, found through indexes only (never by
-loading every case), forgets expired Idempotency-Keys and signs a checkpoint of the audit log;
-`run_worker` is its loop."""
+loading every case), forgets expired Idempotency-Keys and sign-in counts, signs a checkpoint of
+the audit log and notes when it last swept; `run_worker` is its loop.
+
+Several workers at once. Each due case is *claimed* before it is worked on, in the transaction
+that does the work (`UnitOfWork.claim`): on PostgreSQL `SELECT … FOR UPDATE SKIP LOCKED` locks the
+case row and its due timers, re-checking that they are still due, and the case is read and
+written in that same transaction. A case another worker holds is skipped (not waited for); one it
+finished is no longer due when the lock is taken. So with N workers each timer fires and each
+overdue mark is written exactly once, the workers share the due cases between them, and a worker
+that dies mid-case leaves nothing claimed (its transaction is rolled back; no lease to expire).
+Row locks rather than a claim column with a lease: nothing to clean up after a crash, no clock to
+trust, no extra write per case. Under the claim, the write's own row-version check still stands
+(a clerk's command that got there first wins; the case is due again next round).
+
+SQLite has no row locks: one writer at a time is guaranteed by the database, and the claim only
+re-checks that the work is still due. The SQLite path is correct with one worker. With two, each
+timer still fires exactly once (the loser's write finds the row version moved: Conflict, nothing
+written), but both workers compute the same cases and half of that work is thrown away: run one.
+
+The other sweeps are safe with N workers too: the key and sign-in purges delete rows by a
+condition (a row two workers both pick is deleted once; the other deletes fewer), sealing a legacy
+case is guarded by its row version, and the audit checkpoint takes a file lock in its folder (two
+workers sharing a folder write one checkpoint at a time; workers on different hosts keep separate
+folders, each a complete record of its own).
+"""
 from __future__ import annotations
 
 import logging
@@ -24,34 +47,42 @@ WORKER = "system:worker"
 
 def fire_due_timers(cases: Cases, *, actor: str = WORKER, limit: int = 500) -> int:
     """Fire the timers due by the clock, found through the timers index; returns the cases in
-    which timers fired. A case that fails is logged and skipped: it never holds up others.
-    Timers of a suspended case wait until it is resumed."""
+    which timers fired (by this worker). A case that fails is logged and skipped: it never holds
+    up others. Timers of a suspended case wait until it is resumed (they are not picked)."""
     with cases.db.connect() as conn:
-        due = conn.execute(select(timers.c.case_id).where(timers.c.due_at < cases.now())
+        due = conn.execute(select(timers.c.case_id)
+                           .join(cases_table, cases_table.c.id == timers.c.case_id)
+                           .where(timers.c.due_at < cases.now(),
+                                  cases_table.c.status == CaseStatus.OPEN.value)
                            .group_by(timers.c.case_id).order_by(func.min(timers.c.due_at))
                            .limit(limit)).scalars().all()
     # A Conflict means a clerk's command won: the timer is still due and fires next round.
-    return _each(cases, due, Case.fire_timers, actor, quiet=(Conflict,), what="timers")
+    return _each(cases, due, "timers", Case.fire_timers, actor, quiet=(Conflict,), what="timers")
 
 
 def mark_overdue(cases: Cases, *, actor: str = WORKER, limit: int = 1000) -> int:
-    """Mark open cases whose due date has passed; found through the (status, overdue, due) index."""
+    """Mark open cases whose due date has passed; found through the (status, overdue, due) index.
+    Returns how many this worker marked."""
     c = cases_table.c
     with cases.db.connect() as conn:
         ids = conn.execute(select(c.id).where(
             c.status == CaseStatus.OPEN.value, c.overdue.is_(False), c.due_date < cases.clock.today(),
         ).limit(limit)).scalars().all()
-    return _each(cases, ids, Case.mark_overdue, actor, quiet=(Conflict, NotAllowed), what="overdue mark")
+    return _each(cases, ids, "overdue", Case.mark_overdue, actor, quiet=(Conflict, NotAllowed),
+                 what="overdue mark")
 
 
-def _each(cases: Cases, ids: list[str], command: Callable[[Case], None], actor: str, *,
+def _each(cases: Cases, ids: list[str], work: str, command: Callable[[Case], None], actor: str, *,
           quiet: tuple[type[OknoError], ...], what: str) -> int:
-    """Run `command` on each case, one unit of work each; returns how many were written. A case
-    that fails never holds up the others: `quiet` errors are expected races, others are logged."""
+    """Claim each case for `work` and run `command` on it, one unit of work each; returns how
+    many were written. A case no longer due or held by another worker is skipped; a case that
+    fails never holds up the others: `quiet` errors are expected races, others are logged."""
     done = 0
     for case_id in ids:
         try:
-            with cases.unit_of_work(actor) as uow:
+            with cases.unit_of_work(actor) as uow, uow.claim(work, case_id) as mine:
+                if not mine:
+                    continue
                 command(uow.cases.get(case_id))
                 uow.commit()
             done += 1

@@ -128,6 +128,13 @@ class UnitOfWork:
         self.seen.clear()  # uncommitted: nothing written, nothing put back in the live cache
         self._hold.__exit__(*exc)
 
+    def claim(self, work: str, case_id: str):
+        """Claim `case_id` for the scheduler's `work` ("timers" or "overdue") before reading it:
+        a context manager yielding whether the work is still due and no other worker holds it;
+        on PostgreSQL the case is then read and written in the claim's transaction
+        (`CaseRows.claim`)."""
+        return self.rows.claim(work, case_id, self.now, self.today)
+
     def commit(self) -> None:
         """Write every case the command changed (a no-op command writes and audits nothing)."""
         for case in self.seen:

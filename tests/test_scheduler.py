@@ -1,0 +1,148 @@
+"""Several scheduler workers at once (engine/runtime/scheduler.py): each due timer fires and each
+overdue mark is written exactly once, counted in the audit log.
+
+Three workers sweep the same 200 due cases at once, each with its own engine (its own connection
+pool, as separate processes have), started together by a barrier. On PostgreSQL (the suite's
+`OKNO_TEST_DATABASE_URL`, a fresh database per test) the claims are row locks; on SQLite (a real
+file, always run) one writer at a time and the row-version check keep it exactly once too.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, make_url, select, text
+
+from engine.clock import FixedClock
+from engine.runtime.commands import Cases
+from engine.runtime.scheduler import fire_due_timers, mark_overdue, sweep
+from engine.store.connect import connect
+from engine.store.tables import cases as cases_table
+from engine.store.tables import events, tasks, timers
+from engine.store.versions import Versions
+from tests.casework import catalog, ledger_for
+
+START = datetime(2025, 6, 18, 7, 0, tzinfo=UTC)
+CASES, WORKERS = 200, 3
+PG_URL = os.environ.get("OKNO_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database on the suite's server, dropped afterwards."""
+    if not PG_URL.startswith("postgresql"):
+        pytest.skip("OKNO_TEST_DATABASE_URL names no PostgreSQL server")
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"okno_sched_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def engine_on(url: str, ledger_path: Path, clock: FixedClock) -> Cases:
+    """A worker's own engine on `url` (own pool, own live-workflow cache)."""
+    db = connect(url)
+    versions = Versions(db, clock)
+    versions.publish(catalog().values())
+    return Cases(db, versions, clock, ledger=ledger_for(ledger_path))
+
+
+def due_cases(cases: Cases, count: int) -> list[str]:
+    """`count` cases of 2.2 past their intake: each waits on a 3-day timer, due in 5 days."""
+    proc = cases.versions.current("2.2")
+    ids = []
+    for n in range(count):
+        case_id = cases.start("2.2", applicant=f"applicant-{n}", channel=proc.channels[0],
+                              authority="org-1", actor="clerk-1")
+        with cases.db.connect() as conn:
+            intake = conn.execute(select(tasks.c.id).where(tasks.c.case_id == case_id,
+                                                           tasks.c.state == "open")).scalar_one()
+        cases.complete_task(case_id, intake, {}, actor="clerk-1")
+        ids.append(case_id)
+    return ids
+
+
+def sweep_at_once(workers: list[Cases], job) -> list[int]:
+    """Run `job(cases)` in one thread per worker, all released together; what each returned."""
+    barrier, results, errors = threading.Barrier(len(workers)), [0] * len(workers), []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = job(workers[i])
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(workers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    assert not any(t.is_alive() for t in threads)
+    return results
+
+
+def events_per_case(cases: Cases, action: str) -> dict[str, int]:
+    with cases.db.connect() as conn:
+        return dict(conn.execute(select(events.c.case_id, func.count()).where(
+            events.c.action == action).group_by(events.c.case_id)).all())
+
+
+def check_exactly_once(url: str, tmp_path: Path) -> None:
+    clock = FixedClock(START)
+    first = engine_on(url, tmp_path / "okno.db", clock)
+    ids = due_cases(first, CASES)
+    clock.advance(days=10)  # every timer is due and every case past its 5-day term
+    workers = [first] + [engine_on(url, tmp_path / "okno.db", clock) for _ in range(WORKERS - 1)]
+
+    fired = sweep_at_once(workers, fire_due_timers)
+    marked = sweep_at_once(workers, mark_overdue)
+
+    assert sum(fired) == CASES and sum(marked) == CASES  # each worker counts what it wrote
+    assert events_per_case(first, "timer") == dict.fromkeys(ids, 1)
+    assert events_per_case(first, "overdue") == dict.fromkeys(ids, 1)
+    with first.db.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(timers)).scalar_one() == 0
+        assert conn.execute(select(func.count()).where(cases_table.c.overdue.is_(True))).scalar_one() == CASES
+        reminders = conn.execute(select(func.count()).where(tasks.c.step == "remind")).scalar_one()
+    assert reminders == CASES  # one reminder task per fired timer, none twice
+    assert sweep_at_once(workers, sweep) == [(0, 0)] * WORKERS  # nothing is due any more
+    report = first.ledger.verify(first.db)
+    assert report.breaks == [] and report.checked == CASES
+
+
+def test_three_workers_on_postgresql_fire_each_timer_and_mark_each_case_once(pg_url, tmp_path):
+    check_exactly_once(pg_url, tmp_path)
+
+
+def test_three_workers_on_sqlite_fire_each_timer_and_mark_each_case_once(tmp_path):
+    """Correct, not efficient: the workers compute the same cases and the losers' writes conflict
+    (the scheduler's docstring: run one worker on SQLite)."""
+    check_exactly_once(f"sqlite:///{tmp_path / 'okno.db'}", tmp_path)
+
+
+def test_a_case_held_by_another_transaction_is_skipped_not_waited_for(pg_url, tmp_path):
+    """The claim skips a locked case: a worker never queues behind another one's case."""
+    clock = FixedClock(START)
+    cases = engine_on(pg_url, tmp_path / "okno.db", clock)
+    held, free = due_cases(cases, 2)
+    clock.advance(days=10)
+    with cases.db.connect() as other, other.begin():  # e.g. another worker mid-case
+        other.execute(select(cases_table.c.id).where(cases_table.c.id == held).with_for_update())
+        assert fire_due_timers(cases) == 1
+        assert mark_overdue(cases) == 1
+    assert events_per_case(cases, "timer") == {free: 1}
+    assert events_per_case(cases, "overdue") == {free: 1}
+    assert fire_due_timers(cases) == 1 and mark_overdue(cases) == 1  # released: its turn now
+    assert events_per_case(cases, "timer") == {free: 1, held: 1}
