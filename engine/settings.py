@@ -63,9 +63,6 @@ class Settings(BaseSettings):
                                     description="folder the signed checkpoints of the audit log "
                                                 "are written to (keep it off the database's disk)")
     token_minutes: int = Field(60, ge=1, description="lifetime of an access token")
-    account_cache_seconds: float = Field(5.0, ge=0, allow_inf_nan=False,
-                                         description="how long a server process trusts an "
-                                                     "account row it read (0: not at all)")
     idempotency_hours: int = Field(DEFAULT_RETENTION // timedelta(hours=1), ge=1,
                                    description="how long an Idempotency-Key is remembered")
     calendar_overrides: Path = Field(DEFAULT_OVERRIDES_PATH,
@@ -74,7 +71,7 @@ class Settings(BaseSettings):
     timezone: ZoneInfo = Field(DEFAULT_ZONE,
                                description="the zone whose dates legal terms count in")
 
-    # Signing in (api/auth.py): failed attempts counted per process within a sliding window.
+    # Signing in (api/auth.py): failed attempts counted in the database (engine.signin_throttle).
     signin_window_minutes: int = Field(15, ge=1, description="the window failed sign-ins are "
                                                              "counted in")
     signin_attempts: int = Field(5, ge=1, description="failed sign-ins for one name from one "

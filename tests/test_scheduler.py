@@ -8,15 +8,13 @@ file, always run) one writer at a time and the row-version check keep it exactly
 """
 from __future__ import annotations
 
-import os
-import secrets
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy import func, select
 
 from engine.clock import FixedClock
 from engine.runtime.commands import Cases
@@ -26,27 +24,16 @@ from engine.store.tables import cases as cases_table
 from engine.store.tables import events, tasks, timers
 from engine.store.versions import Versions
 from tests.casework import catalog, ledger_for
+from tests.postgres import fresh_database
 
 START = datetime(2025, 6, 18, 7, 0, tzinfo=UTC)
 CASES, WORKERS = 200, 3
-PG_URL = os.environ.get("OKNO_TEST_DATABASE_URL", "")
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database on the suite's server, dropped afterwards."""
-    if not PG_URL.startswith("postgresql"):
-        pytest.skip("OKNO_TEST_DATABASE_URL names no PostgreSQL server")
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"okno_sched_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("okno_sched") as url:
+        yield url
 
 
 def engine_on(url: str, ledger_path: Path, clock: FixedClock) -> Cases:

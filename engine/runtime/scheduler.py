@@ -27,22 +27,31 @@ folders, each a complete record of its own).
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select, update
 
 from engine import idempotency as keys
+from engine import signin_throttle
 from engine.errors import Conflict, NotAllowed, OknoError
 from engine.runtime.case import Case
 from engine.runtime.commands import Cases
 from engine.statuses import CaseStatus
 from engine.store.tables import cases as cases_table
-from engine.store.tables import timers
+from engine.store.tables import timers, worker_sweeps
 
 log = logging.getLogger("okno.worker")
 WORKER = "system:worker"
+FORGET_WORKERS_AFTER = timedelta(days=7)
+
+
+def worker_name() -> str:
+    """This worker's name in `worker_sweeps`: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:128]
 
 
 def fire_due_timers(cases: Cases, *, actor: str = WORKER, limit: int = 500) -> int:
@@ -93,16 +102,39 @@ def _each(cases: Cases, ids: list[str], work: str, command: Callable[[Case], Non
     return done
 
 
-def sweep(cases: Cases, retention: timedelta = keys.DEFAULT_RETENTION) -> tuple[int, int]:
+def sweep(cases: Cases, retention: timedelta = keys.DEFAULT_RETENTION,
+          worker: str | None = None) -> tuple[int, int]:
     """One round: (timers fired, cases marked overdue); Idempotency-Keys older than `retention`
-    are purged too, and the audit log is checkpointed."""
+    and expired sign-in counts are purged too, the audit log is checkpointed, and the round is
+    noted under `worker` (default: this host and process) in `worker_sweeps`."""
     fired = fire_due_timers(cases)
     marked = mark_overdue(cases)
     if fired or marked:
         log.info("fired %d timer(s), marked %d case(s) overdue", fired, marked)
     purge_idempotency_keys(cases, retention)
+    purge_signin_counts(cases)
     checkpoint_audit_log(cases)
+    note_sweep(cases, worker or worker_name())
     return fired, marked
+
+
+def purge_signin_counts(cases: Cases) -> int:
+    """Delete the sign-in counters whose window has ended (wall-clock, like the counts)."""
+    purged = signin_throttle.purge_expired(cases.db)
+    if purged:
+        log.info("forgot %d expired sign-in count(s)", purged)
+    return purged
+
+
+def note_sweep(cases: Cases, worker: str) -> None:
+    """Write when `worker` finished a sweep (the worker lag GET /metrics reports), and forget
+    workers not seen for `FORGET_WORKERS_AFTER` (one row per worker: no other writer)."""
+    now, w = cases.now(), worker_sweeps.c
+    with cases.db.execution_options(okno_write=True).begin() as conn:  # BEGIN IMMEDIATE on SQLite
+        if not conn.execute(update(worker_sweeps).where(w.worker == worker)
+                            .values(swept_at=now)).rowcount:
+            conn.execute(insert(worker_sweeps).values(worker=worker, swept_at=now))
+        conn.execute(delete(worker_sweeps).where(w.swept_at < now - FORGET_WORKERS_AFTER))
 
 
 def checkpoint_audit_log(cases: Cases) -> None:
