@@ -86,6 +86,11 @@ class Settings(BaseSettings):
         (), description="addresses or networks of the reverse proxies whose X-Forwarded-For "
                         "is believed (comma-separated; none by default)")
 
+    metrics_networks: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = Field(
+        (ip_network("127.0.0.0/8"), ip_network("::1/128")),
+        description="addresses or networks that may read GET /metrics (comma-separated; "
+                    "loopback by default)")
+
     # Serving (api/serve.py, api/limits.py): what one client may hold of a server process.
     header_timeout_seconds: float = Field(10.0, gt=0, le=3600, allow_inf_nan=False,
                                           description="time to send a request's line and headers")
@@ -96,7 +101,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="largest request body")
     max_connections: int = Field(4096, ge=1, description="open connections per server process")
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_networks", mode="before")
     @classmethod
     def _proxies(cls, value: Any) -> Any:
         """`10.0.0.5, 192.168.0.0/24` (the environment's form) -> networks; no host bits, no `*`."""

@@ -64,7 +64,8 @@ def test_each_variable_is_read(clean_env, tmp_path) -> None:
               "OKNO_MAX_CONNECTIONS": "100", "OKNO_AUDIT_KEY": "a" * 40,
               "OKNO_AUDIT_KEY_FILE": str(tmp_path / "audit.key"),
               "OKNO_AUDIT_CHECKPOINTS": str(tmp_path / "cp"),
-              "OKNO_AUTHORITIES": str(tmp_path / "a"), "OKNO_BASE_UNITS": str(tmp_path / "b.yaml")}
+              "OKNO_AUTHORITIES": str(tmp_path / "a"), "OKNO_BASE_UNITS": str(tmp_path / "b.yaml"),
+              "OKNO_METRICS_NETWORKS": "10.9.0.0/16"}
     assert set(values) == set(VARIABLES)
     for name, value in values.items():
         clean_env.setenv(name, value)
@@ -78,6 +79,7 @@ def test_each_variable_is_read(clean_env, tmp_path) -> None:
     assert (s.signin_window_minutes, s.signin_attempts, s.signin_name_attempts,
             s.signin_address_attempts, s.signin_hashes) == (30, 3, 40, 20, 1)
     assert [str(n) for n in s.trusted_proxies] == ["10.0.0.5/32", "192.168.10.0/24", "::1/128"]
+    assert [str(n) for n in s.metrics_networks] == ["10.9.0.0/16"]
     assert (s.header_timeout_seconds, s.body_timeout_seconds, s.keep_alive_seconds) == (2.5, 7, 3)
     assert (s.max_body_bytes, s.max_connections) == (65536, 100)
     assert s.audit_key is not None and "a" * 40 not in repr(s)
