@@ -8,8 +8,8 @@ costs about the same at 1,000 cases as at 1,000,000:
   engine.read.dashboard), a range of `ix_cases_authority_status_due` (authority, status, due_date);
 - overdue cases not yet marked by the scheduler: a range of `ix_cases_open_due` (status, overdue,
   due_date);
-- the oldest timer that is due and not yet fired (of an open case): the first entries of the
-  timers' `due_at` index;
+- the oldest timer that is due and not yet fired (of an open case): the timers' `due_at` index in
+  order, each checked against its case by primary key, up to the first of an open case;
 - the newest sweep any scheduler worker noted (`worker_sweeps`, one row per worker).
 The caller (api.metrics) keeps the result for a few seconds, so scrapes cannot load the database.
 """
@@ -51,8 +51,9 @@ def figures(db: Engine, now: datetime, today: date) -> Figures:
                 cases.c.authority == authority, open_case, cases.c.due_date < today)).scalar_one()
         unmarked = conn.execute(select(func.count()).select_from(cases).where(
             open_case, cases.c.overdue.is_(False), cases.c.due_date < today)).scalar_one()
-        oldest = conn.execute(select(timers.c.due_at).join(cases, cases.c.id == timers.c.case_id)
-                              .where(timers.c.due_at < now, open_case)
-                              .order_by(timers.c.due_at).limit(1)).scalar()
+        oldest = conn.execute(select(timers.c.due_at).where(
+            timers.c.due_at < now,
+            select(cases.c.id).where(cases.c.id == timers.c.case_id, open_case).exists(),
+        ).order_by(timers.c.due_at).limit(1)).scalar()
         swept = conn.execute(select(func.max(worker_sweeps.c.swept_at))).scalar()
     return Figures(open_tasks, overdue, unmarked, oldest, swept)
