@@ -19,11 +19,9 @@ from sqlalchemy import func, select
 from engine.clock import FixedClock
 from engine.runtime.commands import Cases
 from engine.runtime.scheduler import fire_due_timers, mark_overdue, sweep
-from engine.store.connect import connect
 from engine.store.tables import cases as cases_table
 from engine.store.tables import events, tasks, timers
-from engine.store.versions import Versions
-from tests.casework import catalog, ledger_for
+from tests.casework import due_cases, engine_on
 from tests.postgres import fresh_database
 
 START = datetime(2025, 6, 18, 7, 0, tzinfo=UTC)
@@ -34,29 +32,6 @@ CASES, WORKERS = 200, 3
 def pg_url() -> Iterator[str]:
     with fresh_database("okno_sched") as url:
         yield url
-
-
-def engine_on(url: str, ledger_path: Path, clock: FixedClock) -> Cases:
-    """A worker's own engine on `url` (own pool, own live-workflow cache)."""
-    db = connect(url)
-    versions = Versions(db, clock)
-    versions.publish(catalog().values())
-    return Cases(db, versions, clock, ledger=ledger_for(ledger_path))
-
-
-def due_cases(cases: Cases, count: int) -> list[str]:
-    """`count` cases of 2.2 past their intake: each waits on a 3-day timer, due in 5 days."""
-    proc = cases.versions.current("2.2")
-    ids = []
-    for n in range(count):
-        case_id = cases.start("2.2", applicant=f"applicant-{n}", channel=proc.channels[0],
-                              authority="org-1", actor="clerk-1")
-        with cases.db.connect() as conn:
-            intake = conn.execute(select(tasks.c.id).where(tasks.c.case_id == case_id,
-                                                           tasks.c.state == "open")).scalar_one()
-        cases.complete_task(case_id, intake, {}, actor="clerk-1")
-        ids.append(case_id)
-    return ids
 
 
 def sweep_at_once(workers: list[Cases], job) -> list[int]:

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from engine import idempotency as keys
 from engine import signin_throttle
@@ -128,12 +129,18 @@ def purge_signin_counts(cases: Cases) -> int:
 
 def note_sweep(cases: Cases, worker: str) -> None:
     """Write when `worker` finished a sweep (the worker lag GET /metrics reports), and forget
-    workers not seen for `FORGET_WORKERS_AFTER` (one row per worker: no other writer)."""
+    workers not seen for `FORGET_WORKERS_AFTER`."""
     now, w = cases.now(), worker_sweeps.c
-    with cases.db.execution_options(okno_write=True).begin() as conn:  # BEGIN IMMEDIATE on SQLite
-        if not conn.execute(update(worker_sweeps).where(w.worker == worker)
-                            .values(swept_at=now)).rowcount:
-            conn.execute(insert(worker_sweeps).values(worker=worker, swept_at=now))
+    writes = cases.db.execution_options(okno_write=True)  # BEGIN IMMEDIATE on SQLite
+    try:
+        with writes.begin() as conn:
+            if not conn.execute(update(worker_sweeps).where(w.worker == worker)
+                                .values(swept_at=now)).rowcount:
+                conn.execute(insert(worker_sweeps).values(worker=worker, swept_at=now))
+    except IntegrityError:  # its first sweep, noted by another thread of the same name just now
+        with writes.begin() as conn:
+            conn.execute(update(worker_sweeps).where(w.worker == worker).values(swept_at=now))
+    with writes.begin() as conn:
         conn.execute(delete(worker_sweeps).where(w.swept_at < now - FORGET_WORKERS_AFTER))
 
 
