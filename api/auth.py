@@ -91,7 +91,7 @@ def issue_token(user: User, secret: str, minutes: int = TOKEN_MINUTES) -> tuple[
 
 def read_token(token: str, secret: str) -> tuple[User, int]:
     """The user a token names and when it was issued (`iat`, epoch seconds); 401 if it is
-    forged, expired or malformed. Whether the account still accepts it is `AccountCache`'s."""
+    forged, expired or malformed. Whether the account still accepts it is `AccountCheck`'s."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
                             options={"require": ["sub", "exp", "iat"]})
