@@ -20,7 +20,7 @@ from engine.clock import FixedClock
 from engine.runtime.commands import Cases
 from engine.runtime.scheduler import fire_due_timers, mark_overdue, sweep
 from engine.store.tables import cases as cases_table
-from engine.store.tables import events, tasks, timers
+from engine.store.tables import events, tasks, timers, worker_sweeps
 from tests.casework import due_cases, engine_on
 from tests.postgres import fresh_database
 
@@ -68,20 +68,42 @@ def check_exactly_once(url: str, tmp_path: Path) -> None:
     clock.advance(days=10)  # every timer is due and every case past its 5-day term
     workers = [first] + [engine_on(url, tmp_path / "okno.db", clock) for _ in range(WORKERS - 1)]
 
-    fired = sweep_at_once(workers, fire_due_timers)
-    marked = sweep_at_once(workers, mark_overdue)
+    # Whole sweeps at once, round after round until one finds nothing: a case one worker holds
+    # for its timer is skipped by another's overdue mark and marked in a later round.
+    fired = marked = 0
+    for _ in range(5):
+        rounds = sweep_at_once(workers, lambda cases: sweep(cases, worker=str(id(cases))))
+        fired += sum(f for f, _ in rounds)
+        marked += sum(m for _, m in rounds)
+        if rounds == [(0, 0)] * WORKERS:
+            break
 
-    assert sum(fired) == CASES and sum(marked) == CASES  # each worker counts what it wrote
+    assert (fired, marked) == (CASES, CASES)  # each worker counts what it wrote
     assert events_per_case(first, "timer") == dict.fromkeys(ids, 1)
     assert events_per_case(first, "overdue") == dict.fromkeys(ids, 1)
     with first.db.connect() as conn:
         assert conn.execute(select(func.count()).select_from(timers)).scalar_one() == 0
         assert conn.execute(select(func.count()).where(cases_table.c.overdue.is_(True))).scalar_one() == CASES
         reminders = conn.execute(select(func.count()).where(tasks.c.step == "remind")).scalar_one()
+        noted = conn.execute(select(func.count()).select_from(worker_sweeps)).scalar_one()
     assert reminders == CASES  # one reminder task per fired timer, none twice
-    assert sweep_at_once(workers, sweep) == [(0, 0)] * WORKERS  # nothing is due any more
-    report = first.ledger.verify(first.db)
+    assert noted == WORKERS
+    report = first.ledger.verify(first.db)  # the chains, and the checkpoints the workers signed
     assert report.breaks == [] and report.checked == CASES
+    assert report.log["checkpoints"] >= 1
+
+
+def test_concurrent_timer_and_overdue_sweeps_split_the_work(pg_url, tmp_path):
+    """fire_due_timers and mark_overdue on their own, three workers at once: every case is
+    done in the first round, by exactly one of them."""
+    clock = FixedClock(START)
+    first = engine_on(pg_url, tmp_path / "okno.db", clock)
+    ids = due_cases(first, 60)
+    clock.advance(days=10)
+    workers = [first] + [engine_on(pg_url, tmp_path / "okno.db", clock) for _ in range(WORKERS - 1)]
+    assert sum(sweep_at_once(workers, fire_due_timers)) == 60
+    assert sum(sweep_at_once(workers, mark_overdue)) == 60
+    assert events_per_case(first, "timer") == events_per_case(first, "overdue") == dict.fromkeys(ids, 1)
 
 
 def test_three_workers_on_postgresql_fire_each_timer_and_mark_each_case_once(pg_url, tmp_path):
