@@ -16,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine.runtime.scheduler import sweep
+from tests import serving
 from tests.serving import okno_serve
 from tests.test_api_support import ORG_A, ORG_B, Api, TestClient, Ticker
 
@@ -127,9 +128,10 @@ def test_the_allowed_networks_are_a_setting(tmp_path, monkeypatch) -> None:
     assert local(api, "127.0.0.1").get("/metrics").status_code == 404  # loopback only by default
 
 
-def test_two_workers_report_the_sums_over_both(tmp_path) -> None:
+def test_two_workers_report_the_sums_over_both(tmp_path, monkeypatch) -> None:
     """`okno serve --workers 2`: whichever worker answers a scrape, it reports every request
     both served (prometheus_client's multiprocess files in one folder)."""
+    monkeypatch.setattr(serving, "STARTUP", 3 * serving.STARTUP)  # two spawned workers start
     folder = tmp_path / "metrics"
     folder.mkdir()
     with okno_serve(tmp_path, env={"PROMETHEUS_MULTIPROC_DIR": str(folder)},
