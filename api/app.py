@@ -9,7 +9,9 @@ are serialised with orjson; errors are problem+json (`api.problems`). OpenAPI is
 served from the installed `fastapi-offline` package under `/static/docs/`: no CDN, so the pages
 work on a network without Internet access. Every request's body is read whole, within the
 `body_timeout_seconds` setting and at most `max_body_bytes` long, before a route sees it
-(`api.limits.BodyLimits`: 408 or 413 otherwise).
+(`api.limits.BodyLimits`: 408 or 413 otherwise). Every request is counted and timed by its route
+template for GET /metrics (`api.metrics.RequestMetrics`); `api.routes.health` has the liveness,
+readiness and metrics routes.
 """
 from __future__ import annotations
 
@@ -26,10 +28,12 @@ from starlette.responses import HTMLResponse
 from api import pages, problems
 from api.deps import Services, build_services
 from api.limits import BodyLimits
-from api.routes import auth, cases, catalog, notices
+from api.metrics import Metrics, RequestMetrics
+from api.routes import auth, cases, catalog, health, notices
 from api.schemas import Problem
 from engine.clock import SystemClock
 from engine.settings import Settings
+from engine.store.connect import head_revision
 
 __all__ = ["app_from_env", "build_services", "create_app"]
 
@@ -52,8 +56,12 @@ def create_app(database_url: str | None = None, clock: SystemClock | None = None
     app.state.okno = services_ or build_services(database_url, clock, catalog_path, secret,
                                                  publish, settings=settings)
     limits = app.state.okno.settings
+    app.state.schema_head = head_revision()
+    app.state.metrics = Metrics(app.state.okno)
     app.add_middleware(BodyLimits, max_bytes=limits.max_body_bytes, timeout=limits.body_timeout_seconds)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # outermost: times all of it
     problems.install(app)
+    app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(catalog.router)
     app.include_router(cases.router)

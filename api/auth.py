@@ -2,11 +2,11 @@
 
 The token carries the user's name (`sub`), role and organisation. A token is good for the
 `token_minutes` setting (`OKNO_TOKEN_MINUTES`, default 60), but every request also checks the account behind it
-(`AccountCache`): the account must exist, not be disabled, still have the token's role and
+(`AccountCheck`): the account must exist, not be disabled, still have the token's role and
 organisation, and not have changed its credentials (password, disabling) after the token was
-issued; otherwise 401. So a request still needs no database read in the common case, account
-rows are cached per process for `account_cache_seconds` (default 5, 0: no cache): a
-change made by `okno user ...` takes effect within that many seconds in every server process.
+issued; otherwise 401. The account's few columns are read by primary key on every request (one
+prepared statement, `engine.accounts.AccountReader`), never cached: a change made by `okno user
+...` takes effect on the next request in every server process, on every host.
 Tokens use wall-clock time, not the injected domain clock: moving the clock in tests must not
 expire or revive credentials.
 
@@ -17,14 +17,14 @@ atomically), and
 
 Password guessing is throttled per user name and client address (`LoginLimiter`): after 5 failed
 sign-ins within 15 minutes from one address, that address is refused for that name with 429
-until the oldest failure leaves the window; after 100 failures from all addresses together, the
-name is refused for everyone (distributed guessing); after 50 failures from one address whatever
-the names, the address is refused (random names cost a hash each too). Counting per address keeps
-one stranger from locking a clerk out with five wrong passwords. The client address is the
-connection's: `X-Forwarded-For` counts only from the `trusted_proxies` setting's addresses
-(uvicorn's proxy headers, configured by api/serve.py; none by default). The counts live in the
-server process's memory, so each process counts on its own and a restart forgets. The numbers
-are the `signin_*` settings.
+until the window that began with the first of them ends; after 100 failures from all addresses
+together, the name is refused for everyone (distributed guessing); after 50 failures from one
+address whatever the names, the address is refused (random names cost a hash each too). Counting
+per address keeps one stranger from locking a clerk out with five wrong passwords. The client
+address is the connection's: `X-Forwarded-For` counts only from the `trusted_proxies` setting's
+addresses (uvicorn's proxy headers, configured by api/serve.py; none by default). The counts live
+in the database (`engine.signin_throttle`): every server process counts against the same limits,
+and a restart forgets nothing. The numbers are the `signin_*` settings.
 
 At most `signin_hashes` passwords are hashed at once per process (`PasswordChecks`); an attempt
 beyond them is refused at once with 429, so a flood of sign-ins cannot exhaust the memory (argon2
@@ -32,14 +32,11 @@ takes ~64 MiB a hash) or the processor the signed-in users need.
 """
 from __future__ import annotations
 
-import hashlib
-import ipaddress
 import math
 import os
 import secrets
 import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,15 +48,15 @@ from fastapi.security import OAuth2PasswordBearer
 from starlette.concurrency import run_in_threadpool
 
 from api.problems import ApiError, unauthenticated
-from engine.accounts import ROLES, Account, User, get_account, make_dummy_hash, verify_password
+from engine.accounts import ROLES, Account, AccountReader, User, make_dummy_hash, verify_password
 from engine.private_files import create_private_file
 from engine.settings import Settings
+from engine.signin_throttle import SignInThrottle
 
 ALGORITHM = "HS256"
 ISSUER = "okno"
 # The settings' defaults, for callers that pass no settings (tests, tools).
 TOKEN_MINUTES: int = Settings.model_fields["token_minutes"].default
-ACCOUNT_CACHE_SECONDS: float = Settings.model_fields["account_cache_seconds"].default
 
 
 def load_secret(settings: Settings) -> str:
@@ -94,7 +91,7 @@ def issue_token(user: User, secret: str, minutes: int = TOKEN_MINUTES) -> tuple[
 
 def read_token(token: str, secret: str) -> tuple[User, int]:
     """The user a token names and when it was issued (`iat`, epoch seconds); 401 if it is
-    forged, expired or malformed. Whether the account still accepts it is `AccountCache`'s."""
+    forged, expired or malformed. Whether the account still accepts it is `AccountCheck`'s."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
                             options={"require": ["sub", "exp", "iat"]})
@@ -112,7 +109,6 @@ def read_token(token: str, secret: str) -> tuple[User, int]:
 # ------------------------------------------------------------------------- account revocation
 
 REVOKED = "the token is no longer valid; sign in again"
-MISS = object()
 
 
 def token_state(account: Account | None) -> tuple[str, str, int] | None:
@@ -136,58 +132,32 @@ def accepts(state: tuple[str, str, int] | None, user: User, iat: int) -> bool:
             and iat >= state[2])
 
 
-class AccountCache:
-    """The accounts behind tokens, each read from the database at most once per `seconds`.
+class AccountCheck:
+    """Whether the account behind a token still accepts it, read from the database on every
+    request (by primary key: `engine.accounts.AccountReader`), so a revocation is seen at once by
+    every process. The read runs in the thread pool: on PostgreSQL it is a network round trip,
+    which must not stall the event loop."""
 
-    The common case is a dict lookup. A miss, an expired entry or a cached state that refuses the
-    token reads the row again (in the thread pool), so a re-enabled account or a new role works at
-    once, while a revocation takes effect within `seconds` in each process. At most `capacity`
-    names are kept; the entry read longest ago is dropped first. Time is `clock()` seconds
-    (`time.monotonic`; tests pass their own)."""
-
-    def __init__(self, db: Any, seconds: float = ACCOUNT_CACHE_SECONDS, capacity: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.db, self.capacity, self.clock = db, capacity, clock
-        self.seconds = max(0.0, seconds)
-        self._entries: dict[str, tuple[float, tuple[str, str, int] | None]] = {}
-        self._lock = threading.Lock()  # loads run in the thread pool
-
-    def cached(self, name: str) -> Any:
-        """The cached state of `name`, or `MISS` when it is absent or expired."""
-        entry = self._entries.get(name)
-        if entry is None or entry[0] <= self.clock():
-            return MISS
-        return entry[1]
+    def __init__(self, db: Any) -> None:
+        self.accounts = AccountReader(db)
 
     def load(self, name: str) -> tuple[str, str, int] | None:
-        """Read the account `name` from the database, cache and return its state."""
-        started = self.clock()
-        state = token_state(get_account(self.db, name))
-        if self.seconds > 0:
-            with self._lock:
-                self._entries.pop(name, None)  # re-inserted last: the dict is in load order
-                self._entries[name] = (started + self.seconds, state)
-                while len(self._entries) > self.capacity:
-                    del self._entries[next(iter(self._entries))]
-        return state
+        """The state of the account `name` (see `token_state`)."""
+        return token_state(self.accounts.get(name))
 
     async def check(self, user: User, iat: int) -> None:
         """401 unless the account of `user` still accepts a token issued at `iat`."""
-        state = self.cached(user.name)
-        if state is MISS or not accepts(state, user, iat):
-            state = await run_in_threadpool(self.load, user.name)
-            if not accepts(state, user, iat):
-                raise unauthenticated(REVOKED)
+        if not accepts(await run_in_threadpool(self.load, user.name), user, iat):
+            raise unauthenticated(REVOKED)
 
 
-def account_cache(request: Request) -> AccountCache:
-    """The application's account cache, made on first use; tests may set their own."""
+def account_check(request: Request) -> AccountCheck:
+    """The application's account check, made on first use; tests may set their own."""
     state = request.app.state
-    cache = getattr(state, "account_cache", None)
-    if cache is None:
-        okno = state.okno
-        cache = state.account_cache = AccountCache(okno.db, okno.settings.account_cache_seconds)
-    return cache
+    check = getattr(state, "account_check", None)
+    if check is None:
+        check = state.account_check = AccountCheck(state.okno.db)
+    return check
 
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
@@ -198,13 +168,13 @@ async def current_user(request: Request,
     """The authenticated caller (dependency); 401 without a valid bearer token, or when its
     account no longer accepts it.
 
-    Async on purpose: it checks a signature and (usually) a cached account, and a sync
-    dependency would cost a hop to the thread pool on every request."""
+    Async on purpose: it checks a signature in the event loop and reads the account in the
+    thread pool."""
     if not token:
         raise unauthenticated("sign in: send 'Authorization: Bearer <token>' "
                               "(POST /api/auth/token)")
     user, iat = read_token(token, request.app.state.okno.secret)
-    await account_cache(request).check(user, iat)
+    await account_check(request).check(user, iat)
     return user
 
 
@@ -220,93 +190,46 @@ def require_role(user: User, *roles: str) -> None:
 # ------------------------------------------------------------------------------------ sign-in
 
 class LoginLimiter:
-    """Failed sign-ins per user name (case-insensitive) and client address, in this process's
-    memory.
+    """Failed sign-ins per user name (case-insensitive) and client address, counted in the
+    database (`engine.signin_throttle.SignInThrottle`): one limit for every server process.
 
     Every attempt counts as failed until `succeeded` clears it, so concurrent guesses cannot slip
-    past the count. Within `window` seconds `attempt` refuses with 429 and `Retry-After` (even
-    with the right password) until the oldest failure leaves the window, once there were
-    `attempts` failures for a name from one client, `name_attempts` for a name from all clients
-    together, or `address_attempts` from one client whatever the names (a guess spread over many
-    names, or random names to keep the server hashing). At most `capacity` counters are kept; the
-    one whose last failure is oldest is dropped first. Time is `clock()` seconds (wall-clock
-    `time.monotonic`, like tokens; tests pass their own)."""
+    past the count. `attempt` refuses with 429 and `Retry-After` (even with the right password)
+    until the counter's window ends, once there were `attempts` failures for a name from one
+    client, `name_attempts` for a name from all clients together, or `address_attempts` from one
+    client whatever the names. Time is `clock()` wall-clock seconds, like tokens (tests pass
+    their own)."""
 
-    def __init__(self, attempts: int = 5, window: float = 15 * 60, capacity: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic, name_attempts: int = 100,
+    def __init__(self, db: Any, attempts: int = 5, window: float = 15 * 60,
+                 clock: Callable[[], float] = time.time, name_attempts: int = 100,
                  address_attempts: int = 50) -> None:
-        self.attempts, self.window, self.capacity, self.clock = attempts, window, capacity, clock
-        self.name_attempts, self.address_attempts = name_attempts, address_attempts
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()  # the token route is sync: it runs in the thread pool
+        self.throttle = SignInThrottle(db, attempts, window, name_attempts=name_attempts,
+                                       address_attempts=address_attempts, clock=clock)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LoginLimiter:
-        return cls(settings.signin_attempts, 60.0 * settings.signin_window_minutes,
+    def from_settings(cls, db: Any, settings: Settings,
+                      clock: Callable[[], float] = time.time) -> LoginLimiter:
+        return cls(db, settings.signin_attempts, 60.0 * settings.signin_window_minutes, clock,
                    name_attempts=settings.signin_name_attempts,
                    address_attempts=settings.signin_address_attempts)
 
     def attempt(self, name: str, client: str = "") -> None:
         """Count an attempt to sign in as `name` from `client`; 429 when any of its counts has
         failed too often."""
-        name, now = _limit_key(name), self.clock()
-        counters = ((f"{client}\x1f{name}", self.attempts, "username"),
-                    (f"*\x1f{name}", self.name_attempts, "username"),
-                    (f"{_address_key(client)}\x1e", self.address_attempts, None))
-        with self._lock:
-            queues = []
-            for key, limit, field in counters:
-                failures = self._failures.get(key)
-                if failures is None:
-                    failures = self._failures[key] = deque(maxlen=limit)
-                while failures and failures[0] <= now - self.window:
-                    failures.popleft()
-                if len(failures) >= limit:
-                    wait = max(1, math.ceil(failures[0] + self.window - now))
-                    whom = "this user name" if field else "this address"
-                    raise ApiError(429, f"too many failed sign-ins for {whom}; "
-                                        f"try again in {wait} seconds", field=field,
-                                   title="Too many requests", headers={"Retry-After": str(wait)})
-                queues.append((key, failures))
-            for key, failures in queues:
-                failures.append(now)
-                self._failures.move_to_end(key)
-            while len(self._failures) > self.capacity:
-                self._failures.popitem(last=False)
+        held = self.throttle.attempt(name, client)
+        if held is not None:
+            whom = "this user name" if held.by_name else "this address"
+            raise ApiError(429, f"too many failed sign-ins for {whom}; "
+                                f"try again in {held.wait} seconds",
+                           field="username" if held.by_name else None,
+                           title="Too many requests", headers={"Retry-After": str(held.wait)})
 
     def succeeded(self, name: str, client: str = "") -> None:
         """`name` signed in from `client`: forget that client's failures for it, and that this
         attempt counted against the address (an office behind one address signs in all day).
         The count for the name over all clients stays: it is what slows a guess spread over many
         addresses."""
-        with self._lock:
-            self._failures.pop(f"{client}\x1f{_limit_key(name)}", None)
-            address = self._failures.get(f"{_address_key(client)}\x1e")
-            if address:
-                address.pop()
-
-
-def _address_key(client: str) -> str:
-    """The address the per-address limit counts under: an IPv6 client's /64 (one host's usual
-    share: it may take any address in it), else the address as it is."""
-    try:
-        address = ipaddress.ip_address(client)
-    except ValueError:
-        return client
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
-
-
-def _limit_key(name: str) -> str:
-    """The name the limiter counts under: case-folded; a name longer than any user's (128) is
-    kept as its hash, so memory stays small whatever is posted."""
-    name = name.casefold()
-    if len(name) <= 128:
-        return name
-    return "#" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+        self.throttle.succeeded(name, client)
 
 
 BUSY_SECONDS = 1
@@ -362,7 +285,7 @@ async def login_limiter(request: Request) -> LoginLimiter:
     state = request.app.state
     limiter = getattr(state, "login_limiter", None)
     if limiter is None:
-        limiter = state.login_limiter = LoginLimiter.from_settings(state.okno.settings)
+        limiter = state.login_limiter = LoginLimiter.from_settings(state.okno.db, state.okno.settings)
     return limiter
 
 

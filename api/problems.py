@@ -35,10 +35,12 @@ log = logging.getLogger("okno.api")
 
 TITLES = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
           405: "Method not allowed", 409: "Conflict", 415: "Unsupported media type",
-          422: "Invalid input", 429: "Too many requests", 500: "Internal error"}
+          422: "Invalid input", 429: "Too many requests", 500: "Internal error",
+          503: "Service unavailable"}
 SLUGS = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
          405: "method-not-allowed", 409: "conflict", 415: "unsupported-media-type",
-         422: "invalid-input", 429: "too-many-requests", 500: "internal-error"}
+         422: "invalid-input", 429: "too-many-requests", 500: "internal-error",
+         503: "service-unavailable"}
 
 
 class EngineProblem(NamedTuple):

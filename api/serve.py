@@ -31,6 +31,7 @@ from api.app import create_app
 from api.auth import load_secret
 from api.deps import build_services
 from api.limits import limited_protocol, open_files_for
+from api.metrics import share_between_processes
 from engine import accounts
 from engine.notices.outbox import Outbox
 from engine.runtime.scheduler import run_worker
@@ -110,6 +111,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
         raise ValueError(f"balancer must be {' or '.join(BALANCERS)}, not {balancer!r}")
     settings = with_open_files(worker_settings(settings))
     build_services(settings=settings)  # schema and catalog once, before any worker starts
+    if workers > 1:
+        share_between_processes()  # GET /metrics on any worker: the sums over all (api.metrics)
     if workers <= 1:
         _serve_one(settings, host, port, access_log, reuse_port=False)
     elif balancer == "gunicorn":

@@ -67,9 +67,6 @@ class Settings(BaseSettings):
                                     description="folder the signed checkpoints of the audit log "
                                                 "are written to (keep it off the database's disk)")
     token_minutes: int = Field(60, ge=1, description="lifetime of an access token")
-    account_cache_seconds: float = Field(5.0, ge=0, allow_inf_nan=False,
-                                         description="how long a server process trusts an "
-                                                     "account row it read (0: not at all)")
     idempotency_hours: int = Field(DEFAULT_RETENTION // timedelta(hours=1), ge=1,
                                    description="how long an Idempotency-Key is remembered")
     calendar_overrides: Path = Field(DEFAULT_OVERRIDES_PATH,
@@ -78,7 +75,7 @@ class Settings(BaseSettings):
     timezone: ZoneInfo = Field(DEFAULT_ZONE,
                                description="the zone whose dates legal terms count in")
 
-    # Signing in (api/auth.py): failed attempts counted per process within a sliding window.
+    # Signing in (api/auth.py): failed attempts counted in the database (engine.signin_throttle).
     signin_window_minutes: int = Field(15, ge=1, description="the window failed sign-ins are "
                                                              "counted in")
     signin_attempts: int = Field(5, ge=1, description="failed sign-ins for one name from one "
@@ -92,6 +89,11 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = Field(
         (), description="addresses or networks of the reverse proxies whose X-Forwarded-For "
                         "is believed (comma-separated; none by default)")
+
+    metrics_networks: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = Field(
+        (ip_network("127.0.0.0/8"), ip_network("::1/128")),
+        description="addresses or networks that may read GET /metrics (comma-separated; "
+                    "loopback by default)")
 
     # Serving (api/serve.py, api/limits.py): what one client may hold of a server process.
     header_timeout_seconds: float = Field(10.0, gt=0, le=3600, allow_inf_nan=False,
@@ -130,7 +132,7 @@ class Settings(BaseSettings):
         except InvalidInput:
             raise ValueError("expected one e-mail address like okno@example.by") from None
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_networks", mode="before")
     @classmethod
     def _proxies(cls, value: Any) -> Any:
         """`10.0.0.5, 192.168.0.0/24` (the environment's form) -> networks; no host bits, no `*`."""

@@ -106,3 +106,27 @@ def _fields(proc: Procedure, step_id: str) -> tuple[Field, ...]:
         if step.id == step_id:
             return step.fields
     return ()
+
+
+def engine_on(url: str, ledger_path: Path, clock: FixedClock) -> Cases:
+    """An engine of its own on `url`, SQLite or PostgreSQL (own pool, own live-workflow cache), on
+    `clock`, with the catalog published; audit checkpoints beside `ledger_path`."""
+    db = connect(url)
+    versions = Versions(db, clock)
+    versions.publish(catalog().values())
+    return Cases(db, versions, clock, ledger=ledger_for(ledger_path))
+
+
+def due_cases(cases: Cases, count: int) -> list[str]:
+    """`count` cases of 2.2 past their intake: each waits on a 3-day timer, due in 5 days."""
+    proc = cases.versions.current("2.2")
+    ids = []
+    for n in range(count):
+        case_id = cases.start("2.2", applicant=f"applicant-{n}", channel=proc.channels[0],
+                              authority="org-1", actor="clerk-1")
+        with cases.db.connect() as conn:
+            intake = conn.execute(select(tasks.c.id).where(tasks.c.case_id == case_id,
+                                                           tasks.c.state == "open")).scalar_one()
+        cases.complete_task(case_id, intake, {}, actor="clerk-1")
+        ids.append(case_id)
+    return ids

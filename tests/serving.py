@@ -55,9 +55,10 @@ def open_files_at_least(count: int) -> None:
 
 @contextmanager
 def okno_serve(tmp_path: Path, env: dict[str, str] | None = None,
-               open_files: int | None = None) -> Iterator[Served]:
-    """`okno serve` on `tmp_path/okno.db` with the `OKNO_*` variables of `env` only; with
-    `open_files`, the server starts with that soft limit of open files (as under systemd)."""
+               open_files: int | None = None, args: tuple[str, ...] = ()) -> Iterator[Served]:
+    """`okno serve` on `tmp_path/okno.db` with the `OKNO_*` variables of `env` only, and `args`
+    (e.g. `--workers 2`); with `open_files`, the server starts with that soft limit of open
+    files (as under systemd)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("OKNO_")}
     environ.update({"OKNO_SECRET_FILE": str(tmp_path / "secret.key")}, **(env or {}))
     catalog = tmp_path / "catalog"
@@ -72,7 +73,7 @@ def okno_serve(tmp_path: Path, env: dict[str, str] | None = None,
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port),
-             "--database", f"sqlite:///{tmp_path / 'okno.db'}", "--catalog", str(catalog)],
+             "--database", f"sqlite:///{tmp_path / 'okno.db'}", "--catalog", str(catalog), *args],
             cwd=tmp_path, env=environ, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=limit)
     served = Served(f"http://127.0.0.1:{port}", port, process, log)

@@ -1,7 +1,8 @@
 """Account changes reach tokens already issued: disabling, enabling, new passwords, new roles.
 
-A real SQLite file and the real app (tests.test_api_support.Api); the account cache runs on a
-clock the tests move, or is off (0 seconds).
+A real SQLite file and the real app (tests.test_api_support.Api); every request reads the account
+(`AccountCheck`), so a change is seen on the next request, also by a second app (another server
+process) on the same database.
 """
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import pytest
 from sqlalchemy import delete
 from typer.testing import CliRunner
 
+from api.app import create_app
 from api.auth import (
     ALGORITHM,
     ISSUER,
-    MISS,
     REVOKED,
-    AccountCache,
+    AccountCheck,
     accepts,
     token_state,
 )
@@ -35,25 +36,14 @@ from engine.accounts import (
     verify_password,
 )
 from engine.errors import InvalidInput, NotFound
-from engine.settings import SettingsError
 from engine.store.tables import users
-from tests.test_api_support import ORG_A, PASSWORD, SECRET, Api
+from tests.test_api_support import ORG_A, PASSWORD, SECRET, Api, TestClient, _services
 
 runner = CliRunner()
 
 
-class Ticker:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class CountingCache(AccountCache):
-    """The real cache, counting its database reads."""
+class CountingCheck(AccountCheck):
+    """The real check, counting its database reads."""
 
     def __init__(self, *args, **kw) -> None:
         super().__init__(*args, **kw)
@@ -64,10 +54,10 @@ class CountingCache(AccountCache):
         return super().load(name)
 
 
-def make_api(tmp_path, seconds: float = 5) -> tuple[Api, Ticker, CountingCache]:
-    api, ticker = Api(tmp_path), Ticker()
-    cache = api.app.state.account_cache = CountingCache(api.db, seconds, clock=ticker)
-    return api, ticker, cache
+def make_api(tmp_path) -> tuple[Api, CountingCheck]:
+    api = Api(tmp_path)
+    check = api.app.state.account_check = CountingCheck(api.db)
+    return api, check
 
 
 def sign_in(api: Api, name: str, password: str = PASSWORD):
@@ -100,7 +90,7 @@ def now() -> datetime:
 # ------------------------------------------------------------------------------ disabling
 
 def test_a_disabled_clerks_token_is_refused_on_the_next_request_and_they_cannot_sign_in(tmp_path):
-    api, _, _ = make_api(tmp_path, seconds=0)
+    api, _ = make_api(tmp_path)
     assert api.get("/api/me", "clerk").status_code == 200
     disable_user(api.db, "clerk", now())
     assert_revoked(api.get("/api/me", "clerk"))
@@ -111,21 +101,46 @@ def test_a_disabled_clerks_token_is_refused_on_the_next_request_and_they_cannot_
     assert api.get("/api/me", "supervisor").status_code == 200  # nobody else is affected
 
 
-def test_the_cache_answers_from_memory_and_a_disable_lands_when_its_entry_expires(tmp_path):
-    api, ticker, cache = make_api(tmp_path, seconds=5)
+def test_every_request_reads_the_account_so_a_disable_lands_on_the_next_one(tmp_path):
+    api, check = make_api(tmp_path)
     for _ in range(3):
         assert api.get("/api/me", "clerk").status_code == 200
-    assert cache.loads == 1  # one database read, then dict lookups
+    assert check.loads == 3  # one read by primary key per request, nothing cached
     disable_user(api.db, "clerk", now())
-    ticker.now += 4.9
-    assert api.get("/api/me", "clerk").status_code == 200  # still cached: documented delay
-    ticker.now += 0.1
     assert_revoked(api.get("/api/me", "clerk"))
-    assert cache.loads == 2
+    assert check.loads == 4
+
+
+def test_a_change_made_through_one_process_is_seen_by_another_on_its_next_request(tmp_path):
+    """Two apps on one database file, as two server processes: a disable, a new password and a
+    new role, each made while both apps hold valid tokens, are refused by both at once."""
+    one = Api(tmp_path)
+    two = TestClient(create_app(services_=_services(tmp_path / "okno.db", one.clock)),
+                     raise_server_exceptions=False)
+
+    def on_two(user: str, token: str | None = None):
+        return two.get("/api/me", headers={"Authorization": f"Bearer {token or one.tokens[user]}"})
+
+    for user in ("clerk", "supervisor", "auditor"):
+        assert one.get("/api/me", user).status_code == 200 and on_two(user).status_code == 200
+    disable_user(one.db, "clerk", now())
+    assert_revoked(one.get("/api/me", "clerk"))
+    assert_revoked(on_two("clerk"))
+    old = old_token(one.users["supervisor"])
+    assert on_two("supervisor", old).status_code == 200
+    set_password(one.db, "supervisor", "a new secret", now())
+    assert_revoked(on_two("supervisor", old))
+    fresh = two.post("/api/auth/token", data={"username": "supervisor", "password": "a new secret"})
+    assert fresh.status_code == 200
+    assert me(one, fresh.json()["access_token"]).status_code == 200  # the new token on the other
+    set_role(one.db, "auditor", "analyst", "minjust")
+    assert_revoked(on_two("auditor"))
+    assert_revoked(one.get("/api/me", "auditor"))
+    assert on_two("petr").status_code == 200  # nobody else is affected
 
 
 def test_enabling_lets_the_user_sign_in_again_but_tokens_from_before_stay_invalid(tmp_path):
-    api, _, _ = make_api(tmp_path, seconds=0)
+    api, _ = make_api(tmp_path)
     token = old_token(api.users["clerk"])
     assert me(api, token).status_code == 200
     disable_user(api.db, "clerk", now())
@@ -139,17 +154,17 @@ def test_enabling_lets_the_user_sign_in_again_but_tokens_from_before_stay_invali
     assert me(api, fresh).json() == {"name": "clerk", "role": "clerk", "org": ORG_A}
 
 
-def test_a_reenabled_account_works_at_once_although_its_disabled_state_is_cached(tmp_path):
-    api, _, _ = make_api(tmp_path, seconds=5)
+def test_a_reenabled_account_works_at_once(tmp_path):
+    api, _ = make_api(tmp_path)
     disable_user(api.db, "clerk", now())
-    assert_revoked(api.get("/api/me", "clerk"))  # "disabled" is cached now
+    assert_revoked(api.get("/api/me", "clerk"))
     enable_user(api.db, "clerk")
     fresh = sign_in(api, "clerk").json()["access_token"]
-    assert me(api, fresh).status_code == 200  # a refusal reads the row again
+    assert me(api, fresh).status_code == 200
 
 
 def test_a_removed_account_is_refused(tmp_path):
-    api, _, _ = make_api(tmp_path, seconds=0)
+    api, _ = make_api(tmp_path)
     with api.db.begin() as conn:
         conn.execute(delete(users).where(users.c.name == "auditor"))
     assert_revoked(api.get("/api/me", "auditor"))
@@ -158,7 +173,7 @@ def test_a_removed_account_is_refused(tmp_path):
 # ------------------------------------------------------------------------------ passwords
 
 def test_a_new_password_invalidates_old_tokens_and_an_immediate_sign_in_works(tmp_path):
-    api, _, _ = make_api(tmp_path, seconds=5)
+    api, _ = make_api(tmp_path)
     token = old_token(api.users["clerk"])
     assert me(api, token).status_code == 200  # cached as valid
     set_password(api.db, "clerk", "a new secret", now())
@@ -166,7 +181,6 @@ def test_a_new_password_invalidates_old_tokens_and_an_immediate_sign_in_works(tm
     assert r.status_code == 200, r.text
     assert me(api, r.json()["access_token"]).status_code == 200
     assert sign_in(api, "clerk").status_code == 401  # the old password
-    api.app.state.account_cache = AccountCache(api.db, 0)
     assert_revoked(me(api, token))
 
 
@@ -198,19 +212,17 @@ def test_set_password_stores_the_change_time_in_utc(tmp_path):
 # ---------------------------------------------------------------------------------- roles
 
 def test_a_role_change_invalidates_the_old_token_and_the_new_one_works(tmp_path):
-    api, ticker, _ = make_api(tmp_path, seconds=5)
+    api, _ = make_api(tmp_path)
     assert api.get("/api/me", "clerk").status_code == 200
     set_role(api.db, "clerk", "supervisor", ORG_A)
     r = sign_in(api, "clerk")
     assert r.status_code == 200
     assert me(api, r.json()["access_token"]).json()["role"] == "supervisor"  # at once
-    assert_revoked(api.get("/api/me", "clerk"))  # that read refreshed the cache
-    ticker.now += 60
     assert_revoked(api.get("/api/me", "clerk"))
 
 
 def test_a_changed_organisation_invalidates_the_old_token(tmp_path):
-    api, _, _ = make_api(tmp_path, seconds=0)
+    api, _ = make_api(tmp_path)
     set_role(api.db, "clerk", "clerk", "minsk-frunzensky")
     assert_revoked(api.get("/api/me", "clerk"))
 
@@ -228,55 +240,23 @@ def test_set_role_checks_its_input(tmp_path):
         enable_user(api.db, "ghost")
 
 
-# ---------------------------------------------------------------------------------- cache
+# ---------------------------------------------------------------------------------- reads
 
-def test_the_cache_is_bounded_and_drops_the_entry_read_longest_ago(tmp_path):
-    api, ticker = Api(tmp_path), Ticker()
-    cache = AccountCache(api.db, 5, capacity=2, clock=ticker)
-    for name in ("clerk", "supervisor", "auditor"):
-        cache.load(name)
-    assert list(cache._entries) == ["supervisor", "auditor"]
-    cache.load("supervisor")  # read again: now the newest
-    cache.load("analyst")
-    assert list(cache._entries) == ["supervisor", "analyst"]
-    assert cache.cached("analyst") == ("analyst", "minjust", 0)
-    ticker.now += 5
-    assert cache.cached("analyst") is MISS  # expired
-    assert cache.cached("nobody-cached") is MISS
-    assert AccountCache(api.db, 0).load("clerk") == ("clerk", ORG_A, 0)
-
-
-def test_no_cache_when_its_seconds_are_zero(tmp_path):
+def test_the_check_reads_the_state_a_token_is_checked_against(tmp_path):
     api = Api(tmp_path)
-    cache = AccountCache(api.db, 0)
-    cache.load("clerk")
-    assert cache._entries == {}
-
-
-@pytest.mark.parametrize(("value", "seconds"), [(None, 5), ("", 5), ("0", 0), ("1.5", 1.5)])
-def test_account_cache_seconds_from_the_environment(tmp_path, monkeypatch, value, seconds):
-    """The app's cache trusts a row for the `account_cache_seconds` setting its factory read."""
-    if value is None:
-        monkeypatch.delenv("OKNO_ACCOUNT_CACHE_SECONDS", raising=False)
-    else:
-        monkeypatch.setenv("OKNO_ACCOUNT_CACHE_SECONDS", value)
-    api = Api(tmp_path)
-    monkeypatch.setenv("OKNO_ACCOUNT_CACHE_SECONDS", "99")  # read once, at the start: no effect
-    assert api.get("/api/me").status_code == 200
-    assert api.app.state.account_cache.seconds == seconds
-
-
-@pytest.mark.parametrize("value", ["-3", "soon", "nan", "inf"])
-def test_an_unusable_account_cache_seconds_stops_the_start(tmp_path, monkeypatch, value):
-    monkeypatch.setenv("OKNO_ACCOUNT_CACHE_SECONDS", value)
-    with pytest.raises(SettingsError, match="OKNO_ACCOUNT_CACHE_SECONDS"):
-        Api(tmp_path)
+    check = AccountCheck(api.db)
+    assert check.load("clerk") == ("clerk", ORG_A, 0)
+    assert check.load("nobody") is None
+    set_role(api.db, "clerk", "supervisor", ORG_A)
+    assert check.load("clerk") == ("supervisor", ORG_A, 0)  # no cache: the row as it is now
+    disable_user(api.db, "clerk", now())
+    assert check.load("clerk") is None
 
 
 # ------------------------------------------------------------------------------------ CLI
 
 def test_the_user_commands_disable_enable_and_reset_passwords(tmp_path):
-    api, _, _ = make_api(tmp_path, seconds=0)
+    api, _ = make_api(tmp_path)
     url = f"sqlite:///{tmp_path / 'okno.db'}"
 
     def okno(*args: str, stdin: str | None = None):

@@ -84,7 +84,7 @@ class Api:
 
     def throttle_on(self, clock: Ticker) -> Ticker:
         """The app's sign-in limiter runs on `clock`, which the test moves by hand."""
-        self.app.state.login_limiter = LoginLimiter(clock=clock)
+        self.app.state.login_limiter = LoginLimiter(self.db, clock=clock)
         return clock
 
     def sign_in_form(self, name: str, password: str):

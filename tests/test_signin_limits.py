@@ -24,6 +24,7 @@ from engine import accounts
 from engine.accounts import add_user, disable_user
 from engine.settings import Settings
 from engine.store.connect import connect
+from engine.store.tables import signin_attempts
 from tests.serving import Served, connect_from, okno_serve
 from tests.test_api_support import PASSWORD, Api, Ticker
 
@@ -62,8 +63,13 @@ def test_successful_sign_ins_do_not_count_against_the_address(api: Api, ticker: 
     assert api.sign_in_form("supervisor", PASSWORD).status_code == 200
 
 
-def test_other_addresses_are_not_held_back() -> None:
-    limiter = LoginLimiter(address_attempts=3, clock=lambda: 0.0)
+@pytest.fixture
+def db(tmp_path):
+    return connect(f"sqlite:///{tmp_path / 'okno.db'}")
+
+
+def test_other_addresses_are_not_held_back(db) -> None:
+    limiter = LoginLimiter(db, address_attempts=3, clock=lambda: 0.0)
     for n in range(3):
         limiter.attempt(f"name-{n}", "203.0.113.9")
     with pytest.raises(ApiError) as refused:
@@ -72,8 +78,8 @@ def test_other_addresses_are_not_held_back() -> None:
     limiter.attempt("another", "198.51.100.4")
 
 
-def test_an_ipv6_client_is_one_address_across_its_64() -> None:
-    limiter = LoginLimiter(address_attempts=3, clock=lambda: 0.0)
+def test_an_ipv6_client_is_one_address_across_its_64(db) -> None:
+    limiter = LoginLimiter(db, address_attempts=3, clock=lambda: 0.0)
     for n in range(3):  # a host may take any address of its /64: each one is the same client
         limiter.attempt(f"name-{n}", f"2001:db8:1:2::{n + 1}")
     with pytest.raises(ApiError):
@@ -89,11 +95,11 @@ def test_the_limits_are_the_settings(tmp_path, monkeypatch) -> None:
         assert api.sign_in_form(f"guess-{n}", "x").status_code == 401
     refused = api.sign_in_form("clerk", PASSWORD)
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 15 * 60
-    limiter = LoginLimiter.from_settings(Settings(signin_attempts=3, signin_name_attempts=7,
-                                                  signin_address_attempts=11,
-                                                  signin_window_minutes=2))
-    assert (limiter.attempts, limiter.name_attempts, limiter.address_attempts,
-            limiter.window) == (3, 7, 11, 120.0)
+    throttle = LoginLimiter.from_settings(api.db, Settings(
+        signin_attempts=3, signin_name_attempts=7, signin_address_attempts=11,
+        signin_window_minutes=2)).throttle
+    assert (throttle.attempts, throttle.name_attempts, throttle.address_attempts,
+            throttle.window) == (3, 7, 11, 120.0)
 
 
 # ---------------------------------------------------------------------------- hashing slots
@@ -104,7 +110,7 @@ def test_a_sign_in_finding_every_slot_taken_is_refused_at_once(api: Api, ticker:
         busy = api.sign_in_form("clerk", PASSWORD)
     assert busy.status_code == 429 and busy.headers["retry-after"] == "1"
     assert "busy" in busy.json()["detail"]
-    assert api.app.state.login_limiter._failures == {}  # it cost nothing, so it counts for nothing
+    assert api.count(signin_attempts) == 0  # it cost nothing, so it counts for nothing
     assert api.sign_in_form("clerk", PASSWORD).status_code == 200  # the slot is free again
 
 
@@ -220,7 +226,7 @@ def test_the_first_sign_in_makes_the_dummy_hash_whatever_the_name(tmp_path, coun
     db = connect(f"sqlite:///{tmp_path / 'okno.db'}")
     add_user(db, "clerk", PASSWORD, "clerk", "org")
     assert accounts._dummy_hash is None  # a new hasher: no dummy yet
-    sign_in(db, "clerk", PASSWORD, "10.0.0.7", LoginLimiter(), PasswordChecks(1))
+    sign_in(db, "clerk", PASSWORD, "10.0.0.7", LoginLimiter(db), PasswordChecks(1))
     assert accounts._dummy_hash is not None
     assert argon2.extract_parameters(accounts._dummy_hash) == argon2.extract_parameters(
         counting.hash("x"))

@@ -2,7 +2,7 @@
 
 Signing in on the sign-in page sets `okno_session`, an HttpOnly, SameSite=Lax cookie holding the
 same signed token the JSON API issues (api.auth), so a page checks its user exactly as a route
-does, revocation included (`AccountCache`). Forms are protected against cross-site requests by a
+does, revocation included (`AccountCheck`). Forms are protected against cross-site requests by a
 signed double-submit token: `okno_csrf` is a random cookie, and every form carries
 HMAC(secret, cookie + session) in its `csrf` field (htmx sends it as `X-CSRF-Token`); a POST
 whose token does not match is refused before anything runs. A page that needs a user raises
@@ -20,7 +20,7 @@ from urllib.parse import quote
 from fastapi import Request
 from starlette.responses import Response
 
-from api.auth import account_cache, read_token
+from api.auth import account_check, read_token
 from api.problems import ApiError
 from engine.accounts import User
 
@@ -63,7 +63,7 @@ async def page_user(request: Request) -> User | None:
     if token and len(token) < 4096:
         try:
             user, iat = read_token(token, request.app.state.okno.secret)
-            await account_cache(request).check(user, iat)
+            await account_check(request).check(user, iat)
         except ApiError:
             user = None
     request.scope["okno_user"] = user

@@ -14,8 +14,8 @@ router = APIRouter(prefix="/api", tags=["auth"])
 _THROTTLED = {**errors(429)[429],
               "description": "Too many failed sign-ins for this user name (5 in 15 minutes from "
                              "one address, or 100 from all addresses) or from this address (50, "
-                             "whatever the names), counted per server process; or the server is "
-                             "checking as many passwords as it may at once",
+                             "whatever the names), counted for all server processes together; "
+                             "or the server is checking as many passwords as it may at once",
               "headers": {"Retry-After": {"description": "seconds until the next attempt",
                                           "schema": {"type": "integer"}}}}
 

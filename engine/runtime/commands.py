@@ -47,11 +47,14 @@ class Cases:
         self.clock = clock or versions.clock
         self.calendar = calendar or default_calendar()
         self.live = LiveWorkflows(cache_size)
+        # Told (action, seconds) of every command that wrote, from its unit of work's start to
+        # its commit (api.metrics: the command duration histogram); None: nobody listens.
+        self.observe: Callable[[str, float], None] | None = None
 
     def unit_of_work(self, actor: str) -> UnitOfWork:
         """A unit of work for one command by `actor`, at the clock's present moment."""
         return UnitOfWork(self.rows, self.versions, self.live, self.calendar, actor, self.now(),
-                          self.clock.today(), self.ledger.writer)
+                          self.clock.today(), self.ledger.writer, observe=self.observe)
 
     def now(self) -> datetime:
         """The clock's time in UTC: every stored time is UTC (SQLite keeps no offset)."""

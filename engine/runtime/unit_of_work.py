@@ -14,7 +14,9 @@ nothing, and a workflow that a failed command may have half-changed is never put
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date, datetime
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -110,7 +112,8 @@ class UnitOfWork:
     """One command: the cases it reads, and the commit that writes them."""
 
     def __init__(self, rows: CaseRows, versions: Versions, live: LiveWorkflows, calendar: WorkCalendar,
-                 actor: str, now: datetime, today: date, events: EventWriter) -> None:
+                 actor: str, now: datetime, today: date, events: EventWriter, *,
+                 observe: Callable[[str, float], None] | None = None) -> None:
         self.rows, self.versions, self.live, self.calendar = rows, versions, live, calendar
         self.events = events
         self.actor, self.now, self.today = actor, now, today
@@ -118,8 +121,10 @@ class UnitOfWork:
         self.states_read: dict[str, bytes] = {}  # case id -> the stored state restored (cache misses)
         self.cases = CaseRepository(self)
         self._hold = None
+        self._observe, self._started = observe, 0.0
 
     def __enter__(self) -> UnitOfWork:
+        self._started = time.perf_counter()
         self._hold = self.rows.hold()  # one pooled connection for the command's reads and its write
         self._hold.__enter__()
         return self
@@ -128,11 +133,20 @@ class UnitOfWork:
         self.seen.clear()  # uncommitted: nothing written, nothing put back in the live cache
         self._hold.__exit__(*exc)
 
+    def claim(self, work: str, case_id: str):
+        """Claim `case_id` for the scheduler's `work` ("timers" or "overdue") before reading it:
+        a context manager yielding whether the work is still due and no other worker holds it;
+        on PostgreSQL the case is then read and written in the claim's transaction
+        (`CaseRows.claim`)."""
+        return self.rows.claim(work, case_id, self.now, self.today)
+
     def commit(self) -> None:
         """Write every case the command changed (a no-op command writes and audits nothing)."""
         for case in self.seen:
             if not case.noop:
                 self._write(case)
+                if self._observe is not None:
+                    self._observe(case.action, time.perf_counter() - self._started)
             self.live.put(case.id, case.row["row_version"], case.workflow)
         self.seen.clear()
 

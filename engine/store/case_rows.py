@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from engine.errors import Conflict
-from engine.statuses import DocumentStatus, TaskStatus
+from engine.statuses import CaseStatus, DocumentStatus, TaskStatus
 from engine.store.fast_path import for_engine
 from engine.store.tables import case_documents, cases, events, notices, outbox, tasks, timers
 
@@ -73,6 +73,21 @@ _STATEMENTS = {
 }
 
 
+# What the scheduler claims before it works on a case (engine.runtime.scheduler): the case's row,
+# and its due timers, while they are still what makes the work due. `FOR UPDATE SKIP LOCKED` on
+# PostgreSQL (a row another worker holds is skipped; a timer another worker fired and deleted is
+# gone when the lock is taken); nothing on SQLite, which has one writer at a time.
+_CLAIMS = {
+    "timers": select(cases.c.id).join(timers, timers.c.case_id == cases.c.id).where(
+        cases.c.id == _p("case_id", cases.c.id), cases.c.status == CaseStatus.OPEN.value,
+        timers.c.due_at < _p("now", timers.c.due_at)).with_for_update(skip_locked=True),
+    "overdue": select(cases.c.id).where(
+        cases.c.id == _p("case_id", cases.c.id), cases.c.status == CaseStatus.OPEN.value,
+        cases.c.overdue.is_(False), cases.c.due_date < _p("today", cases.c.due_date),
+    ).with_for_update(skip_locked=True),
+}
+
+
 @dataclass
 class CaseWrite:
     """Everything one command writes about one case, in one transaction."""
@@ -99,10 +114,18 @@ class CaseRows:
         self.raw = for_engine(db)
         self.sql = {name: self.raw.prepare(*(stmt if isinstance(stmt, tuple) else (stmt,)))
                     for name, stmt in _STATEMENTS.items()}
+        self.claims = {name: self.raw.prepare(stmt) for name, stmt in _CLAIMS.items()}
 
     def hold(self):
         """One pooled connection for the blocks of one command (its reads, then its write)."""
         return self.raw.hold()
+
+    def claim(self, work: str, case_id: str, now: datetime, today: date):
+        """Within `hold()`: claim `case_id` for the scheduler's `work` ("timers": its timers due
+        by `now`; "overdue": its due date passed by `today`); yields whether it is still due and
+        not held by another worker. On PostgreSQL the block's reads and write run in the claim's
+        transaction (`fast_path.RawTransactions.claimed`)."""
+        return self.raw.claimed(self.claims[work], {"case_id": case_id, "now": now, "today": today})
 
     def read(self, case_id: str, task_id: str | None) -> dict[str, Any] | None:
         """The case row without its state, plus `assignee`: who holds `task_id` (if it is this case's)."""

@@ -67,6 +67,26 @@ def upgrade_schema(engine: Engine) -> None:
             command.upgrade(config, "head")
 
 
+def head_revision() -> str:
+    """The newest migration this okno ships (Alembic's head)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None, "the migrations have no head"
+    return head
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The migration the database's schema is at (None: not created by okno)."""
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
 def _sqlite_begin(conn) -> None:
     write = conn.get_execution_options().get("okno_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -123,6 +123,49 @@ class RawTransactions:
             conn, self._held.conn = self._held.conn, None
             conn.close()  # back to the pool
 
+    @contextlib.contextmanager
+    def claimed(self, prepared: Prepared, values: dict):
+        """Within `hold()`: run `prepared`, a SELECT that locks what it finds (`FOR UPDATE SKIP
+        LOCKED`), and yield whether it found a row. On PostgreSQL its transaction stays open for
+        the block: the block's reads and its write run in it, so no other transaction can take
+        the locked rows before the block commits (at its end; an error rolls it back), and a row
+        another transaction holds is skipped, not waited for. SQLite has no row locks (and
+        SQLAlchemy renders no FOR UPDATE for it): the SELECT is one autocommitted statement, the
+        block runs as usual, and the write's row-version check is what keeps two writers apart."""
+        conn = getattr(self._held, "conn", None)
+        if conn is None:
+            raise RuntimeError("claimed() runs within hold(): one connection for the claim and its work")
+        cursor = conn.cursor()
+        try:
+            cursor.execute(prepared.sql, prepared.params(values))
+            found = cursor.fetchone() is not None
+        except BaseException:
+            if not self.sqlite:
+                conn.rollback()
+            raise
+        finally:
+            cursor.close()
+        if self.sqlite:
+            yield found
+            return
+        if not found:
+            conn.rollback()
+            yield False
+            return
+        self._held.claim = True
+        try:
+            yield True
+        except BaseException:
+            conn.rollback()
+            raise
+        else:
+            conn.commit()
+        finally:
+            self._held.claim = False
+
+    def _in_claim(self) -> bool:
+        return getattr(self._held, "claim", False)
+
     def _checkout(self):
         held = getattr(self._held, "conn", None)
         return (held, False) if held is not None else (self.engine.raw_connection(), True)
@@ -156,7 +199,9 @@ class _RawBlock:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            if self.owner.sqlite:
+            if self.owner._in_claim() and not self.own:
+                pass  # the claim's transaction: committed or rolled back when the claim ends
+            elif self.owner.sqlite:
                 if self.write:
                     self.cursor.execute("ROLLBACK" if exc_type else "COMMIT")
             elif exc_type or not self.write:

@@ -13,6 +13,8 @@ Layout, chosen after measuring (see docs/engine.md):
 - `users` and `idempotency` hold the accounts and the remembered answers to retried commands;
   `saved_filters` each user's named work-list filters; `notices` and `outbox` the notices
   a case's commands generated and their delivery.
+- `signin_attempts` holds the failed sign-ins every server process counts against;
+  `worker_sweeps` when each scheduler worker last swept.
 """
 from __future__ import annotations
 
@@ -258,4 +260,25 @@ saved_filters = Table(
     Column("name", String(64), primary_key=True),
     Column("query", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Failed sign-ins per counter (engine.signin_throttle): a user name from one address, a name from
+# every address, one address whatever the names. One row per counter and window: `failures`
+# since the window began, which ends at `expires_at` (epoch seconds, wall-clock). Shared by every
+# server process; the worker deletes expired rows, and each sign-in deletes a few.
+signin_attempts = Table(
+    "signin_attempts",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+
+# When each scheduler worker (`okno worker`, named host:pid) last finished a sweep: the worker
+# lag that GET /metrics reports. Rows of workers not seen for a week are deleted by the others.
+worker_sweeps = Table(
+    "worker_sweeps",
+    metadata,
+    Column("worker", String(128), primary_key=True),
+    Column("swept_at", DateTime(timezone=True), nullable=False),
 )

@@ -4,8 +4,8 @@ A worker that claims an outbox row to send it writes a fresh token in `claim`; o
 that token may record the row as sent or failed, so a worker whose lease ran out (and whose row
 another worker took over) cannot overwrite what the other one recorded.
 
-Revision ID: 0017
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0017'
-down_revision = '0011'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
