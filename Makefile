@@ -22,7 +22,7 @@ $(UV):
 	$(TOOLS)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 
 $(STAMP): $(UV) pyproject.toml uv.lock
-	$(UV) sync --locked --extra dev --python $(PYTHON)
+	$(UV) sync --locked --extra dev --extra postgres --python $(PYTHON)
 	touch $(STAMP)
 
 $(VENDOR_STAMP): $(VENDOR)/package.json $(VENDOR)/package-lock.json
@@ -45,7 +45,7 @@ lint: $(STAMP)
 # Refresh the lock to the newest versions pyproject.toml allows, install them, run the suite.
 upgrade: $(UV)
 	$(UV) lock --upgrade --python $(PYTHON)
-	$(UV) sync --locked --extra dev --python $(PYTHON)
+	$(UV) sync --locked --extra dev --extra postgres --python $(PYTHON)
 	touch $(STAMP)
 	$(BIN)/pytest
 
