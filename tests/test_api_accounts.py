@@ -37,6 +37,7 @@ from engine.accounts import (
 from engine.errors import InvalidInput, NotFound
 from engine.settings import SettingsError
 from engine.store.tables import users
+from tests.db_support import url as db_url
 from tests.test_api_support import ORG_A, PASSWORD, SECRET, Api
 
 runner = CliRunner()
@@ -277,7 +278,7 @@ def test_an_unusable_account_cache_seconds_stops_the_start(tmp_path, monkeypatch
 
 def test_the_user_commands_disable_enable_and_reset_passwords(tmp_path):
     api, _, _ = make_api(tmp_path, seconds=0)
-    url = f"sqlite:///{tmp_path / 'okno.db'}"
+    url = db_url(tmp_path / 'okno.db')
 
     def okno(*args: str, stdin: str | None = None):
         return runner.invoke(cli, ["user", *args, "--database", url], input=stdin)
@@ -316,7 +317,7 @@ def test_the_user_commands_disable_enable_and_reset_passwords(tmp_path):
                                      ["password", "ghost"],
                                      ["role", "ghost", "--role", "clerk", "--org", "o"]])
 def test_the_user_commands_report_an_unknown_user(tmp_path, command):
-    url = f"sqlite:///{tmp_path / 'okno.db'}"
+    url = db_url(tmp_path / 'okno.db')
     result = runner.invoke(cli, ["user", *command, "--database", url], input="x\n")
     assert result.exit_code == 2
     assert "error: no user 'ghost'" in result.output
@@ -324,7 +325,7 @@ def test_the_user_commands_report_an_unknown_user(tmp_path, command):
 
 def test_an_empty_new_password_is_refused(tmp_path):
     api = Api(tmp_path)
-    url = f"sqlite:///{tmp_path / 'okno.db'}"
+    url = db_url(tmp_path / 'okno.db')
     result = runner.invoke(cli, ["user", "password", "clerk", "--database", url], input="\n")
     assert result.exit_code == 2
     assert "error: password must not be empty" in result.output
@@ -341,7 +342,7 @@ def test_accounts_from_before_0005_are_enabled_with_no_change_recorded(tmp_path)
     from engine.accounts import add_user
     from engine.store.connect import MIGRATIONS, connect
 
-    url = f"sqlite:///{tmp_path / 'before_0005.db'}"
+    url = db_url(tmp_path / 'before_0005.db')
     with create_engine(url).begin() as conn:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))

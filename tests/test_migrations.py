@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from engine.store.connect import MIGRATIONS, connect
 from engine.store.tables import metadata
+from tests.db_support import url as db_url
 
 
 def _config(conn) -> Config:
@@ -19,7 +20,7 @@ def _config(conn) -> Config:
 
 
 def test_migrations_build_exactly_the_tables_the_code_declares(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    engine = create_engine(db_url(tmp_path / 'migrated.db'))
     with engine.begin() as conn:
         command.upgrade(_config(conn), "head")
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
@@ -27,7 +28,7 @@ def test_migrations_build_exactly_the_tables_the_code_declares(tmp_path):
 
 
 def test_connect_creates_at_head_and_upgrades_idempotently(tmp_path):
-    url = f"sqlite:///{tmp_path / 'okno.db'}"
+    url = db_url(tmp_path / 'okno.db')
     engine = connect(url)
     with engine.connect() as conn:
         head = MigrationContext.configure(conn).get_current_revision()

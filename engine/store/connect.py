@@ -1,6 +1,7 @@
 """Connecting to the database and bringing its schema to the newest version (Alembic).
 
-The URL comes from the caller (the `database_url` setting, read by the entry point). A SQLite file
+The URL comes from the caller (the `database_url` setting, read by the entry point): SQLite (the
+default, one file) or PostgreSQL (`postgresql+psycopg://…`, the `postgres` extra). A SQLite file
 holds password hashes and personal data: okno creates it (and a folder it needs) readable by the
 service's user only, and SQLite gives the WAL and shared-memory files the database file's mode.
 """
@@ -16,6 +17,11 @@ from engine.private_files import ensure_private_file, open_to_others
 from engine.store.tables import metadata
 
 DEFAULT_URL = "sqlite:///var/okno.db"
+# Connections one process keeps to a database server (PostgreSQL): the API serves requests on
+# up to 40 threads, most of which hold a connection only for a command's few statements.
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
+POOL_TIMEOUT = 30
 log = logging.getLogger("okno.store")
 
 
@@ -26,7 +32,15 @@ def connect(url: str = DEFAULT_URL, *, create: bool = True) -> Engine:
     if path is not None and not ensure_private_file(path) and open_to_others(path):
         log.warning("%s may be read by other users of this machine (it holds password hashes "
                     "and personal data): chmod 600 %s*", path, path)
-    engine = create_engine(url, future=True)
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = create_engine(url, future=True)
+    else:
+        # A server: connections are checked before use (a restarted server or a dropped idle
+        # connection costs a reconnect, not a failed request) and renewed after an hour. A
+        # process holds up to POOL_SIZE + POOL_OVERFLOW; a request waits POOL_TIMEOUT s for one.
+        engine = create_engine(url, future=True, pool_pre_ping=True, pool_size=POOL_SIZE,
+                               max_overflow=POOL_OVERFLOW, pool_timeout=POOL_TIMEOUT,
+                               pool_recycle=3600)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own BEGIN handling is off (see _sqlite_pragmas); commands that write take
@@ -65,6 +79,14 @@ def upgrade_schema(engine: Engine) -> None:
             command.stamp(config, "head")
         else:
             command.upgrade(config, "head")
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at (None: no okno schema yet)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
 
 
 def _sqlite_begin(conn) -> None:
