@@ -20,7 +20,8 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from contextlib import closing, suppress
+from collections.abc import Iterator
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy import inspect, make_url, select, table, text
@@ -57,8 +58,8 @@ def backup(url: str, target: Path, *, force: bool = False) -> None:
             fd = -1
             _sqlite_backup(_sqlite_path(url), partial)
         else:
-            _run_pg("pg_dump", ["--format=custom", "--no-password", f"--dbname={_libpq(url)}"],
-                    url, stdout=fd)
+            with _libpq(url, partial.parent) as dbname:
+                _run_pg("pg_dump", ["--format=custom", "--no-password", f"--dbname={dbname}"], stdout=fd)
         os.replace(partial, target)
     finally:
         if fd >= 0:
@@ -103,7 +104,7 @@ def backup_kind(path: Path) -> str:
                               "no alembic_version table)")
         return "sqlite"
     if head.startswith(PG_MAGIC):
-        listing = _run_pg("pg_restore", ["--list", str(path)], None, capture=True)
+        listing = _run_pg("pg_restore", ["--list", str(path)], capture=True)
         if not any(" TABLE " in line and " alembic_version " in line for line in listing.splitlines()):
             raise BackupError(f"{path} is a pg_dump archive but not of an okno database "
                               "(no alembic_version table)")
@@ -155,8 +156,9 @@ def _pg_restore(url: str, source: Path) -> None:
                 conn.execute(text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
     finally:
         engine.dispose()
-    _run_pg("pg_restore", ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
-                           "--no-password", f"--dbname={_libpq(url)}", str(source)], url)
+    with _libpq(url, source.parent) as dbname:
+        _run_pg("pg_restore", ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
+                               "--no-password", f"--dbname={dbname}", str(source)])
 
 
 def pg_tool(name: str) -> str:
@@ -177,13 +179,9 @@ def _major(path: str) -> int:
     return int(version) if version.isdigit() else 0
 
 
-def _run_pg(name: str, args: list[str], url: str | None, *, stdout: int | None = None,
-            capture: bool = False) -> str:
-    env = dict(os.environ)
-    if url is not None and make_url(url).password is not None:
-        env["PGPASSWORD"] = make_url(url).password  # not on the command line, where ps shows it
+def _run_pg(name: str, args: list[str], *, stdout: int | None = None, capture: bool = False) -> str:
     try:
-        done = subprocess.run([pg_tool(name), *args], env=env, stdin=subprocess.DEVNULL,
+        done = subprocess.run([pg_tool(name), *args], stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE if capture else stdout,
                               stderr=subprocess.PIPE, timeout=TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
@@ -194,9 +192,27 @@ def _run_pg(name: str, args: list[str], url: str | None, *, stdout: int | None =
     return done.stdout.decode(errors="replace") if capture else ""
 
 
-def _libpq(url: str) -> str:
-    """The URL as libpq reads it: no driver name, no password (PGPASSWORD carries it)."""
-    return make_url(url).set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+@contextmanager
+def _libpq(url: str, folder: Path) -> Iterator[str]:
+    """The URL as libpq reads it, without the driver's name. A password goes into a temporary
+    0600 password file the URL names (`passfile`), never onto the command line, where ps shows it."""
+    parsed = make_url(url)
+    password = parsed.password
+    plain = parsed.set(drivername="postgresql", password=None)
+    if password is None:
+        yield plain.render_as_string(hide_password=False)
+        return
+    passfile = folder / f".okno-pgpass-{os.getpid()}"
+    with suppress(FileNotFoundError):
+        passfile.unlink()
+    fd = create_private_file(passfile)
+    try:
+        escaped = str(password).replace("\\", "\\\\").replace(":", "\\:")
+        os.write(fd, f"*:*:*:*:{escaped}\n".encode())
+        os.close(fd)
+        yield plain.update_query_dict({"passfile": str(passfile)}).render_as_string(hide_password=False)
+    finally:
+        passfile.unlink(missing_ok=True)
 
 
 def _backend(url: str) -> str:
