@@ -15,7 +15,7 @@ VENDOR_STAMP := $(VENDOR)/node_modules/.installed
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test bench lint upgrade clean
+.PHONY: run test test-postgres bench lint upgrade clean
 
 $(UV):
 	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
@@ -34,6 +34,17 @@ run: $(STAMP) $(VENDOR_STAMP)
 
 test: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/pytest
+
+# The same suite on PostgreSQL: on the server OKNO_TEST_DATABASE_URL names
+# (postgresql+psycopg://user@host:port/postgres; each test gets a database of its own there), or
+# without it on a throwaway server .ci/with-postgres starts and stops (PostgreSQL's programs from
+# PATH or /usr/lib/postgresql/*/bin).
+test-postgres: $(STAMP) $(VENDOR_STAMP)
+ifdef OKNO_TEST_DATABASE_URL
+	$(BIN)/pytest
+else
+	.ci/with-postgres $(BIN)/pytest
+endif
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

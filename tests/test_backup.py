@@ -114,6 +114,25 @@ def test_a_restore_over_a_database_with_rows_is_refused_unless_forced(office, tm
     assert okno("audit", "verify", "--database", source).exit_code == 0
 
 
+def test_a_restore_that_fails_half_way_leaves_the_database_as_it_was(office, tmp_path):
+    """A backup cut short (a full disk, a broken copy): SQLite finds it malformed before anything
+    is touched; pg_restore reads its table of contents and fails while loading its rows, in the
+    one transaction with the drops. Either way the database it was restored over is intact."""
+    source = db_url(tmp_path / "okno.db")
+    cut = tmp_path / "okno.backup"
+    assert okno("db", "backup", str(cut), "--database", source).exit_code == 0
+    content = cut.read_bytes()
+    cut.write_bytes(content[:len(content) * 9 // 10])
+    office.start("2.1")
+    grown = snapshot(source)
+    office.db.dispose()
+    result = okno("db", "restore", str(cut), "--database", source, "--force")
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: "), result.output
+    assert snapshot(source) == grown
+    assert okno("audit", "verify", "--database", source).exit_code == 0
+
+
 def test_a_restore_into_a_database_with_the_schema_but_no_rows_needs_no_force(office, tmp_path):
     source = db_url(tmp_path / "okno.db")
     assert okno("db", "backup", str(tmp_path / "okno.backup"), "--database", source).exit_code == 0

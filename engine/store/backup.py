@@ -149,16 +149,37 @@ def _sqlite_restore(source: Path, target: Path) -> None:
 
 
 def _pg_restore(url: str, source: Path) -> None:
+    """pg_restore's SQL, after dropping every table the database holds (no table of a newer
+    schema may stay), run by psql as one transaction: a failure leaves the database as it was."""
     engine = connect(url, create=False)
-    try:  # what the database holds goes first, in one transaction: no table of a newer schema stays
-        with engine.begin() as conn:
-            for name in inspect(conn).get_table_names():
-                conn.execute(text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
+    try:
+        with engine.connect() as conn:
+            drops = "".join(f'DROP TABLE IF EXISTS "{name}" CASCADE;\n'
+                            for name in inspect(conn).get_table_names())
     finally:
         engine.dispose()
     with _libpq(url, source.parent) as dbname:
-        _run_pg("pg_restore", ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
-                               "--no-password", f"--dbname={dbname}", str(source)])
+        script = subprocess.Popen([pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--file=-",
+                                   str(source)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        psql = subprocess.Popen([pg_tool("psql"), "--no-psqlrc", "--quiet", "--no-password",
+                                 "--single-transaction", "--set=ON_ERROR_STOP=1", "--file=-",
+                                 f"--dbname={dbname}"], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            psql.stdin.write(b"SET client_min_messages = warning;\n" + drops.encode())
+            shutil.copyfileobj(script.stdout, psql.stdin, 1 << 20)
+            psql.stdin.close()
+        except BrokenPipeError:  # psql stopped at an error: its message says which
+            pass
+        finally:
+            script.stdout.close()
+        failures = [(name, proc.wait(timeout=TIMEOUT), proc.stderr.read())
+                    for name, proc in (("pg_restore", script), ("psql", psql))]
+    for name, code, message in failures:
+        if code != 0:
+            raise BackupError(f"{name} failed (exit {code}), the database is as it was: "
+                              f"{message.decode(errors='replace').strip()}")
 
 
 def pg_tool(name: str) -> str:
