@@ -41,6 +41,8 @@ def connect(url: str = DEFAULT_URL, *, create: bool = True) -> Engine:
         engine = create_engine(url, future=True, pool_pre_ping=True, pool_size=POOL_SIZE,
                                max_overflow=POOL_OVERFLOW, pool_timeout=POOL_TIMEOUT,
                                pool_recycle=3600)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgresql_session)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own BEGIN handling is off (see _sqlite_pragmas); commands that write take
@@ -92,6 +94,18 @@ def schema_revision(engine: Engine) -> str | None:
 def _sqlite_begin(conn) -> None:
     write = conn.get_execution_options().get("okno_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _postgresql_session(dbapi_conn, _record) -> None:
+    """Times are read back in UTC whatever the server's TimeZone (a server in Minsk would return
+    timestamptz values at +03:00, and date arithmetic in SQL would count Minsk days)."""
+    autocommit = dbapi_conn.autocommit
+    dbapi_conn.autocommit = True
+    try:
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET TIME ZONE 'UTC'")
+    finally:
+        dbapi_conn.autocommit = autocommit
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
