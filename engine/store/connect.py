@@ -64,6 +64,7 @@ def sqlite_file(url: str) -> Path | None:
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+UPGRADE_LOCK = 0x6F6B6E6F  # "okno": the advisory lock schema upgrades take on PostgreSQL
 
 
 def upgrade_schema(engine: Engine) -> None:
@@ -75,6 +76,10 @@ def upgrade_schema(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.execution_options(okno_write=True).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # processes starting at once (`okno serve --workers 4`) upgrade one after the other,
+            # as BEGIN IMMEDIATE makes them on SQLite; the lock ends with the transaction
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPGRADE_LOCK})")
         config.attributes["connection"] = conn
         if not inspect(conn).has_table("cases"):
             metadata.create_all(conn)
