@@ -15,14 +15,14 @@ VENDOR_STAMP := $(VENDOR)/node_modules/.installed
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test bench lint upgrade clean
+.PHONY: run test test-postgres bench lint upgrade clean
 
 $(UV):
 	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 
 $(STAMP): $(UV) pyproject.toml uv.lock
-	$(UV) sync --locked --extra dev --python $(PYTHON)
+	$(UV) sync --locked --extra dev --extra postgres --python $(PYTHON)
 	touch $(STAMP)
 
 $(VENDOR_STAMP): $(VENDOR)/package.json $(VENDOR)/package-lock.json
@@ -35,6 +35,17 @@ run: $(STAMP) $(VENDOR_STAMP)
 test: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/pytest
 
+# The same suite on PostgreSQL: on the server OKNO_TEST_DATABASE_URL names
+# (postgresql+psycopg://user@host:port/postgres; each test gets a database of its own there), or
+# without it on a throwaway server .ci/with-postgres starts and stops (PostgreSQL's programs from
+# PATH or /usr/lib/postgresql/*/bin).
+test-postgres: $(STAMP) $(VENDOR_STAMP)
+ifdef OKNO_TEST_DATABASE_URL
+	$(BIN)/pytest
+else
+	.ci/with-postgres $(BIN)/pytest
+endif
+
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
@@ -45,7 +56,7 @@ lint: $(STAMP)
 # Refresh the lock to the newest versions pyproject.toml allows, install them, run the suite.
 upgrade: $(UV)
 	$(UV) lock --upgrade --python $(PYTHON)
-	$(UV) sync --locked --extra dev --python $(PYTHON)
+	$(UV) sync --locked --extra dev --extra postgres --python $(PYTHON)
 	touch $(STAMP)
 	$(BIN)/pytest
 

@@ -340,6 +340,72 @@ def run_command(
     run_demo(_settings(), host, port)
 
 
+db_app = typer.Typer(no_args_is_help=True, help="The database: schema upgrades, backups, restores.")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database: str = typer.Option(None, "--database", help=DATABASE_HELP),
+) -> None:
+    """Create the schema of a new database, or migrate an existing one to the newest (Alembic);
+    does nothing on a database at the newest already. `okno serve`, `okno worker` and `okno run`
+    do the same when they start."""
+    from engine.store.connect import connect, schema_revision, upgrade_schema
+
+    engine = connect(_settings(database_url=database).database_url, create=False)
+    try:
+        before = schema_revision(engine)
+        upgrade_schema(engine)
+        after = schema_revision(engine)
+    finally:
+        engine.dispose()
+    typer.echo(f"database at revision {after}" if before == after
+               else f"database upgraded from {before or 'nothing'} to revision {after}")
+
+
+@db_app.command("backup")
+def db_backup(
+    file: str = typer.Argument(..., metavar="FILE", help="The backup file to write (0600)."),
+    database: str = typer.Option(None, "--database", help=DATABASE_HELP),
+    force: bool = typer.Option(False, "--force", help="Replace FILE if it exists."),
+) -> None:
+    """Back the database up to FILE while okno runs: SQLite's online backup API, or pg_dump's
+    custom format on PostgreSQL."""
+    from pathlib import Path
+
+    from engine.store.backup import BackupError, backup
+
+    url = _settings(database_url=database).database_url
+    try:
+        backup(url, Path(file), force=force)
+    except (BackupError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"backup written to {file}")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: str = typer.Argument(..., metavar="FILE", help="A file `okno db backup` wrote."),
+    database: str = typer.Option(None, "--database", help=DATABASE_HELP),
+    force: bool = typer.Option(False, "--force", help="Replace what the database holds."),
+) -> None:
+    """Restore the database from FILE (stop the server and the worker first). Refuses a database
+    that holds rows unless --force; run `okno db upgrade` afterwards for a backup of an older okno."""
+    from pathlib import Path
+
+    from engine.store.backup import BackupError, restore
+
+    url = _settings(database_url=database).database_url
+    try:
+        restore(url, Path(file), force=force)
+    except (BackupError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"database restored from {file}")
+
+
 user_app = typer.Typer(no_args_is_help=True, help="User accounts of the HTTP API.")
 app.add_typer(user_app, name="user")
 

@@ -18,6 +18,7 @@ from engine.runtime.forms import example_form as sample_form
 from engine.store.connect import connect
 from engine.store.tables import tasks
 from engine.store.versions import Versions
+from tests.db_support import url as db_url
 from tests.templates import copy_template
 
 CATALOG = Path(__file__).resolve().parent.parent / "procedures"
@@ -43,7 +44,7 @@ class Engine:
         self.catalog = procedures if procedures is not None else dict(catalog())
         if procedures is None and not path.exists():  # an existing file is reopened as it is
             copy_template(("engine", at.isoformat()), path, lambda p: _published(p, at, self.catalog))
-        self.db = connect(f"sqlite:///{path}")
+        self.db = connect(db_url(path))
         self.clock = FixedClock(at)
         self.versions = Versions(self.db, self.clock)
         self.versions.publish(self.catalog.values())  # on a template copy: nothing new to store
@@ -96,7 +97,7 @@ class Engine:
 
 def _published(path: Path, at: datetime, catalog: dict[str, Procedure]):
     """A new database at `path` with `catalog` published at `at`: what Engine starts from."""
-    db = connect(f"sqlite:///{path}")
+    db = connect(db_url(path))
     Versions(db, FixedClock(at)).publish(catalog.values())
     return db
 

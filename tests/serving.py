@@ -20,6 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.db_support import url as db_url
+
 STARTUP = 90.0  # seconds: the machine may be busy with other suites
 
 
@@ -73,7 +75,7 @@ def okno_serve(tmp_path: Path, env: dict[str, str] | None = None,
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port),
-             "--database", f"sqlite:///{tmp_path / 'okno.db'}", "--catalog", str(catalog), *args],
+             "--database", db_url(tmp_path / 'okno.db'), "--catalog", str(catalog), *args],
             cwd=tmp_path, env=environ, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=limit)
     served = Served(f"http://127.0.0.1:{port}", port, process, log)

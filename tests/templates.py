@@ -1,16 +1,19 @@
 """Template databases: the state many tests start from (schema, published catalog, users) is built
 once per session (per xdist worker: each has its own temporary folder) and copied for each test.
 
-A copy is an ordinary SQLite file: every test still gets its own fresh, real database.
+A copy is an ordinary SQLite file, or on PostgreSQL (tests/db_support.py) a database created
+from the template with `CREATE DATABASE … TEMPLATE`: every test still gets its own fresh, real
+database.
 """
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable, Hashable
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
+
+from tests import db_support
 
 _root: Path | None = None
 _built: dict[Hashable, Path] = {}
@@ -30,12 +33,14 @@ def copy_template(key: Hashable, target: Path, build: Callable[[Path], Engine]) 
     if template is None:
         folder = _root if _root is not None else Path(tempfile.mkdtemp(prefix="okno-templates-"))
         template = folder / f"template-{len(_built)}.db"
+        if db_support.on_postgres():
+            db_support.url(template, template=True)  # made now: it lives as long as the session
         db = build(template)
-        with db.connect() as conn:  # everything into the main file: the copy needs only that
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        db.dispose()
+        if db.dialect.name == "sqlite":
+            with db.connect() as conn:  # everything into the main file: the copy needs only that
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.dispose()  # CREATE DATABASE … TEMPLATE needs no one connected to the template
         wal = template.with_name(template.name + "-wal")
         assert not wal.exists() or wal.stat().st_size == 0, f"{wal} still holds pages"
         _built[key] = template
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(template, target)
+    db_support.duplicate(template, target)

@@ -37,6 +37,7 @@ from engine.accounts import (
 )
 from engine.errors import InvalidInput, NotFound
 from engine.store.tables import users
+from tests.db_support import url as db_url
 from tests.test_api_support import ORG_A, PASSWORD, SECRET, Api, TestClient, _services
 
 runner = CliRunner()
@@ -257,7 +258,7 @@ def test_the_check_reads_the_state_a_token_is_checked_against(tmp_path):
 
 def test_the_user_commands_disable_enable_and_reset_passwords(tmp_path):
     api, _ = make_api(tmp_path)
-    url = f"sqlite:///{tmp_path / 'okno.db'}"
+    url = db_url(tmp_path / 'okno.db')
 
     def okno(*args: str, stdin: str | None = None):
         return runner.invoke(cli, ["user", *args, "--database", url], input=stdin)
@@ -296,7 +297,7 @@ def test_the_user_commands_disable_enable_and_reset_passwords(tmp_path):
                                      ["password", "ghost"],
                                      ["role", "ghost", "--role", "clerk", "--org", "o"]])
 def test_the_user_commands_report_an_unknown_user(tmp_path, command):
-    url = f"sqlite:///{tmp_path / 'okno.db'}"
+    url = db_url(tmp_path / 'okno.db')
     result = runner.invoke(cli, ["user", *command, "--database", url], input="x\n")
     assert result.exit_code == 2
     assert "error: no user 'ghost'" in result.output
@@ -304,7 +305,7 @@ def test_the_user_commands_report_an_unknown_user(tmp_path, command):
 
 def test_an_empty_new_password_is_refused(tmp_path):
     api = Api(tmp_path)
-    url = f"sqlite:///{tmp_path / 'okno.db'}"
+    url = db_url(tmp_path / 'okno.db')
     result = runner.invoke(cli, ["user", "password", "clerk", "--database", url], input="\n")
     assert result.exit_code == 2
     assert "error: password must not be empty" in result.output
@@ -321,7 +322,7 @@ def test_accounts_from_before_0005_are_enabled_with_no_change_recorded(tmp_path)
     from engine.accounts import add_user
     from engine.store.connect import MIGRATIONS, connect
 
-    url = f"sqlite:///{tmp_path / 'before_0005.db'}"
+    url = db_url(tmp_path / 'before_0005.db')
     with create_engine(url).begin() as conn:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))

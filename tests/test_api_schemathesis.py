@@ -25,6 +25,7 @@ from schemathesis import GenerationMode
 
 from api.schemas import CHECKED_BY_ENGINE
 from tests.casework import ledger_for
+from tests.db_support import url as db_url
 from tests.test_api_support import Api, catalog
 
 MAX_EXAMPLES = int(os.environ.get("OKNO_SCHEMATHESIS_EXAMPLES", "20"))  # per operation and user
@@ -35,7 +36,7 @@ def _operations() -> list[tuple[str, str]]:
     from api.app import build_services, create_app
 
     with tempfile.TemporaryDirectory() as tmp:
-        services = build_services(f"sqlite:///{Path(tmp) / 'schema.db'}", secret="s" * 40,
+        services = build_services(db_url(Path(tmp) / 'schema.db'), secret="s" * 40,
                                   publish=False, ledger=ledger_for(Path(tmp) / "schema.db"))
         paths = create_app(services_=services).openapi()["paths"]
         services.db.dispose()

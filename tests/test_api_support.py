@@ -20,6 +20,7 @@ from engine.clock import FixedClock
 from engine.definition.procedure import Field, Procedure
 from engine.runtime.forms import example_form
 from tests.casework import CATALOG, catalog, ledger_for
+from tests.db_support import url as db_url
 from tests.templates import copy_template
 
 with warnings.catch_warnings():  # starlette prefers httpx2 for its TestClient; httpx works
@@ -151,7 +152,7 @@ class Api:
 def _services(path: Path, clock: FixedClock) -> Services:
     """Services on the database at `path`, with the catalog published (on a template copy:
     nothing new to store)."""
-    services = build_services(f"sqlite:///{path}", clock, catalog_path=CATALOG_PATH, secret=SECRET,
+    services = build_services(db_url(path), clock, catalog_path=CATALOG_PATH, secret=SECRET,
                               publish=False, ledger=ledger_for(path))
     services.versions.publish(catalog().values())
     return services

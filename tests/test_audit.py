@@ -19,7 +19,9 @@ from engine.audit.chain import EventWriter, legacy_hash
 from engine.audit.keys import Keyring
 from engine.store.connect import connect
 from engine.store.tables import audit_ledger, case_documents, cases, events, tasks, timers
+from tests import db_support
 from tests.casework import AUDIT_KEY, Engine
+from tests.db_support import url as db_url
 from tests.test_api_support import Api
 
 runner = CliRunner()
@@ -41,8 +43,9 @@ def checkpointed(tmp_path_factory) -> Path:
     eng.cases.claim(SCENE["open"], eng.open_tasks(SCENE["open"])[0]["id"], actor="clerk-1")
     assert eng.ledger.checkpoint(eng.db, eng.cases.now()) is not None
     SCENE["late"] = eng.start("2.1")  # after the checkpoint: only its chain covers it
-    with eng.db.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    if eng.db.dialect.name == "sqlite":
+        with eng.db.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     eng.db.dispose()
     return folder
 
@@ -50,11 +53,11 @@ def checkpointed(tmp_path_factory) -> Path:
 @pytest.fixture
 def copy(checkpointed, tmp_path, monkeypatch) -> Path:
     """A copy of the scene (database and checkpoint folder), with the CLI's settings on it."""
-    shutil.copyfile(checkpointed / "okno.db", tmp_path / "okno.db")
+    db_support.duplicate(checkpointed / "okno.db", tmp_path / "okno.db")
     shutil.copytree(checkpointed / "okno-checkpoints", tmp_path / "okno-checkpoints")
     monkeypatch.setenv("OKNO_AUDIT_KEY", AUDIT_KEY)
     monkeypatch.setenv("OKNO_AUDIT_CHECKPOINTS", str(tmp_path / "okno-checkpoints"))
-    monkeypatch.setenv("OKNO_DATABASE_URL", f"sqlite:///{tmp_path / 'okno.db'}")
+    monkeypatch.setenv("OKNO_DATABASE_URL", db_url(tmp_path / 'okno.db'))
     return tmp_path
 
 
@@ -271,7 +274,7 @@ TAMPERING = [
 
 @pytest.mark.parametrize(("tamper", "where", "says"), TAMPERING, ids=[t[0].__name__ for t in TAMPERING])
 def test_audit_verify_catches_the_tampering(copy, tamper, where, says):
-    db = connect(f"sqlite:///{copy / 'okno.db'}")
+    db = connect(db_url(copy / 'okno.db'))
     with db.begin() as conn:
         tamper(conn)
     db.dispose()
@@ -302,7 +305,7 @@ def test_a_missing_checkpoint_folder_is_said_not_hidden(copy):
 
 
 def test_one_case_is_checked_with_its_facts(copy):
-    db = connect(f"sqlite:///{copy / 'okno.db'}")
+    db = connect(db_url(copy / 'okno.db'))
     with db.begin() as conn:
         approve_a_refused_case(conn)
     result = audit_verify("--case", SCENE["approved"])

@@ -14,6 +14,7 @@ from engine.audit.merkle import tree_root
 from engine.runtime.scheduler import sweep
 from engine.store.tables import events
 from tests.casework import AUDIT_KEY, Engine
+from tests.db_support import url as db_url
 
 runner = CliRunner()
 
@@ -73,7 +74,7 @@ def test_a_checkpoint_after_a_rewrite_does_not_bless_it(tmp_path):
 def test_the_cli_checkpoints_and_the_worker_does_too(tmp_path, monkeypatch):
     monkeypatch.setenv("OKNO_AUDIT_KEY", AUDIT_KEY)
     monkeypatch.setenv("OKNO_AUDIT_CHECKPOINTS", str(tmp_path / "cp"))
-    url = f"sqlite:///{tmp_path / 'okno.db'}"
+    url = db_url(tmp_path / 'okno.db')
     eng = Engine(tmp_path / "okno.db")
     eng.start("2.1")
     result = runner.invoke(app, ["audit", "checkpoint", "--database", url])

@@ -15,6 +15,7 @@ from engine.runtime.forms import example_form
 from engine.store.connect import MIGRATIONS, connect
 from engine.store.tables import audit_ledger, cases, events
 from tests.casework import Engine
+from tests.db_support import url as db_url
 
 
 def _complete_first(eng: Engine, case_id: str) -> None:
@@ -106,7 +107,7 @@ def test_old_events_are_held_to_the_old_formula_and_the_marked_point(tmp_path):
 
 
 def test_the_migration_of_an_empty_database_marks_nothing(tmp_path):
-    url = f"sqlite:///{tmp_path / 'new.db'}"
+    url = db_url(tmp_path / 'new.db')
     db = connect(url)
     with db.connect() as conn:  # created at head: the row is absent, which reads as 0
         assert conn.execute(select(audit_ledger)).all() == []

@@ -17,6 +17,7 @@ from engine.authorities.validation import DEFAULT_PATH, SCHEMA_PATH, check_autho
 from engine.definition.data_file import Reloading
 from engine.definition.validation import CatalogError, load_catalog
 from engine.errors import InvalidInput
+from tests.db_support import url as db_url
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCEDURES = load_catalog(ROOT / "procedures")
@@ -241,7 +242,7 @@ def test_okno_validate_checks_the_authorities_and_prints_warnings(tmp_path, monk
 
 
 def test_okno_user_add_refuses_an_organisation_not_in_the_catalog(tmp_path) -> None:
-    url = f"sqlite:///{tmp_path / 'okno.db'}"
+    url = db_url(tmp_path / 'okno.db')
 
     def add(name: str, role: str, org: str):
         return runner.invoke(cli, ["user", "add", name, "--role", role, "--org", org,

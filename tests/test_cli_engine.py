@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from engine.store.tables import events
 from tests.casework import AUDIT_KEY, Engine
+from tests.db_support import url as db_url
 
 runner = CliRunner()
 
@@ -17,7 +18,7 @@ def test_audit_verify_and_worker(tmp_path, monkeypatch):
     eng = Engine(tmp_path / "okno.db")
     case_id = eng.start("2.1")
     eng.run_to_end(case_id)
-    url = f"sqlite:///{tmp_path / 'okno.db'}"
+    url = db_url(tmp_path / 'okno.db')
     result = runner.invoke(app, ["audit", "verify", "--database", url])
     assert result.exit_code == 0, result.output
     assert "1 case(s) checked, 0 problem(s)" in result.output

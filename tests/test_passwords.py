@@ -10,10 +10,11 @@ from engine.accounts import add_user, verify_password
 from engine.store.connect import connect
 from engine.store.tables import users
 from tests.conftest import CHEAP_HASHER
+from tests.db_support import url as db_url
 
 
 def test_production_hashes_carry_argon2s_default_parameters(tmp_path, production_hasher) -> None:
-    db = connect(f"sqlite:///{tmp_path / 'okno.db'}")
+    db = connect(db_url(tmp_path / 'okno.db'))
     add_user(db, "clerk", "correct horse", "clerk", "org-1")
     with db.connect() as conn:
         stored = conn.execute(select(users.c.password_hash)).scalar_one()

@@ -36,6 +36,7 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.sqlite_only  # SQLite's own file, WAL and shared-memory files
 def test_the_database_and_its_wal_and_shm_files_are_the_services_alone(tmp_path, umask) -> None:
     folder = tmp_path / "var"
     db = connect(f"sqlite:///{folder / 'okno.db'}")
@@ -48,6 +49,7 @@ def test_the_database_and_its_wal_and_shm_files_are_the_services_alone(tmp_path,
     db.dispose()
 
 
+@pytest.mark.sqlite_only  # SQLite's own file, WAL and shared-memory files
 def test_an_existing_database_keeps_its_mode_with_a_warning_if_others_may_read_it(tmp_path,
                                                                                    caplog) -> None:
     path = tmp_path / "okno.db"

@@ -135,6 +135,7 @@ def test_open_tasks_and_assignable_staff(world) -> None:
         {"name": "sup", "role": "supervisor"}]
 
 
+@pytest.mark.sqlite_only  # reads SQLite's EXPLAIN QUERY PLAN
 def test_the_figures_come_from_indexes(world) -> None:
     """Each statement the dashboard runs reads cases and tasks through an index (the ones of
     migration 0010 for the aggregates): none scans a whole table."""

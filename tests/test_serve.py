@@ -21,6 +21,7 @@ from api.serve import worker_settings
 from engine.accounts import add_user
 from engine.settings import Settings
 from engine.store.connect import connect
+from tests.db_support import url as db_url
 from tests.serving import stop, wait_until_up
 
 PASSWORD = "correct horse battery staple"
@@ -77,7 +78,7 @@ class TestGunicorn:
 
 
 def _workers_sign_with_the_parents_key(tmp_path: Path, balancer: str) -> None:
-    url = f"sqlite:///{tmp_path / 'okno.db'}"
+    url = db_url(tmp_path / 'okno.db')
     add_user(connect(url), "clerk", PASSWORD, "clerk", "minsk-sovetsky")
     secret_file = tmp_path / "secret.key"
     env = {k: v for k, v in os.environ.items() if not k.startswith("OKNO_")}

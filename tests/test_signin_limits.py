@@ -25,6 +25,7 @@ from engine.accounts import add_user, disable_user
 from engine.settings import Settings
 from engine.store.connect import connect
 from engine.store.tables import signin_attempts
+from tests.db_support import url as db_url
 from tests.serving import Served, connect_from, okno_serve
 from tests.test_api_support import PASSWORD, Api, Ticker
 
@@ -152,7 +153,7 @@ def counting() -> Iterator[CountingHasher]:
 
 
 def test_an_unknown_name_costs_what_a_known_one_costs(tmp_path, counting: CountingHasher) -> None:
-    db = connect(f"sqlite:///{tmp_path / 'okno.db'}")
+    db = connect(db_url(tmp_path / 'okno.db'))
     add_user(db, "clerk", PASSWORD, "clerk", "org")
     add_user(db, "gone", PASSWORD, "clerk", "org")
     disable_user(db, "gone", datetime.now(UTC))
@@ -169,7 +170,7 @@ def test_an_unknown_name_costs_what_a_known_one_costs(tmp_path, counting: Counti
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("signin")
-    add_user(connect(f"sqlite:///{folder / 'okno.db'}"), "clerk", PASSWORD, "clerk", "org")
+    add_user(connect(db_url(folder / 'okno.db')), "clerk", PASSWORD, "clerk", "org")
     with okno_serve(folder) as server:
         yield server
 
@@ -223,7 +224,7 @@ def test_a_forged_forwarded_for_neither_multiplies_guesses_nor_locks_the_user_ou
 
 def test_the_first_sign_in_makes_the_dummy_hash_whatever_the_name(tmp_path, counting) -> None:
     """Else the first unknown name would cost one hash more than a known one, telling it apart."""
-    db = connect(f"sqlite:///{tmp_path / 'okno.db'}")
+    db = connect(db_url(tmp_path / 'okno.db'))
     add_user(db, "clerk", PASSWORD, "clerk", "org")
     assert accounts._dummy_hash is None  # a new hasher: no dummy yet
     sign_in(db, "clerk", PASSWORD, "10.0.0.7", LoginLimiter(db), PasswordChecks(1))

@@ -1,6 +1,7 @@
 """Connecting to the database and bringing its schema to the newest version (Alembic).
 
-The URL comes from the caller (the `database_url` setting, read by the entry point). A SQLite file
+The URL comes from the caller (the `database_url` setting, read by the entry point): SQLite (the
+default, one file) or PostgreSQL (`postgresql+psycopg://…`, the `postgres` extra). A SQLite file
 holds password hashes and personal data: okno creates it (and a folder it needs) readable by the
 service's user only, and SQLite gives the WAL and shared-memory files the database file's mode.
 """
@@ -16,6 +17,11 @@ from engine.private_files import ensure_private_file, open_to_others
 from engine.store.tables import metadata
 
 DEFAULT_URL = "sqlite:///var/okno.db"
+# Connections one process keeps to a database server (PostgreSQL): the API serves requests on
+# up to 40 threads, most of which hold a connection only for a command's few statements.
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
+POOL_TIMEOUT = 30
 log = logging.getLogger("okno.store")
 
 
@@ -26,7 +32,17 @@ def connect(url: str = DEFAULT_URL, *, create: bool = True) -> Engine:
     if path is not None and not ensure_private_file(path) and open_to_others(path):
         log.warning("%s may be read by other users of this machine (it holds password hashes "
                     "and personal data): chmod 600 %s*", path, path)
-    engine = create_engine(url, future=True)
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = create_engine(url, future=True)
+    else:
+        # A server: connections are checked before use (a restarted server or a dropped idle
+        # connection costs a reconnect, not a failed request) and renewed after an hour. A
+        # process holds up to POOL_SIZE + POOL_OVERFLOW; a request waits POOL_TIMEOUT s for one.
+        engine = create_engine(url, future=True, pool_pre_ping=True, pool_size=POOL_SIZE,
+                               max_overflow=POOL_OVERFLOW, pool_timeout=POOL_TIMEOUT,
+                               pool_recycle=3600)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgresql_session)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own BEGIN handling is off (see _sqlite_pragmas); commands that write take
@@ -48,6 +64,7 @@ def sqlite_file(url: str) -> Path | None:
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+UPGRADE_LOCK = 0x6F6B6E6F  # "okno": the advisory lock schema upgrades take on PostgreSQL
 
 
 def upgrade_schema(engine: Engine) -> None:
@@ -59,6 +76,10 @@ def upgrade_schema(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.execution_options(okno_write=True).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # processes starting at once (`okno serve --workers 4`) upgrade one after the other,
+            # as BEGIN IMMEDIATE makes them on SQLite; the lock ends with the transaction
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPGRADE_LOCK})")
         config.attributes["connection"] = conn
         if not inspect(conn).has_table("cases"):
             metadata.create_all(conn)
@@ -81,7 +102,7 @@ def head_revision() -> str:
 
 def schema_revision(engine: Engine) -> str | None:
     """The migration the database's schema is at (None: not created by okno)."""
-    from alembic.migration import MigrationContext
+    from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
@@ -90,6 +111,18 @@ def schema_revision(engine: Engine) -> str | None:
 def _sqlite_begin(conn) -> None:
     write = conn.get_execution_options().get("okno_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _postgresql_session(dbapi_conn, _record) -> None:
+    """Times are read back in UTC whatever the server's TimeZone (a server in Minsk would return
+    timestamptz values at +03:00, and date arithmetic in SQL would count Minsk days)."""
+    autocommit = dbapi_conn.autocommit
+    dbapi_conn.autocommit = True
+    try:
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET TIME ZONE 'UTC'")
+    finally:
+        dbapi_conn.autocommit = autocommit
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

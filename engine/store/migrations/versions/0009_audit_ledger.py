@@ -58,7 +58,11 @@ def upgrade() -> None:
     op.drop_table('events')
     op.rename_table('events_0009', 'events')
     op.create_index('ux_events_case_seq', 'events', ['case_id', 'seq'], unique=True)
-    if op.get_bind().dialect.name == "postgresql":  # the numbers were given, not drawn
+    if op.get_bind().dialect.name == "postgresql":
+        # the names a new database gets (metadata.create_all), not the temporary table's
+        op.execute("ALTER SEQUENCE events_0009_gseq_seq RENAME TO events_gseq_seq")
+        op.execute("ALTER INDEX events_0009_pkey RENAME TO events_pkey")
+        # the numbers were given, not drawn
         op.execute("SELECT setval(pg_get_serial_sequence('events', 'gseq'), "
                    "COALESCE((SELECT MAX(gseq) FROM events), 0) + 1, false)")
     op.create_table(
