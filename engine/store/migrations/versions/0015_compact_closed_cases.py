@@ -1,4 +1,4 @@
-"""compact the workflow state of closed cases
+"""compact the workflow state of closed cases; the open tasks' index in work-list order
 
 A closed case takes no more commands and nothing reads its workflow, yet its full state (12.4 KB
 for the housing register) was kept. Closing now replaces it by a stand-in that keeps the SHA-256
@@ -7,6 +7,11 @@ closed before, in batches of BATCH rows (each its own statement set, so a large 
 held in one transaction's memory). `okno audit verify` accepts a stand-in for the state its
 events recorded. The formula is repeated here, as it stood for format okno-closed/1: a migration
 never changes with the code. Downgrade cannot restore a dropped state and leaves the stand-ins.
+
+`ix_tasks_open_due` (authority, state, due_date, created_at, id) serves a work list of clerks'
+and supervisors' tasks together (a supervisor's desk, the overdue tasks) in its own order: with
+`ix_tasks_worklist` alone, the two kinds of performer are two ranges and every open task of the
+authority was sorted for each page.
 
 Revision ID: 0015
 Revises: 0010
@@ -37,6 +42,7 @@ def _compact(full_state: bytes) -> bytes:
 
 
 def upgrade() -> None:
+    op.create_index('ix_tasks_open_due', 'tasks', ['authority', 'state', 'due_date', 'created_at', 'id'])
     conn = op.get_bind()
     after = ''
     update = (sa.update(_cases).where(_cases.c.id == sa.bindparam('_id'))
@@ -53,4 +59,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    pass  # a dropped workflow state cannot be restored; the stand-ins stay (see the docstring)
+    op.drop_index('ix_tasks_open_due', table_name='tasks')
+    # a dropped workflow state cannot be restored; the stand-ins stay (see the docstring)
