@@ -12,6 +12,8 @@ tens of minutes and about 13 GB per database (see the report printed).
     OKNO_BENCH_SCALE=1000000 OKNO_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python -m benchmarks volume               # both databases, 1,000,000 cases
 
+`OKNO_BENCH_DATABASES` (default `sqlite,postgresql`) picks the kinds of database.
+
 Figures (every one the median of RUNS runs):
 - each list read READS times: the API's work list (GET /api/tasks for a clerk), the desk's page
   (/desk) for a clerk and for a supervisor, the overdue tasks (GET /api/tasks?overdue=true) and the
@@ -48,6 +50,7 @@ from engine.terms import default_calendar
 
 SMALL = 1_000
 SCALE = int(os.environ.get("OKNO_BENCH_SCALE", "20000"))
+DATABASES = os.environ.get("OKNO_BENCH_DATABASES", "sqlite,postgresql").split(",")
 RUNS = 3
 READS = 40
 STEP_CASES = 8  # cases run to their end per run of the step measurement
@@ -216,6 +219,14 @@ def _report(name: str, out: dict, large: Engine) -> None:
 
 def main() -> None:
     started = time.perf_counter()
+    if "sqlite" in DATABASES:
+        _sqlite()
+    if "postgresql" in DATABASES:
+        _postgresql()
+    print(f"  ({time.perf_counter() - started:.0f} s)")
+
+
+def _sqlite() -> None:
     sqlite = {}
     for scale in (SMALL, SCALE):
         db, made = volume.sqlite_database(scale)
@@ -224,6 +235,9 @@ def main() -> None:
                   f"{made['open']:,} open, {made['seconds']:.0f} s")
         sqlite[scale] = db
     measure("SQLite", sqlite)
+
+
+def _postgresql() -> None:
     server = postgres.server_url()
     if server is None:
         print("  PostgreSQL: skipped (set OKNO_BENCH_DATABASE_URL to a server, see benchmarks/postgres.py)")
@@ -236,7 +250,6 @@ def main() -> None:
                       f"copies, {made['open']:,} open, {made['seconds']:.0f} s")
             pg[scale] = db
         measure("PostgreSQL", pg)
-    print(f"  ({time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":
