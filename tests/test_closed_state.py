@@ -122,9 +122,9 @@ def test_migration_0015_compacts_the_cases_closed_before_and_they_verify(tmp_pat
     config.set_main_option("script_location", str(MIGRATIONS))
     with eng.db.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0010")
+        command.downgrade(config, "-1")  # to the revision before 0015
     _closed_the_old_way(eng, closed, full)
-    assert eng.verify(closed) == (1, [])  # a database as 0010 left it
+    assert eng.verify(closed) == (1, [])  # a database as the code before 0015 left it
     with eng.db.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
