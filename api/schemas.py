@@ -344,9 +344,14 @@ class WorkItem(TaskOut):
     number: str
 
 
+_TOTAL = "how many match, counted up to 1000 (see total_capped)"
+_CAPPED = "true: the count stopped at total, and more match"
+
+
 class TaskPage(BaseModel):
     items: list[WorkItem]
-    total: int
+    total: int = Field(description=_TOTAL)
+    total_capped: bool = Field(description=_CAPPED)
     limit: int
     offset: int
 
@@ -418,7 +423,8 @@ class CaseSummary(BaseModel):
 
 class CasePage(BaseModel):
     items: list[CaseSummary]
-    total: int
+    total: int = Field(description=_TOTAL)
+    total_capped: bool = Field(description=_CAPPED)
     limit: int
     offset: int
 

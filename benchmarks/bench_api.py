@@ -21,7 +21,9 @@ Figures: task completions per second, requests per second, p50/p99 latency per r
 completions as a share of the engine's in-process rate. The machine is shared and the load
 generator competes with the servers for the same cores: compare ratios within one run.
 Environment: OKNO_BENCH_SECONDS (default 15), OKNO_BENCH_CLIENTS (16), OKNO_BENCH_SCENARIOS
-(comma-separated subset of: engine,one,two,reuseport,gunicorn,uvicorn2).
+(comma-separated subset of: engine,one,two,reuseport,gunicorn,uvicorn2). With
+OKNO_BENCH_DATABASE_URL (a PostgreSQL server, benchmarks/postgres.py) the scenarios one, two and
+reuseport run a second time on a fresh PostgreSQL database each (okno_bench_api_<scenario>).
 """
 from __future__ import annotations
 
@@ -39,6 +41,8 @@ from pathlib import Path
 
 import httpx
 import orjson
+
+from benchmarks import postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 NUMBER = "1.1.5"  # the housing register: forms, a conditional step, a supervisor's decision
@@ -321,10 +325,15 @@ def main() -> None:
                                                               "--balancer", "gunicorn")]),
             "uvicorn2": ("uvicorn --workers 2", lambda url: [_start(url, uvicorn_workers=2)]),
         }
+        server = postgres.server_url()
+        for key, (name, start) in list(scenarios.items()):
+            if server is not None and key in ("one", "two", "reuseport"):
+                scenarios[f"{key}-pg"] = (f"{name}, PostgreSQL", start)
         for key, (name, start) in scenarios.items():
-            if key not in SCENARIOS:
+            if key.removesuffix("-pg") not in SCENARIOS:
                 continue
-            url = f"sqlite:///{tmp / f'{key}.db'}"
+            url = (postgres.fresh_database(server, f"okno_bench_api_{key.removesuffix('-pg')}")
+                   if key.endswith("-pg") else f"sqlite:///{tmp / f'{key}.db'}")
             _prepare(url)
             servers = start(url)
             try:
@@ -333,7 +342,8 @@ def main() -> None:
             finally:
                 _stop(servers)
             results[key] = _report(name, stats, elapsed, base)
-    two_process = {key: results[key] for key in ("two", "reuseport", "gunicorn") if key in results}
+    two_process = {key: results[key] for key in ("two", "reuseport", "gunicorn", "two-pg", "reuseport-pg")
+                   if key in results}
     if two_process:
         key, best = max(two_process.items(), key=lambda item: item[1]["rate"])
         verdict = "met" if best["rate"] >= 600 and best["p99"] < 100 else "NOT met"

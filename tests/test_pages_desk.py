@@ -263,3 +263,27 @@ def test_the_desk_in_the_browser(page, live) -> None:
         page.get_by_role("button", name="Взять в работу отмеченные").click()
     assert page.get_by_text("Взято в работу: 1 задача.").is_visible()
     screenshot(page, "desk-claimed")
+
+
+def test_the_count_stops_at_its_cap_and_says_more(api: Api, monkeypatch) -> None:
+    """Lists count their matches up to queries.COUNT_CAP (here lowered to 2): beyond, the desk
+    says "более" and still offers the next page; the API says total_capped."""
+    from engine.read import queries
+
+    sign_in_client(api, "clerk")
+    assert "Найдено: 3." in api.client.get("/desk").text
+    assert api.get("/api/tasks").json()["total_capped"] is False
+    monkeypatch.setattr(queries, "COUNT_CAP", 2)
+    page = api.client.get("/desk?limit=2")
+    assert "Найдено: более 2." in page.text and len(rows(page.text)) == 2
+    assert 'href="/desk?limit=2&amp;offset=2"' in page.text or "offset=2" in page.text
+    last = api.client.get("/desk?limit=2&offset=2")
+    assert len(rows(last.text)) == 1 and "Следующие" not in last.text
+    listed = api.get("/api/tasks").json()
+    assert (listed["total"], listed["total_capped"], len(listed["items"])) == (2, True, 3)
+    cases = api.get("/api/cases").json()
+    assert (cases["total"], cases["total_capped"]) == (2, True)
+    scope = Scope.of("clerk", "clerk", "minsk-sovetsky")
+    exact = desk_page(api.db, scope, DeskFilter(procedure="2.1"), user="clerk",
+                      today=date(2025, 6, 18), calendar=default_calendar())
+    assert (exact["total"], exact["total_capped"]) == (1, False)

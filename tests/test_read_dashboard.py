@@ -135,6 +135,18 @@ def test_open_tasks_and_assignable_staff(world) -> None:
         {"name": "sup", "role": "supervisor"}]
 
 
+def test_the_counts_stop_at_their_cap(world, monkeypatch) -> None:
+    from engine.read import queries
+
+    assert dashboard.open_tasks(world["db"], A)["total_capped"] is False
+    monkeypatch.setattr(queries, "COUNT_CAP", 2)
+    page = dashboard.open_tasks(world["db"], A)
+    assert (page["total"], page["total_capped"], len(page["items"])) == (2, True, 3)
+    monkeypatch.setattr(queries, "COUNT_CAP", 1)
+    late = dashboard.overdue_cases(world["db"], A, TODAY)
+    assert (late["total"], late["total_capped"]) == (1, False)  # exactly one: not more
+
+
 @pytest.mark.sqlite_only  # reads SQLite's EXPLAIN QUERY PLAN
 def test_the_figures_come_from_indexes(world) -> None:
     """Each statement the dashboard runs reads cases and tasks through an index (the ones of

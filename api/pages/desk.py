@@ -145,7 +145,8 @@ def _desk(request: Request, user: User) -> dict[str, Any]:
         "may_claim": user.role in CLAIMERS, "today": svc.clock.today(),
         "previous": query_of(typed, offset=max(0, offset - limit)) if offset else None,
         "next": (query_of(typed, offset=offset + limit)
-                 if offset + limit < page["total"] and offset + limit <= worklist.MAX_OFFSET
+                 if (offset + limit < page["total"] or page["total_capped"])
+                 and len(page["items"]) == limit and offset + limit <= worklist.MAX_OFFSET
                  else None),
         "notice": _notice(request.query_params),
     }

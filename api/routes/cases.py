@@ -141,7 +141,8 @@ async def list_cases(user: CurrentUser, svc: Svc,
     auditors all. A filter outside the caller's scope yields an empty page."""
     require_role(user, *CASE_READERS)
     if user.role in STAFF and authority not in (None, user.org):
-        return json_response({"items": [], "total": 0, "limit": limit, "offset": offset})
+        return json_response({"items": [], "total": 0, "total_capped": False, "limit": limit,
+                              "offset": offset})
     page = queries.list_cases(svc.db, status=status, number=number,
                               authority=user.org if user.role in STAFF else authority,
                               applicant=applicant,

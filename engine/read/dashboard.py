@@ -27,6 +27,7 @@ from sqlalchemy.sql import ColumnElement
 
 from engine.accounts import STAFF
 from engine.definition.build import number_key
+from engine.read.queries import capped_count
 from engine.statuses import ACTIVE, CaseStatus, TaskStatus
 from engine.store.tables import cases, procedure_versions, tasks, users
 
@@ -54,12 +55,12 @@ def cases_by_status(conn: Connection | Engine, authority: str) -> dict[str, int]
 def overdue_cases(conn: Connection | Engine, authority: str, today: date, *,
                   limit: int = 50) -> dict[str, Any]:
     """Open cases past their due date, the longest overdue first (a page of `limit`), with their
-    open tasks, and how many there are in all."""
+    open tasks, and how many there are (counted up to `queries.COUNT_CAP`)."""
     limit = _bounded(limit, MAX_ROWS)
     late = and_(cases.c.authority == authority, cases.c.status == CaseStatus.OPEN.value,
                 cases.c.due_date < today)
     with _conn(conn) as c:
-        total = c.execute(select(func.count()).select_from(cases).where(late)).scalar_one()
+        total = capped_count(c, cases, (late,))
         rows = c.execute(
             select(cases.c.id, cases.c.number, procedure_versions.c.name, cases.c.applicant,
                    cases.c.start_date, cases.c.due_date)
@@ -78,7 +79,7 @@ def overdue_cases(conn: Connection | Engine, authority: str, today: date, *,
               "start_date": r.start_date, "due_date": r.due_date,
               "days_late": (today - r.due_date).days, "tasks": by_case.get(r.id, [])}
              for r in rows]
-    return {"items": items, "total": total, "limit": limit}
+    return {"items": items, **total, "limit": limit}
 
 
 def load_by_procedure(conn: Connection | Engine, authority: str, today: date) -> list[dict[str, Any]]:
@@ -149,18 +150,18 @@ def on_time_share(conn: Connection | Engine, authority: str, today: date, *, mon
 def open_tasks(conn: Connection | Engine, authority: str, *, limit: int = 50,
                offset: int = 0) -> dict[str, Any]:
     """A page of the authority's open tasks, earliest due first, with the case's number and
-    applicant: what a supervisor reassigns."""
+    applicant: what a supervisor reassigns; how many there are counted up to `queries.COUNT_CAP`."""
     limit = _bounded(limit, MAX_ROWS)
     where = (tasks.c.authority == authority, tasks.c.state == TaskStatus.OPEN.value)
     with _conn(conn) as c:
-        total = c.execute(select(func.count()).select_from(tasks).where(*where)).scalar_one()
+        total = capped_count(c, tasks, where)
         rows = c.execute(
             select(tasks.c.id, tasks.c.case_id, tasks.c.step, tasks.c.title, tasks.c.acts_as,
                    tasks.c.assignee, tasks.c.due_date, cases.c.number, cases.c.applicant)
             .join_from(tasks, cases, cases.c.id == tasks.c.case_id)
             .where(*where).order_by(tasks.c.due_date, tasks.c.created_at, tasks.c.id)
             .limit(limit).offset(max(0, int(offset)))).all()
-    return {"items": [dict(r._mapping) for r in rows], "total": total, "limit": limit,
+    return {"items": [dict(r._mapping) for r in rows], **total, "limit": limit,
             "offset": offset}
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, literal, select
 from sqlalchemy.engine import Connection, Engine
 
 from engine.audit.chain import case_events as stored_events
@@ -26,9 +26,23 @@ from engine.store.tables import case_documents, cases, events, procedure_version
 from engine.store.versions import Versions
 
 NEEDED, MAYBE = "yes", "maybe"
+# A list counts its matches up to this many and beyond says only "more than COUNT_CAP": an exact
+# count of 10,000 open tasks (or of a million cases) reads every matching index entry and was
+# most of a page's time (measured: benchmarks/bench_volume.py), while a page itself is an index
+# range cut at its size.
+COUNT_CAP = 1000
 TASK_COLUMNS = (tasks.c.id, tasks.c.case_id, tasks.c.step, tasks.c.kind, tasks.c.title,
                 tasks.c.role, tasks.c.acts_as, tasks.c.authority, tasks.c.state,
                 tasks.c.assignee, tasks.c.due_date)
+
+
+def capped_count(conn: Connection, source, where) -> dict[str, Any]:
+    """`total`: how many rows of `source` match `where`, counted up to COUNT_CAP; `total_capped`:
+    whether the count stopped there (there are more)."""
+    found = conn.execute(select(func.count()).select_from(
+        select(literal(1)).select_from(source).where(*where).limit(COUNT_CAP + 1).subquery())
+    ).scalar_one()
+    return {"total": min(found, COUNT_CAP), "total_capped": found > COUNT_CAP}
 
 
 def _conn(conn_or_db: Connection | Engine):
@@ -236,7 +250,7 @@ def list_cases(db: Connection | Engine, *, status: str | None = None, number: st
                authority: str | None = None, applicant: str | None = None,
                applicant_user: str | None = None, due_before: date | None = None, overdue: bool | None = None,
                limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    """A page of cases, newest first, and how many match in all."""
+    """A page of cases, newest first, and how many match (`capped_count`)."""
     where = []
     if status is not None:
         where.append(cases.c.status == status)
@@ -253,7 +267,7 @@ def list_cases(db: Connection | Engine, *, status: str | None = None, number: st
     if overdue is not None:
         where.append(cases.c.overdue.is_(overdue))
     with _conn(db) as conn:
-        total = conn.execute(select(func.count()).select_from(cases).where(*where)).scalar_one()
+        total = capped_count(conn, cases, where)
         rows = conn.execute(
             select(*CASE_LIST_COLUMNS)
             .join_from(cases, procedure_versions, procedure_versions.c.version == cases.c.version)
@@ -262,7 +276,7 @@ def list_cases(db: Connection | Engine, *, status: str | None = None, number: st
     items = [{**r._mapping, "procedure": r.name, "overdue": bool(r.overdue)} for r in rows]
     for item in items:
         item.pop("name")
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+    return {"items": items, **total, "limit": limit, "offset": offset}
 
 
 def worklist(db: Connection | Engine, *, authority: str | None = None,
@@ -274,7 +288,7 @@ def worklist(db: Connection | Engine, *, authority: str | None = None,
     """A page of task rows, earliest due first, read from the `tasks` side table only.
 
     `unassigned_or=name` keeps tasks nobody claimed plus those `name` holds (a clerk's queue);
-    `overdue` compares the task's due date with `today`.
+    `overdue` compares the task's due date with `today`. How many match: `capped_count`.
     """
     where = []
     if authority is not None:
@@ -299,14 +313,14 @@ def worklist(db: Connection | Engine, *, authority: str | None = None,
         late = tasks.c.due_date < today
         where.append(late if overdue else ~late)
     with _conn(db) as conn:
-        total = conn.execute(select(func.count()).select_from(tasks).where(*where)).scalar_one()
+        total = capped_count(conn, tasks, where)
         rows = conn.execute(
             select(*TASK_COLUMNS, cases.c.status.label("case_status"), cases.c.number)
             .join_from(tasks, cases, cases.c.id == tasks.c.case_id)
             .where(*where).order_by(tasks.c.due_date, tasks.c.created_at, tasks.c.id)
             .limit(limit).offset(offset)).all()
     items = [{**_task(r), "case_status": r.case_status, "number": r.number} for r in rows]
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+    return {"items": items, **total, "limit": limit, "offset": offset}
 
 
 def case_events(db: Connection | Engine, case_id: str) -> list[dict[str, Any]]:

@@ -10,6 +10,8 @@ the live cache when the cached copy is at the stored row version, else from the 
 `commit()` writes what the case recorded (state, task rows, timers, documents, audit event) in one
 transaction with an optimistic row-version check; leaving the block without committing writes
 nothing, and a workflow that a failed command may have half-changed is never put back in the cache.
+Closing a case replaces its workflow state by a compact stand-in (`engine.store.closed_state`):
+a closed case takes no more commands, so its workflow is not kept in the cache either.
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ from engine.definition.procedure import Procedure
 from engine.errors import Conflict, NotAllowed, NotFound
 from engine.process.specs import load_spec
 from engine.runtime.case import Case, ready_tasks
-from engine.store import workflow_state
+from engine.statuses import CaseStatus
+from engine.store import closed_state, workflow_state
 from engine.store.case_rows import CaseRows, CaseWrite
 from engine.store.versions import Versions
 from engine.terms import WorkCalendar
@@ -147,7 +150,8 @@ class UnitOfWork:
                 self._write(case)
                 if self._observe is not None:
                     self._observe(case.action, time.perf_counter() - self._started)
-            self.live.put(case.id, case.row["row_version"], case.workflow)
+            if case.row["status"] != CaseStatus.CLOSED:  # a closed case takes no more commands
+                self.live.put(case.id, case.row["row_version"], case.workflow)
         self.seen.clear()
 
     def _write(self, case: Case) -> None:
@@ -162,6 +166,9 @@ class UnitOfWork:
                 raise NotAllowed(f"the step produced a value that cannot be stored: {exc}") from None
             values["state_format"] = workflow_state.FORMAT
             values["spiff_version"] = workflow_state.SPIFF_VERSION
+        if values.get("status") == CaseStatus.CLOSED:
+            values.update(state=closed_state.compact(self._stored_state(row)),
+                          state_format=closed_state.FORMAT)
         timers = None
         if stepped and case.has_timers:
             timers = timer_due_times(case.workflow)
@@ -185,3 +192,14 @@ class UnitOfWork:
         values.update(row_version=version, last_hash=write.event["hash"])
         self.rows.write(write)
         row.update(values)
+
+    def _stored_state(self, row: dict) -> bytes:
+        """The state stored at the row's version (read now on a live-cache hit); the event records
+        its digest as what the command found."""
+        state = self.states_read.get(row["id"])
+        if state is None:
+            stored = self.rows.state(row["id"], row["row_version"])
+            if stored is None:
+                raise Conflict("the case was changed by another command; reload and retry")
+            state = self.states_read[row["id"]] = stored["state"]
+        return state

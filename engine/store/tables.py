@@ -135,6 +135,9 @@ tasks = Table(
     Index("ix_tasks_worklist", "authority", "acts_as", "state", "due_date"),
     Index("ix_tasks_assignee", "assignee", "state"),
     Index("ix_tasks_authority_state", "authority", "state", "assignee", "due_date"),  # dashboard
+    # A work list of both kinds of performer (a supervisor's, the overdue tasks) in its own order:
+    # a page is an index range cut at its size, not a sort of every open task (migration 0014).
+    Index("ix_tasks_open_due", "authority", "state", "due_date", "created_at", "id"),
 )
 
 timers = Table(

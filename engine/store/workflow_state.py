@@ -13,6 +13,9 @@ registered in `FORMAT_MIGRATIONS`, one step at a time; a state from an older Spi
 brought forward by SpiffWorkflow's own migrations. A state this release cannot read is a clear
 `StateFormatError`, never a half-restored workflow.
 
+A closed case keeps no workflow state: closing replaces it by a compact stand-in
+(`engine.store.closed_state`), which `load` refuses with a clear `StateFormatError`.
+
 Compressing the state (zlib level 1) was measured and rejected: it makes a state five times
 smaller but costs more time per step than the SQLite pages it saves.
 """
@@ -37,6 +40,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task, TaskState
 
 from engine.expressions import SafeScriptEngine
+from engine.store import closed_state
 
 FORMAT = "okno-spiff-3.2/1"  # stored with each case: which layout restores this state
 SPIFF_VERSION: str = SPIFF_SERIALIZER_VERSION  # SpiffWorkflow's serializer format ("1.5" in 3.2)
@@ -180,6 +184,9 @@ def load(state: bytes, spec, subprocess_specs, *, state_format: str = FORMAT,
 
     `state_format` and `spiff_version` are what was stored with the state; an older state is
     migrated first (see the module docstring)."""
+    if state_format == closed_state.FORMAT:
+        raise StateFormatError("the case is closed: its workflow state was compacted on closing "
+                               "(store.closed_state) and cannot be resumed")
     dct = orjson.loads(state)
     if state_format != FORMAT or spiff_version != SPIFF_VERSION:
         dct = upgrade(dct, state_format, spiff_version)
