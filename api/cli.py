@@ -285,12 +285,13 @@ def worker(
     once: bool = typer.Option(False, "--once", help="Run one sweep and exit."),
     database: str = typer.Option(None, "--database", help=DATABASE_HELP),
 ) -> None:
-    """Fire due timers, mark overdue cases and checkpoint the audit log, forever (or --once)."""
+    """Fire due timers, mark overdue cases and checkpoint the audit log, forever (or --once).
+    SIGTERM or SIGINT: the round in progress finishes, then exit 0."""
     import logging
 
     from engine.clock import SystemClock
     from engine.runtime.commands import Cases
-    from engine.runtime.scheduler import run_worker, sweep
+    from engine.runtime.scheduler import run_worker, stop_on_signals, sweep
     from engine.store.connect import connect
     from engine.store.versions import Versions
     from engine.terms import default_calendar
@@ -305,7 +306,7 @@ def worker(
         fired, marked = sweep(cases, settings.idempotency_retention)
         typer.echo(f"fired {fired} timer(s), marked {marked} case(s) overdue")
         return
-    run_worker(cases, interval, retention=settings.idempotency_retention)
+    run_worker(cases, interval, stop_on_signals(), retention=settings.idempotency_retention)
 
 
 @app.command("serve")
@@ -322,8 +323,10 @@ def serve_command(
     """Serve the HTTP API (docs at /docs). The scheduler runs separately: `okno worker`."""
     from api.serve import serve
 
-    serve(_settings(database_url=database, catalog=catalog), host, port, workers, access_log,
-          balancer)
+    status = serve(_settings(database_url=database, catalog=catalog), host, port, workers,
+                   access_log, balancer)
+    if status:
+        raise typer.Exit(code=status)
 
 
 @app.command("run")

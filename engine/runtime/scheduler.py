@@ -1,9 +1,16 @@
 """The scheduler: fires due timers and marks overdue cases, found through indexes only (never by
 loading every case), forgets expired Idempotency-Keys and signs a checkpoint of the audit log;
-`run_worker` is its loop."""
+`run_worker` is its loop.
+
+`okno worker` stops on SIGTERM or SIGINT (`stop_on_signals`): the round in progress finishes (each
+case in it is one unit of work, and a round is bounded by the limits below), then the loop ends and
+the process exits 0. A process killed mid-round loses only the unit of work it was in: its
+transaction rolls back, and the next round (of any worker) finds the same due timer or overdue
+case again."""
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -93,7 +100,8 @@ def purge_idempotency_keys(cases: Cases, retention: timedelta = keys.DEFAULT_RET
 def run_worker(cases: Cases, interval: float = 30.0, stop: threading.Event | None = None,
                retention: timedelta = keys.DEFAULT_RETENTION) -> None:
     """Sweep every `interval` seconds until `stop` is set; a failed round is logged and retried.
-    `retention`: how long Idempotency-Keys are kept (the `idempotency_hours` setting)."""
+    `retention`: how long Idempotency-Keys are kept (the `idempotency_hours` setting). A round
+    in progress when `stop` is set is finished first."""
     stop = stop or threading.Event()
     while not stop.is_set():
         try:
@@ -101,3 +109,20 @@ def run_worker(cases: Cases, interval: float = 30.0, stop: threading.Event | Non
         except Exception:  # keep the loop alive; the next round retries what failed
             log.exception("worker round failed")
         stop.wait(interval)
+    log.info("worker stopped")
+
+
+def stop_on_signals(signums: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT)
+                    ) -> threading.Event:
+    """An Event set when one of `signums` arrives (from then on they only set it): what
+    `run_worker` stops on in `okno worker`. Call it from the main thread."""
+    stop = threading.Event()
+
+    def handle(signum: int, _frame) -> None:
+        if not stop.is_set():
+            log.info("%s: stopping after the round in progress", signal.Signals(signum).name)
+        stop.set()
+
+    for signum in signums:
+        signal.signal(signum, handle)
+    return stop
