@@ -163,10 +163,7 @@ def _serve_one(settings: Settings, host: str, port: int, access_log: bool,
                             host=host, port=port, access_log=access_log, log_level="info",
                             **uvicorn_options(settings))
     server = uvicorn.Server(config)
-    # uvicorn re-raises the signal it stopped on with the handler it found: a no-op here, so the
-    # process ends with status 0 rather than dying of the signal once it has stopped gracefully.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: None)
+    _exit_0_after_graceful_stop()
     try:
         if not reuse_port:
             server.run()
@@ -181,6 +178,13 @@ def _serve_one(settings: Settings, host: str, port: int, access_log: bool,
     except SystemExit as exc:  # uvicorn's failed start
         return exc.code if isinstance(exc.code, int) else EXIT_WORKERS_DIED
     return 0
+
+
+def _exit_0_after_graceful_stop() -> None:
+    """uvicorn re-raises the signal it stopped on with the handler it found: make that a no-op,
+    so the process ends with status 0 rather than dying of the signal once it stopped gracefully."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: None)
 
 
 def _worker_main(settings: Settings, host: str, port: int, access_log: bool, parent: int) -> None:
@@ -363,6 +367,7 @@ def run_demo(settings: Settings, host: str = "127.0.0.1", port: int = 8000,
                               args=(svc.cases, worker_interval, stop,
                                     settings.idempotency_retention))
     worker.start()
+    _exit_0_after_graceful_stop()
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options(settings))
     finally:
