@@ -84,6 +84,30 @@ def _sigterm_lets_the_request_in_flight_finish(served: Served) -> None:
     assert served.process.wait(timeout=30) == 0
 
 
+def _workers_that_keep_dying_stop_the_server(tmp_path: Path, args: list[str], says: str) -> None:
+    """Kill every worker as soon as it appears, until the parent gives up."""
+    catalog = tmp_path / "catalog"
+    catalog.mkdir()
+    log = tmp_path / "serve.log"
+    server = okno_process(tmp_path, serve_args(free_port(), f"sqlite:///{tmp_path / 'okno.db'}",
+                                               catalog, ["--workers", "2", *args]), log)
+    killed: set[int] = set()
+    try:
+        deadline = time.monotonic() + 90
+        while server.poll() is None and time.monotonic() < deadline:
+            for pid in set(server_workers(server.pid)) - killed:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            time.sleep(0.05)
+        assert server.wait(timeout=5) == EXIT_WORKERS_DIED, log.read_text()
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+    assert len(killed) >= CRASH_LOOP_DEATHS
+    assert says in log.read_text()
+    wait_for("no worker left behind", lambda: not any(alive(p) for p in killed), timeout=10)
+
+
 @LINUX_ONLY
 class TestReuseport:
     def test_a_dead_worker_is_replaced_and_sigterm_finishes_requests_in_flight(self, tmp_path) -> None:
@@ -96,26 +120,7 @@ class TestReuseport:
         assert "died (signal SIGKILL); replacing it" in log
 
     def test_workers_that_keep_dying_stop_the_server_with_status_3(self, tmp_path) -> None:
-        catalog = tmp_path / "catalog"
-        catalog.mkdir()
-        log = tmp_path / "serve.log"
-        server = okno_process(tmp_path, serve_args(free_port(), f"sqlite:///{tmp_path / 'okno.db'}",
-                                                   catalog, ["--workers", "2"]), log)
-        killed: set[int] = set()
-        try:
-            deadline = time.monotonic() + 60
-            while server.poll() is None and time.monotonic() < deadline:
-                for pid in set(server_workers(server.pid)) - killed:
-                    os.kill(pid, signal.SIGKILL)
-                    killed.add(pid)
-                time.sleep(0.05)
-            assert server.wait(timeout=5) == EXIT_WORKERS_DIED, log.read_text()
-        finally:
-            if server.poll() is None:
-                os.killpg(server.pid, signal.SIGKILL)
-        assert len(killed) >= CRASH_LOOP_DEATHS
-        assert "giving up" in log.read_text()
-        wait_for("no worker left behind", lambda: not any(alive(p) for p in killed), timeout=10)
+        _workers_that_keep_dying_stop_the_server(tmp_path, [], "giving up")
 
     def test_a_killed_parent_leaves_no_worker_on_the_port(self, tmp_path) -> None:
         with okno_serve(tmp_path, args=["--workers", "2"]) as served:
@@ -136,6 +141,10 @@ class TestGunicorn:
             wait_for("both workers serve", lambda: _started(served) >= 2, timeout=60)
             _kill_one_worker_and_see_it_replaced(served)
             _sigterm_lets_the_request_in_flight_finish(served)
+
+    def test_workers_that_keep_dying_stop_the_server_with_status_3(self, tmp_path) -> None:
+        _workers_that_keep_dying_stop_the_server(tmp_path, ["--balancer", "gunicorn"],
+                                                 f"{CRASH_LOOP_DEATHS} worker deaths within 60 s")
 
 
 # ------------------------------------------------------------------------- the crash-loop rule
