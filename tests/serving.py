@@ -163,10 +163,10 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-def wait_until_up(base: str, process: subprocess.Popen, log: Path) -> None:
+def wait_until_up(base: str, process: subprocess.Popen, log: Path, timeout: float = STARTUP) -> None:
     """Until `okno serve` at `base` answers (its OpenAPI document); fails the test if it exits
-    or does not answer within STARTUP seconds, with what it logged."""
-    deadline = time.monotonic() + STARTUP
+    or does not answer within `timeout` seconds, with what it logged."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"okno serve exited with {process.returncode}:\n{log.read_text()}")
@@ -176,7 +176,7 @@ def wait_until_up(base: str, process: subprocess.Popen, log: Path) -> None:
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    pytest.fail(f"okno serve did not answer within {STARTUP} s:\n{log.read_text()}")
+    pytest.fail(f"okno serve did not answer within {timeout} s:\n{log.read_text()}")
 
 
 def connect_from(source: str, port: int, timeout: float = 30.0) -> socket.socket:
