@@ -112,6 +112,7 @@ def _workers_that_keep_dying_stop_the_server(tmp_path: Path, args: list[str], sa
 class TestReuseport:
     def test_a_dead_worker_is_replaced_and_sigterm_finishes_requests_in_flight(self, tmp_path) -> None:
         with okno_serve(tmp_path, GRACE, args=["--workers", "2"]) as served:
+            wait_for("both workers serve", lambda: _started(served) >= 2, timeout=120)
             _kill_one_worker_and_see_it_replaced(served)
             workers = server_workers(served.process.pid)
             _sigterm_lets_the_request_in_flight_finish(served)
