@@ -286,13 +286,14 @@ def worker(
     database: str = typer.Option(None, "--database", help=DATABASE_HELP),
 ) -> None:
     """Fire due timers, mark overdue cases, checkpoint the audit log and send the notices due
-    (OKNO_SMTP_*), forever (or --once)."""
+    (OKNO_SMTP_*), forever (or --once). SIGTERM or SIGINT: the round in progress finishes, then
+    exit 0."""
     import logging
 
     from engine.clock import SystemClock
     from engine.notices.outbox import Outbox
     from engine.runtime.commands import Cases
-    from engine.runtime.scheduler import run_worker, sweep
+    from engine.runtime.scheduler import run_worker, stop_on_signals, sweep
     from engine.store.connect import connect
     from engine.store.versions import Versions
     from engine.terms import default_calendar
@@ -308,7 +309,8 @@ def worker(
         fired, marked = sweep(cases, settings.idempotency_retention, outbox=outbox)
         typer.echo(f"fired {fired} timer(s), marked {marked} case(s) overdue")
         return
-    run_worker(cases, interval, retention=settings.idempotency_retention, outbox=outbox)
+    run_worker(cases, interval, stop_on_signals(), retention=settings.idempotency_retention,
+               outbox=outbox)
 
 
 @app.command("serve")
@@ -325,8 +327,10 @@ def serve_command(
     """Serve the HTTP API (docs at /docs). The scheduler runs separately: `okno worker`."""
     from api.serve import serve
 
-    serve(_settings(database_url=database, catalog=catalog), host, port, workers, access_log,
-          balancer)
+    status = serve(_settings(database_url=database, catalog=catalog), host, port, workers,
+                   access_log, balancer)
+    if status:
+        raise typer.Exit(code=status)
 
 
 @app.command("run")

@@ -2,25 +2,31 @@
 
 The `idempotency` table keeps the first successful answer to a command sent with an
 `Idempotency-Key`, per user, so a retried request returns that answer instead of acting twice.
+
+The answer is stored in the command's own transaction (`Remember`, passed to the unit of work):
+the command's rows and its answer commit together or not at all. There is no reservation row
+outside that transaction, so a process that dies mid-command leaves nothing behind: the retry
+runs the command afresh (nothing was committed) or finds the answer (everything was). Two
+requests with one key at once may both run the command, but only one commits: the other's
+insert of the key fails on the primary key (`KeyTaken`), which rolls its whole transaction back,
+and it answers with what the first stored.
+
 A key is remembered for the retention period the caller passes (the `idempotency_hours` setting,
 default 24): an older key counts as unused, and the worker deletes old rows (`purge_keys`).
+Rows with status 0 are reservations written by okno before answers moved into the command's
+transaction; they still answer 409 until they expire (their command may have committed).
 """
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import (
-    delete,
-    insert,
-    select,
-    tuple_,
-    update,
-)
-from sqlalchemy.engine import Engine
+from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from engine.store.tables import idempotency
@@ -37,54 +43,64 @@ DEFAULT_RETENTION = timedelta(hours=24)  # the `idempotency_hours` setting's def
 
 @dataclass(frozen=True, slots=True)
 class Remembered:
-    """What the store knows about a key: the request's hash and, once finished, its answer."""
+    """What the store knows about a key: the request's hash and its answer."""
 
     route: str
     request_hash: str
-    status_code: int  # 0: the first request with this key has not finished
+    status_code: int  # 0: a reservation left by an older okno (see the module docstring)
     body: bytes | None
 
+    def same_request(self, route: str, digest: str) -> bool:
+        return self.route == route and self.request_hash == digest
 
-def reserve_key(db: Engine, user: str, key: str, route: str, digest: str, now: datetime,
-                stale_before: datetime | None = None) -> Remembered | None:
-    """Claim `key` for a new request. None if claimed now; else what was stored for it before.
 
-    A key stored before `stale_before` has expired: its row is deleted and the key claimed anew."""
-    try:
-        with db.begin() as conn:
-            conn.execute(insert(idempotency).values(user=user, key=key, route=route,
-                                                    request_hash=digest, status_code=0,
-                                                    response_body=None, created_at=now))
-        return None
-    except IntegrityError:
-        pass
-    if stale_before is not None:
-        with db.begin() as conn:
-            expired = conn.execute(delete(idempotency).where(
-                idempotency.c.user == user, idempotency.c.key == key,
-                idempotency.c.created_at < stale_before)).rowcount
-        if expired:
-            return reserve_key(db, user, key, route, digest, now, stale_before)
+class KeyTaken(Exception):
+    """Another request with the same key committed first; this command's transaction is undone."""
+
+
+@dataclass(slots=True)
+class Remember:
+    """A keyed command's answer, to be stored in the command's own transaction.
+
+    `answer(conn, case_id)` makes the answer (status, body) on the command's open transaction,
+    so it reads what the command wrote; the unit of work calls `store` with it before commit.
+    Once the command has returned, `answered` is the answer it committed.
+    """
+
+    user: str
+    key: str
+    route: str
+    request_hash: str
+    at: datetime  # when the key is stored (the injected clock)
+    stale_before: datetime  # a row stored before this has expired
+    answer: Callable[[Connection, str], tuple[int, bytes]]
+    answered: tuple[int, bytes] | None = None
+
+    def store(self, conn: Connection, case_id: str) -> tuple[int, bytes]:
+        """Make the answer and insert it under the key, on `conn`'s transaction; KeyTaken if the
+        key was stored meanwhile (the caller must let the transaction roll back)."""
+        status, body = self.answer(conn, case_id)
+        conn.execute(delete(idempotency).where(
+            idempotency.c.user == self.user, idempotency.c.key == self.key,
+            idempotency.c.created_at < self.stale_before))
+        try:
+            conn.execute(insert(idempotency).values(
+                user=self.user, key=self.key, route=self.route, request_hash=self.request_hash,
+                status_code=status, response_body=body, created_at=self.at))
+        except IntegrityError as exc:
+            raise KeyTaken(self.key) from exc
+        self.answered = (status, body)
+        return status, body
+
+
+def lookup(db: Engine, user: str, key: str, stale_before: datetime) -> Remembered | None:
+    """What is stored for `key` of `user`, or None (never stored, or expired)."""
     with db.connect() as conn:
-        row = conn.execute(select(idempotency).where(idempotency.c.user == user,
-                                                     idempotency.c.key == key)).first()
-    if row is None:  # released between our insert and read: try once more
-        return reserve_key(db, user, key, route, digest, now, stale_before)
-    return Remembered(row.route, row.request_hash, row.status_code, row.response_body)
-
-
-def remember_answer(db: Engine, user: str, key: str, status_code: int, body: bytes) -> None:
-    """Store the answer of the request that reserved `key`."""
-    with db.begin() as conn:
-        conn.execute(update(idempotency).where(idempotency.c.user == user, idempotency.c.key == key)
-                     .values(status_code=status_code, response_body=body))
-
-
-def release_key(db: Engine, user: str, key: str) -> None:
-    """Forget a reservation whose request failed without changing anything (it may be retried)."""
-    with db.begin() as conn:
-        conn.execute(delete(idempotency).where(idempotency.c.user == user, idempotency.c.key == key,
-                                               idempotency.c.status_code == 0))
+        row = conn.execute(select(idempotency).where(
+            idempotency.c.user == user, idempotency.c.key == key,
+            idempotency.c.created_at >= stale_before)).first()
+    return None if row is None else Remembered(row.route, row.request_hash, row.status_code,
+                                               row.response_body)
 
 
 def purge_keys(db: Engine, older_than: datetime, batch: int = 1000) -> int:

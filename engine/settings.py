@@ -104,6 +104,9 @@ class Settings(BaseSettings):
                                       description="how long an idle connection stays open")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="largest request body")
     max_connections: int = Field(4096, ge=1, description="open connections per server process")
+    shutdown_grace_seconds: float = Field(30.0, gt=0, le=3600, allow_inf_nan=False,
+                                          description="on SIGTERM, how long requests in flight "
+                                                      "get to finish before they are cut off")
 
     # Notices by e-mail (engine/notices/outbox.py): the worker sends them through this server.
     smtp_host: str | None = Field(None, min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]-]+$",

@@ -444,19 +444,25 @@ def test_issue_and_decide_respect_a_claim(api: Api) -> None:
     assert api.post(f"/api/cases/{case['id']}/issue", "clerk").status_code == 200
 
 
-def test_a_failure_after_commit_does_not_free_the_idempotency_key(api: Api, monkeypatch) -> None:
+def test_a_failure_making_the_answer_undoes_the_keyed_command(api: Api, monkeypatch) -> None:
+    """The answer is made and stored in the command's transaction: when making it fails, the
+    command is undone with it, and the retry runs afresh (one case, never two)."""
     from engine.read import queries
 
     body = {"number": "2.1", "applicant": "ivan", "channel": "in_person"}
     headers = {"Idempotency-Key": "after-commit"}
     real = queries.case_view
+    before = api.count(cases)
     monkeypatch.setattr(queries, "case_view", lambda *a, **k: 1 / 0)
     assert api.post("/api/cases", "clerk", body, headers=headers).status_code == 500
-    monkeypatch.setattr(queries, "case_view", real)
-    before = api.count(cases)
-    retry = api.post("/api/cases", "clerk", body, headers=headers)
-    assert retry.status_code == 409  # never a second case
     assert api.count(cases) == before
+    monkeypatch.setattr(queries, "case_view", real)
+    retry = api.post("/api/cases", "clerk", body, headers=headers)
+    assert retry.status_code == 201 and "idempotent-replayed" not in retry.headers
+    assert api.count(cases) == before + 1
+    again = api.post("/api/cases", "clerk", body, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true" and again.content == retry.content
+    assert api.count(cases) == before + 1
 
 
 def test_catalog_diff_dates_at_the_ends_of_time_lie_before_or_after_every_version(api: Api) -> None:

@@ -46,6 +46,7 @@ def test_the_documented_defaults(clean_env) -> None:
     assert s.smtp_host is None and s.smtp() is None  # no server: notices wait in the outbox
     assert (s.smtp_port, s.smtp_from, s.smtp_starttls, s.smtp_timeout, s.notice_attempts) == (
         25, "okno@localhost", False, 30.0, 8)
+    assert s.shutdown_grace_seconds == 30
 
 
 def test_every_setting_is_documented_in_the_operators_guide() -> None:
@@ -65,7 +66,8 @@ def test_each_variable_is_read(clean_env, tmp_path) -> None:
               "OKNO_TRUSTED_PROXIES": "10.0.0.5, 192.168.10.0/24 ::1",
               "OKNO_HEADER_TIMEOUT_SECONDS": "2.5", "OKNO_BODY_TIMEOUT_SECONDS": "7",
               "OKNO_KEEP_ALIVE_SECONDS": "3", "OKNO_MAX_BODY_BYTES": "65536",
-              "OKNO_MAX_CONNECTIONS": "100", "OKNO_AUDIT_KEY": "a" * 40,
+              "OKNO_MAX_CONNECTIONS": "100", "OKNO_SHUTDOWN_GRACE_SECONDS": "2.5",
+              "OKNO_AUDIT_KEY": "a" * 40,
               "OKNO_AUDIT_KEY_FILE": str(tmp_path / "audit.key"),
               "OKNO_AUDIT_CHECKPOINTS": str(tmp_path / "cp"),
               "OKNO_AUTHORITIES": str(tmp_path / "a"), "OKNO_BASE_UNITS": str(tmp_path / "b.yaml"),
@@ -89,7 +91,7 @@ def test_each_variable_is_read(clean_env, tmp_path) -> None:
     assert [str(n) for n in s.trusted_proxies] == ["10.0.0.5/32", "192.168.10.0/24", "::1/128"]
     assert [str(n) for n in s.metrics_networks] == ["10.9.0.0/16"]
     assert (s.header_timeout_seconds, s.body_timeout_seconds, s.keep_alive_seconds) == (2.5, 7, 3)
-    assert (s.max_body_bytes, s.max_connections) == (65536, 100)
+    assert (s.max_body_bytes, s.max_connections, s.shutdown_grace_seconds) == (65536, 100, 2.5)
     assert s.audit_key is not None and "a" * 40 not in repr(s)
     assert (s.audit_key_file, s.audit_checkpoints) == (tmp_path / "audit.key", tmp_path / "cp")
     assert s.authorities == tmp_path / "a" and s.base_units == tmp_path / "b.yaml"
@@ -121,6 +123,7 @@ def test_arguments_win_over_the_environment(clean_env) -> None:
     ("OKNO_SIGNIN_HASHES", "0", "greater than or equal to 1"),
     ("OKNO_BODY_TIMEOUT_SECONDS", "inf", "finite number"),
     ("OKNO_MAX_BODY_BYTES", "10", "greater than or equal to 1024"),
+    ("OKNO_SHUTDOWN_GRACE_SECONDS", "0", "greater than 0"),
 ])
 def test_a_bad_value_is_an_error_naming_its_variable(clean_env, name, value, says) -> None:
     clean_env.setenv(name, value)

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query
+from sqlalchemy.engine import Connection, Engine
 from starlette.responses import Response
 
 from api import access
@@ -47,6 +48,7 @@ from api.schemas import (
 from engine import accounts
 from engine.accounts import User
 from engine.errors import InvalidInput, NotAllowed
+from engine.idempotency import Remember
 from engine.read import queries
 
 router = APIRouter(prefix="/api", route_class=StrictJsonRoute, tags=["cases"])
@@ -114,16 +116,17 @@ async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKe
             raise InvalidInput(f"there is no applicant account {applicant_user!r}",
                                field="applicant_user")
 
-    def start() -> str:
+    def start(remember: Remember | None) -> str:
         return svc.cases.start(body.number, applicant=applicant, channel=channel,
                                authority=authority, actor=user.name, category=body.category,
-                               exempt=body.exempt, applicant_user=applicant_user)
+                               exempt=body.exempt, applicant_user=applicant_user,
+                               remember=remember)
 
     def location(case_id: str) -> dict[str, str]:
         return {"Location": f"/api/cases/{case_id}"}
 
-    def respond(case_id: str) -> Response:
-        return json_response(queries.case_view(svc.db, case_id, svc.versions), 201,
+    def respond(db: Connection | Engine, case_id: str) -> Response:
+        return json_response(queries.case_view(db, case_id, svc.versions), 201,
                              headers=location(case_id))
 
     return run_once(svc, user.name, key, "POST /api/cases", body.model_dump(mode="json"), start,
@@ -244,13 +247,14 @@ async def complete(case_id: CaseId, task_id: TaskId, body: Complete, user: Curre
     facts = _case(svc, user, case_id, STAFF, task_id)
     access.may_perform(user, facts["task"], task_id)
 
-    def run() -> None:
+    def run(remember: Remember | None) -> str:
         svc.cases.complete_task(case_id, task_id, body.data, actor=user.name,
-                                expected_version=body.expected_version)
+                                expected_version=body.expected_version, remember=remember)
+        return case_id
 
     route = f"POST /api/cases/{case_id}/tasks/{task_id}/complete"
     return run_once(svc, user.name, key, route, body.model_dump(mode="json"), run,
-                    lambda _: _result(svc, case_id))
+                    lambda db, _: json_response(queries.case_status(db, case_id)))
 
 
 # ------------------------------------------------------------------------------------ commands

@@ -24,6 +24,7 @@ from engine import accounts
 from engine.audit.ledger import Ledger
 from engine.clock import SystemClock
 from engine.errors import InvalidInput, NotAllowed
+from engine.idempotency import Remember
 from engine.runtime.case import Case, Opened
 from engine.runtime.unit_of_work import LiveWorkflows, UnitOfWork
 from engine.statuses import DocumentStatus
@@ -51,10 +52,11 @@ class Cases:
         # its commit (api.metrics: the command duration histogram); None: nobody listens.
         self.observe: Callable[[str, float], None] | None = None
 
-    def unit_of_work(self, actor: str) -> UnitOfWork:
-        """A unit of work for one command by `actor`, at the clock's present moment."""
+    def unit_of_work(self, actor: str, remember: Remember | None = None) -> UnitOfWork:
+        """A unit of work for one command by `actor`, at the clock's present moment; with
+        `remember`, the command's answer is stored in its transaction (engine.idempotency)."""
         return UnitOfWork(self.rows, self.versions, self.live, self.calendar, actor, self.now(),
-                          self.clock.today(), self.ledger.writer, observe=self.observe)
+                          self.clock.today(), self.ledger.writer, remember, observe=self.observe)
 
     def now(self) -> datetime:
         """The clock's time in UTC: every stored time is UTC (SQLite keeps no offset)."""
@@ -64,13 +66,13 @@ class Cases:
 
     def start(self, number: str, *, applicant: str, channel: str, authority: str, actor: str,
               category: str | None = None, exempt: bool = False,
-              applicant_user: str | None = None) -> str:
+              applicant_user: str | None = None, remember: Remember | None = None) -> str:
         """Register an application: a new case on the newest version of the procedure.
 
         `applicant_user` is the applicant's okno account, if any: it lets them follow the case.
         """
         proc = self.versions.current(number)
-        with self.unit_of_work(actor) as uow:
+        with self.unit_of_work(actor, remember) as uow:
             case = Case.start(proc, applicant=applicant, channel=channel, authority=authority,
                               category=category, exempt=exempt, applicant_user=applicant_user,
                               actor=actor, now=uow.now, today=uow.today, calendar=self.calendar)
@@ -81,10 +83,11 @@ class Cases:
     # ---------------------------------------------------------------- tasks
 
     def complete_task(self, case_id: str, task_id: str, data: dict[str, Any] | None, *,
-                      actor: str, expected_version: int | None = None) -> list[Opened]:
+                      actor: str, expected_version: int | None = None,
+                      remember: Remember | None = None) -> list[Opened]:
         """Complete a human task with form data validated against its step's fields."""
         return self._run(case_id, actor, lambda case, uow: case.complete_task(task_id, data),
-                         task_id=task_id, expected_version=expected_version)
+                         task_id=task_id, expected_version=expected_version, remember=remember)
 
     def claim(self, case_id: str, task_id: str, *, actor: str) -> None:
         """Take a task into one's own work list; a task claimed by someone else stays theirs."""
@@ -154,8 +157,9 @@ class Cases:
     # ---------------------------------------------------------------- the one shape of a command
 
     def _run(self, case_id: str, actor: str, apply: Callable[[Case, UnitOfWork], None], *,
-             task_id: str | None = None, expected_version: int | None = None) -> list[Opened]:
-        with self.unit_of_work(actor) as uow:
+             task_id: str | None = None, expected_version: int | None = None,
+             remember: Remember | None = None) -> list[Opened]:
+        with self.unit_of_work(actor, remember) as uow:
             case = uow.cases.get(case_id, task_id=task_id, expected_version=expected_version)
             apply(case, uow)
             uow.commit()

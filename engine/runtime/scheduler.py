@@ -24,11 +24,18 @@ condition (a row two workers both pick is deleted once; the other deletes fewer)
 case is guarded by its row version, and the audit checkpoint takes a file lock in its folder (two
 workers sharing a folder write one checkpoint at a time; workers on different hosts keep separate
 folders, each a complete record of its own).
+
+`okno worker` stops on SIGTERM or SIGINT (`stop_on_signals`): the round in progress finishes (each
+case in it is one unit of work, and a round is bounded by the limits below), then the loop ends and
+the process exits 0. A process killed mid-round loses only the unit of work it was in: its
+transaction rolls back, and the next round (of any worker) finds the same due timer or overdue
+case again.
 """
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -168,7 +175,8 @@ def run_worker(cases: Cases, interval: float = 30.0, stop: threading.Event | Non
                retention: timedelta = keys.DEFAULT_RETENTION, outbox: Outbox | None = None) -> None:
     """Sweep every `interval` seconds until `stop` is set; a failed round is logged and retried.
     `retention`: how long Idempotency-Keys are kept (the `idempotency_hours` setting); `outbox`:
-    where notices are sent from (the `smtp_*` settings)."""
+    where notices are sent from (the `smtp_*` settings). A round in progress when `stop` is set
+    is finished first."""
     stop = stop or threading.Event()
     while not stop.is_set():
         try:
@@ -176,3 +184,20 @@ def run_worker(cases: Cases, interval: float = 30.0, stop: threading.Event | Non
         except Exception:  # keep the loop alive; the next round retries what failed
             log.exception("worker round failed")
         stop.wait(interval)
+    log.info("worker stopped")
+
+
+def stop_on_signals(signums: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT)
+                    ) -> threading.Event:
+    """An Event set when one of `signums` arrives (from then on they only set it): what
+    `run_worker` stops on in `okno worker`. Call it from the main thread."""
+    stop = threading.Event()
+
+    def handle(signum: int, _frame) -> None:
+        if not stop.is_set():
+            log.info("%s: stopping after the round in progress", signal.Signals(signum).name)
+        stop.set()
+
+    for signum in signums:
+        signal.signal(signum, handle)
+    return stop

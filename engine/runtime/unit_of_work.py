@@ -12,6 +12,9 @@ transaction with an optimistic row-version check; leaving the block without comm
 nothing, and a workflow that a failed command may have half-changed is never put back in the cache.
 Closing a case replaces its workflow state by a compact stand-in (`engine.store.closed_state`):
 a closed case takes no more commands, so its workflow is not kept in the cache either.
+
+A command sent with an Idempotency-Key gets a `Remember` (engine.idempotency): its commit writes
+every changed case and the stored answer in one transaction, so a crash leaves both or neither.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from datetime import date, datetime
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 
+from engine import idempotency
 from engine.audit import facts
 from engine.audit.chain import EventWriter
 from engine.bpmn.timer_clock import timer_due_times
@@ -115,10 +119,12 @@ class UnitOfWork:
     """One command: the cases it reads, and the commit that writes them."""
 
     def __init__(self, rows: CaseRows, versions: Versions, live: LiveWorkflows, calendar: WorkCalendar,
-                 actor: str, now: datetime, today: date, events: EventWriter, *,
+                 actor: str, now: datetime, today: date, events: EventWriter,
+                 remember: idempotency.Remember | None = None, *,
                  observe: Callable[[str, float], None] | None = None) -> None:
         self.rows, self.versions, self.live, self.calendar = rows, versions, live, calendar
         self.events = events
+        self.remember = remember
         self.actor, self.now, self.today = actor, now, today
         self.seen: list[Case] = []
         self.states_read: dict[str, bytes] = {}  # case id -> the stored state restored (cache misses)
@@ -144,7 +150,12 @@ class UnitOfWork:
         return self.rows.claim(work, case_id, self.now, self.today)
 
     def commit(self) -> None:
-        """Write every case the command changed (a no-op command writes and audits nothing)."""
+        """Write every case the command changed (a no-op command writes and audits nothing);
+        with `remember`, the changes and the answer in one transaction (KeyTaken, and nothing
+        written, when a request with the same key committed first)."""
+        if self.remember is not None:
+            self._commit_remembered(self.remember)
+            return
         for case in self.seen:
             if not case.noop:
                 self._write(case)
@@ -154,7 +165,19 @@ class UnitOfWork:
                 self.live.put(case.id, case.row["row_version"], case.workflow)
         self.seen.clear()
 
-    def _write(self, case: Case) -> None:
+    def _commit_remembered(self, remember: idempotency.Remember) -> None:
+        if not self.seen:
+            raise NotAllowed("a keyed command must name its case")
+        with self.rows.transaction() as (conn, cursor):
+            for case in self.seen:
+                if not case.noop:
+                    self._write(case, cursor)
+            remember.store(conn, self.seen[0].id)
+        for case in self.seen:  # committed: the workflows are what is stored
+            self.live.put(case.id, case.row["row_version"], case.workflow)
+        self.seen.clear()
+
+    def _write(self, case: Case, cursor=None) -> None:
         row = case.row
         version = row["row_version"] + 1
         values = dict(case.changes)
@@ -190,7 +213,7 @@ class UnitOfWork:
                                             case.action, case.step, case.data,
                                             facts.effects(write, self.states_read.get(row["id"])))
         values.update(row_version=version, last_hash=write.event["hash"])
-        self.rows.write(write)
+        self.rows.write(write, cursor)
         row.update(values)
 
     def _stored_state(self, row: dict) -> bytes:

@@ -6,16 +6,20 @@ rows clerks query, the timers, the documents and the audit event together with
 first: Conflict, and nothing is written (see docs/engine.md for the measurements).
 
 The statements are compiled once per database (`fast_path.Prepared`) and run on the DBAPI cursor:
-SQLAlchemy's per-statement machinery cost more than SQLite itself.
+SQLAlchemy's per-statement machinery cost more than SQLite itself. A command that must write
+something else in the same transaction (a keyed command's stored answer, engine.idempotency)
+writes its rows on the cursor of `transaction()`, next to a Core connection of the same session.
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from engine.errors import Conflict
 from engine.statuses import CaseStatus, DocumentStatus, TaskStatus
@@ -148,47 +152,66 @@ class CaseRows:
         with self.raw.read() as cursor:
             return self.sql["pending"].one(cursor, {"case_id": case_id, "exclude": exclude}) is not None
 
-    def write(self, w: CaseWrite) -> None:
-        """Write one command's changes; Conflict (and nothing written) if the case moved on."""
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[tuple[Connection, Any]]:
+        """One write transaction for `write`s and Core statements alongside them (a keyed
+        command stores its answer with its rows): a Core connection and a raw cursor on the same
+        database connection; commits when the block ends, rolls back if it raises."""
+        with self.raw.engine.connect().execution_options(okno_write=True) as conn, conn.begin():
+            cursor = conn.connection.cursor()
+            try:
+                yield conn, cursor
+            finally:
+                cursor.close()
+
+    def write(self, w: CaseWrite, cursor: Any = None) -> None:
+        """Write one command's changes, in a transaction of their own or on `cursor`'s (from
+        `transaction`); Conflict (and nothing written) if the case moved on."""
+        if cursor is not None:
+            self._write(cursor, w)
+            return
+        with self.raw.write() as cur:
+            self._write(cur, w)
+
+    def _write(self, cur: Any, w: CaseWrite) -> None:
         sql, row, values = self.sql, w.row, w.values
         case_id = row["id"]
-        with self.raw.write() as cur:
-            if w.new:
-                sql["insert_case"].run(cur, {**row, **values})
-            elif self._update_case(tuple(sorted(values))).run(
-                    cur, {**values, "_id": case_id, "_expected": row["row_version"]}) != 1:
-                raise Conflict("the case was changed by another command; reload and retry")
-            sql["insert_event"].run(cur, w.event)
-            for task_id, done in w.closed_tasks.items():
-                sql["close_task"].run(cur, {"_task": task_id,
-                                            "state": TaskStatus.DONE if done else TaskStatus.CANCELLED,
-                                            "closed_at": w.at, "closed_by": w.actor if done else None})
-            if w.opened_tasks:
-                sql["insert_task"].run_many(cur, w.opened_tasks)
-            if w.assign is not None:
-                sql["assign_task"].run(cur, {"_task": w.assign[0], "_case": case_id, "assignee": w.assign[1]})
-            if w.timers is not None:
-                if not w.new:
-                    sql["delete_timers"].run(cur, {"_case": case_id})
-                if w.timers:
-                    sql["insert_timer"].run_many(cur, [{"case_id": case_id, "task_id": k, "due_at": v}
-                                                       for k, v in w.timers])
-            for document, status in w.documents.items():
-                doc = {"status": status, "updated_at": w.at, "actor": w.actor}
-                if sql["update_document"].run(cur, {**doc, "_case": case_id, "_document": document}) == 0:
-                    sql["insert_document"].run(cur, {**doc, "case_id": case_id, "document": document})
-            if w.tasks_due is not None:
-                sql["task_due"].run(cur, {"_case": case_id, "due_date": w.tasks_due})
-            for notice in w.notices:
-                sql["insert_notice"].run(cur, {
-                    "id": notice.id, "case_id": case_id, "kind": notice.kind, "title": notice.title,
-                    "body": notice.body, "recipient": notice.recipient, "created_at": w.at,
-                    "due_by": notice.due_by})
-                if notice.recipient:
-                    sql["insert_outbox"].run(cur, {
-                        "notice_id": notice.id, "address": notice.recipient, "status": "pending",
-                        "attempts": 0, "next_attempt_at": w.at, "last_error": None,
-                        "sent_at": None, "message_id": None, "claim": None})
+        if w.new:
+            sql["insert_case"].run(cur, {**row, **values})
+        elif self._update_case(tuple(sorted(values))).run(
+                cur, {**values, "_id": case_id, "_expected": row["row_version"]}) != 1:
+            raise Conflict("the case was changed by another command; reload and retry")
+        sql["insert_event"].run(cur, w.event)
+        for task_id, done in w.closed_tasks.items():
+            sql["close_task"].run(cur, {"_task": task_id,
+                                        "state": TaskStatus.DONE if done else TaskStatus.CANCELLED,
+                                        "closed_at": w.at, "closed_by": w.actor if done else None})
+        if w.opened_tasks:
+            sql["insert_task"].run_many(cur, w.opened_tasks)
+        if w.assign is not None:
+            sql["assign_task"].run(cur, {"_task": w.assign[0], "_case": case_id, "assignee": w.assign[1]})
+        if w.timers is not None:
+            if not w.new:
+                sql["delete_timers"].run(cur, {"_case": case_id})
+            if w.timers:
+                sql["insert_timer"].run_many(cur, [{"case_id": case_id, "task_id": k, "due_at": v}
+                                                   for k, v in w.timers])
+        for document, status in w.documents.items():
+            doc = {"status": status, "updated_at": w.at, "actor": w.actor}
+            if sql["update_document"].run(cur, {**doc, "_case": case_id, "_document": document}) == 0:
+                sql["insert_document"].run(cur, {**doc, "case_id": case_id, "document": document})
+        if w.tasks_due is not None:
+            sql["task_due"].run(cur, {"_case": case_id, "due_date": w.tasks_due})
+        for notice in w.notices:
+            sql["insert_notice"].run(cur, {
+                "id": notice.id, "case_id": case_id, "kind": notice.kind, "title": notice.title,
+                "body": notice.body, "recipient": notice.recipient, "created_at": w.at,
+                "due_by": notice.due_by})
+            if notice.recipient:
+                sql["insert_outbox"].run(cur, {
+                    "notice_id": notice.id, "address": notice.recipient, "status": "pending",
+                    "attempts": 0, "next_attempt_at": w.at, "last_error": None,
+                    "sent_at": None, "message_id": None, "claim": None})
 
     def _update_case(self, columns: tuple[str, ...]):
         """UPDATE of exactly these columns (unchanged indexed columns cost index writes)."""
