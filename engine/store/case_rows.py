@@ -10,17 +10,30 @@ SQLAlchemy's per-statement machinery cost more than SQLite itself.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from engine.errors import Conflict
 from engine.statuses import DocumentStatus, TaskStatus
 from engine.store.fast_path import for_engine
-from engine.store.tables import case_documents, cases, events, notices, outbox, tasks, timers
+from engine.store.tables import (
+    case_documents,
+    cases,
+    events,
+    notices,
+    outbox,
+    reg_counters,
+    tasks,
+    timers,
+)
+
+REG_NUMBER = "{authority}-{year:04d}-{n:06d}"  # docs/appeals.md: one sequence per authority and year
 
 
 def _p(name: str, column) -> Any:
@@ -68,6 +81,9 @@ _STATEMENTS = {
              updated_at=_p("updated_at", case_documents.c.updated_at),
              actor=_p("actor", case_documents.c.actor)),
     "insert_document": insert(case_documents),
+    "move_tasks": update(tasks).where(
+        tasks.c.case_id == _p("_case", tasks.c.case_id), tasks.c.state == TaskStatus.OPEN.value
+    ).values(authority=_p("authority", tasks.c.authority), assignee=_p("assignee", tasks.c.assignee)),
     "insert_notice": insert(notices),
     "insert_outbox": insert(outbox),
 }
@@ -90,6 +106,21 @@ class CaseWrite:
     documents: dict[str, str] = field(default_factory=dict)  # document id -> status
     tasks_due: date | None = None  # a new due date for the case's open tasks
     notices: list[Any] = field(default_factory=list)  # engine.notices.drafts.NoticeDraft
+    register: tuple[str, int] | None = None  # (authority, year): give the new case its reg number
+    tasks_authority: str | None = None  # the case's open tasks move to this authority (unclaimed)
+
+
+def _next_number(dialect: str):
+    """The upsert that gives the next number of (authority, year), race-free in one statement: a
+    second transaction waits on the first one's row lock (PostgreSQL) or cannot begin its write
+    at all (SQLite, BEGIN IMMEDIATE)."""
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = dialect_insert(reg_counters).values(
+        authority=_p("authority", reg_counters.c.authority), year=_p("year", reg_counters.c.year),
+        last=1)
+    return stmt.on_conflict_do_update(
+        index_elements=[reg_counters.c.authority, reg_counters.c.year],
+        set_={"last": reg_counters.c.last + 1}).returning(reg_counters.c.last)
 
 
 class CaseRows:
@@ -99,6 +130,8 @@ class CaseRows:
         self.raw = for_engine(db)
         self.sql = {name: self.raw.prepare(*(stmt if isinstance(stmt, tuple) else (stmt,)))
                     for name, stmt in _STATEMENTS.items()}
+        self.sql["next_number"] = self.raw.prepare(_next_number(db.dialect.name),
+                                                   (reg_counters.c.last,))
 
     def hold(self):
         """One pooled connection for the blocks of one command (its reads, then its write)."""
@@ -125,11 +158,21 @@ class CaseRows:
         with self.raw.read() as cursor:
             return self.sql["pending"].one(cursor, {"case_id": case_id, "exclude": exclude}) is not None
 
-    def write(self, w: CaseWrite) -> None:
-        """Write one command's changes; Conflict (and nothing written) if the case moved on."""
+    def write(self, w: CaseWrite, seal: Callable[[CaseWrite], None] | None = None) -> None:
+        """Write one command's changes; Conflict (and nothing written) if the case moved on.
+
+        A new case with `register` gets its registration number first, in this transaction
+        (`values["reg_number"]`); then `seal(w)` completes the write from it (the notices that
+        quote the number, the audit event that records it) before anything is written."""
         sql, row, values = self.sql, w.row, w.values
         case_id = row["id"]
         with self.raw.write() as cur:
+            if w.new and w.register is not None:
+                authority, year = w.register
+                n = sql["next_number"].one(cur, {"authority": authority, "year": year})["last"]
+                values["reg_number"] = REG_NUMBER.format(authority=authority, year=year, n=n)
+            if seal is not None:
+                seal(w)
             if w.new:
                 sql["insert_case"].run(cur, {**row, **values})
             elif self._update_case(tuple(sorted(values))).run(
@@ -156,6 +199,9 @@ class CaseRows:
                     sql["insert_document"].run(cur, {**doc, "case_id": case_id, "document": document})
             if w.tasks_due is not None:
                 sql["task_due"].run(cur, {"_case": case_id, "due_date": w.tasks_due})
+            if w.tasks_authority is not None:
+                sql["move_tasks"].run(cur, {"_case": case_id, "authority": w.tasks_authority,
+                                            "assignee": None})
             for notice in w.notices:
                 sql["insert_notice"].run(cur, {
                     "id": notice.id, "case_id": case_id, "kind": notice.kind, "title": notice.title,
