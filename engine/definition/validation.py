@@ -192,10 +192,10 @@ def check_definition(
         doc = parse_yaml(raw)
     except YamlError as exc:
         return None, [Problem(source, exc.line, exc.column, exc.message)]
-    problems = [
+    problems = sorted(
         Problem(source, *doc.position(_schema_error_path(err)), _schema_message(err))
         for err in _schema_errors(doc.data)
-    ]
+    )
     if problems:
         return None, problems
     bpmn_xml = None
