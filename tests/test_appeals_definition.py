@@ -21,8 +21,10 @@ def check(data: dict):
     return procedure, problems, text
 
 
-def line_of(text: str, needle: str) -> int:
-    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+def line_of(text: str, needle: str | tuple[str, int]) -> int:
+    """The first line holding `needle` (or `(needle, offset)`: that many lines from it)."""
+    needle, offset = needle if isinstance(needle, tuple) else (needle, 0)
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line) + offset
 
 
 def changed(change) -> dict:
@@ -75,8 +77,8 @@ def test_a_procedure_keeps_approve_and_refuse():
      ("shorter than the maximum term",)),
     (lambda d: d["outcomes"].append({"id": LEFT, "title": "x"}), f"id: {LEFT}",
      ("recorded by the engine itself",)),
-    (lambda d: d["outcomes"].append({"id": "satisfied", "title": "x"}), "title: x",
-     ("outcome id 'satisfied' is used twice",)),
+    (lambda d: d["outcomes"].append({"id": "satisfied", "title": "дубль"}), ("title: дубль", -1),
+     ("outcome id 'satisfied' is used twice",)),  # at the id, the line above its title
     (lambda d: d["anonymous"].update(ground="unknown_ground"), "unknown_ground",
      ("not one of leave_grounds",)),
     (lambda d: d["steps"].append({"id": "archive", "kind": "task", "title": "Архив",

@@ -122,7 +122,7 @@ class Case:
                 raise InvalidInput(f"procedure {number} takes no registration data", field="data")
         else:
             reg = registration(proc, data)
-            if reg.anonymous and applicant is None:
+            if reg.anonymous:  # whatever name staff typed: the appeal gives none
                 applicant = ANONYMOUS_APPLICANT
         if channel not in proc.channels:
             raise InvalidInput(f"channel {channel!r} is not offered for {number}; offered: "

@@ -12,6 +12,8 @@ Create Date: 2026-12-02
 """
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -22,12 +24,31 @@ depends_on = None
 
 
 def _widen(outcome: int, reg_number: int) -> None:
-    """Column lengths: SQLite does not enforce them (and changing one would rebuild `cases`,
-    which its foreign keys refuse while tasks and events point at it), so only elsewhere."""
-    if op.get_bind().dialect.name == 'sqlite':
+    """The declared lengths of `outcome` and `reg_number`.
+
+    SQLite would rebuild `cases` for an ALTER COLUMN (copy, DROP TABLE, rename), and its foreign
+    keys refuse dropping a table that tasks and events point at; it does not enforce a VARCHAR's
+    length either, and the column's affinity (TEXT) stays. So there the declaration is edited
+    in the schema itself, as SQLite's ALTER TABLE documentation describes for changes that do
+    not touch stored data, and the schema version is bumped for other connections."""
+    bind = op.get_bind()
+    if bind.dialect.name != 'sqlite':
+        op.alter_column('cases', 'outcome', type_=sa.String(outcome))
+        op.alter_column('cases', 'reg_number', type_=sa.String(reg_number))
         return
-    op.alter_column('cases', 'outcome', type_=sa.String(outcome))
-    op.alter_column('cases', 'reg_number', type_=sa.String(reg_number))
+    old_outcome, old_reg = (16, 40) if outcome > 16 else (32, 96)
+    sql = bind.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'cases'").scalar_one()
+    new = re.sub(rf'\boutcome VARCHAR\({old_outcome}\)', f'outcome VARCHAR({outcome})', sql)
+    new = re.sub(rf'\breg_number VARCHAR\({old_reg}\)', f'reg_number VARCHAR({reg_number})', new)
+    if new.count(f'VARCHAR({outcome})') < 1 or f'reg_number VARCHAR({reg_number})' not in new:
+        raise RuntimeError('cases: the declarations of outcome and reg_number were not found')
+    version = bind.exec_driver_sql('PRAGMA schema_version').scalar_one()
+    bind.exec_driver_sql('PRAGMA writable_schema = ON')
+    bind.exec_driver_sql("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'cases'",
+                         (new,))
+    bind.exec_driver_sql('PRAGMA writable_schema = OFF')
+    bind.exec_driver_sql(f'PRAGMA schema_version = {int(version) + 1}')
 
 
 def upgrade() -> None:
@@ -36,8 +57,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column('question', sa.Text))
         batch.add_column(sa.Column('email', sa.String(254)))
         batch.add_column(sa.Column('address', sa.String(500)))
-        batch.add_column(sa.Column('anonymous', sa.Boolean, nullable=False,
-                                   server_default=sa.false()))
+        # A constant default: SQLite adds the column in place (an expression would rebuild).
+        batch.add_column(sa.Column('anonymous', sa.Boolean, nullable=False, server_default='0'))
         batch.add_column(sa.Column('extension', sa.String(64)))
         batch.add_column(sa.Column('forwarded_from', sa.String(128)))
         batch.add_column(sa.Column('forwarded_on', sa.Date))
