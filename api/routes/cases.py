@@ -395,7 +395,8 @@ async def reply(case_id: CaseId, body: ReplyIn, user: CurrentUser, svc: Svc):
     return _result(svc, case_id)
 
 
-@router.get("/remarks-book", response_model=RemarksPage, responses=errors(401, 403, 422))
+@router.get("/remarks-book", response_model=RemarksPage, responses=errors(401, 403, 422),
+            openapi_extra=checked_by_engine("authority"))
 async def get_remarks_book(user: CurrentUser, svc: Svc, authority: Filter = None,
                            limit: Limit = 50, offset: Offset = 0):
     """The record of an authority's book of remarks and suggestions: entries and their answers,

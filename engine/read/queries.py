@@ -19,9 +19,9 @@ from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from engine.audit.chain import case_events as stored_events
-from engine.read.appeal_view import appeal_fields, case_notices
 from engine.definition.procedure import Procedure
 from engine.expressions import ExpressionError, evaluate
+from engine.read.appeal_view import appeal_fields, case_notices
 from engine.store.fast_path import for_engine
 from engine.store.tables import case_documents, cases, events, procedure_versions, tasks
 from engine.store.versions import Versions
