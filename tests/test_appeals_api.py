@@ -228,3 +228,20 @@ def test_the_book_of_remarks_records_entries_and_answers(api):
                  "Открыто второе окно приёма.", "Нужен кулер.", "ответ не дан",
                  f"{ORG_A}-2025-000001"):
         assert text in page.text, text
+
+
+def test_the_reply_step_s_task_form_offers_the_appeal_s_outcomes(api):
+    case_id = register(api)["id"]
+    to_reply(api, case_id)
+    [task] = api.get(f"/api/cases/{case_id}", "supervisor").json()["tasks"]
+    sign_in_client(api, "supervisor")
+    page = f"/cases/{case_id}/tasks/{task['id']}"
+    html = api.client.get(page).text
+    assert "даны разъяснения" in html and 'value="approve"' not in html
+    refused = post_form(api, page, page, {"outcome": "approve", "f_reply": "текст"})
+    assert refused.status_code == 422
+    assert "Выберите результат рассмотрения из списка." in refused.text
+    sent = post_form(api, page, page, {"outcome": "not_satisfied", "f_reply": "Оснований нет."},
+                     follow_redirects=False)
+    assert sent.status_code == 303, sent.text
+    assert api.get(f"/api/cases/{case_id}", "supervisor").json()["outcome"] == "not_satisfied"
