@@ -245,3 +245,13 @@ def test_the_reply_step_s_task_form_offers_the_appeal_s_outcomes(api):
                      follow_redirects=False)
     assert sent.status_code == 303, sent.text
     assert api.get(f"/api/cases/{case_id}", "supervisor").json()["outcome"] == "not_satisfied"
+
+
+def test_the_stand_shows_procedures_only(api):
+    """The information stand follows the Ministry of Justice's recommendations for procedures:
+    appeals and the book of remarks are not on it."""
+    stand = api.client.get(f"/stand/{ORG_A}")
+    assert stand.status_code == 200
+    assert f'href="/stand/{ORG_A}/1.1.5"' in stand.text  # its procedures are listed
+    assert f"/stand/{ORG_A}/appeal" not in stand.text and "remarks-book" not in stand.text
+    assert api.client.get(f"/stand/{ORG_A}/appeal").status_code == 404
