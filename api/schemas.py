@@ -407,16 +407,6 @@ class ChecklistItem(BaseModel):
 CaseStatus = Literal["open", "suspended", "completed", "withdrawn", "not_accepted", "closed"]
 
 
-class NoticeOut(BaseModel):
-    id: str
-    kind: str = Field(description="the notice's id in the definition")
-    title: str
-    created_at: datetime
-    due_by: date | None = Field(None, description="the last day the law allows for sending it")
-    recipient: str | None = Field(None, description="e-mail address; null: printed")
-    href: str = Field(description="the notice's page")
-
-
 Outcome = Annotated[str, Field(description="a procedure: approved | refused; an appeal: "
                                            "satisfied | not_satisfied | explained | "
                                            "left_without_consideration | withdrawn; a book "

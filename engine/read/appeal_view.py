@@ -2,9 +2,8 @@
 
 `appeal_fields` gives the registration facts of the case row with their titles from the
 definition, and what a clerk may do next (the extensions, leave grounds and outcomes the
-definition offers); `case_notices` the notices stored for a case, oldest first, each with the
-address of its page (served by the notices part: `/cases/{case_id}/notices/{notice_id}`);
-`remarks_book` the record of an authority's book of remarks and suggestions: entries and answers.
+definition offers); `remarks_book` the record of an authority's book of remarks and
+suggestions: entries and answers. (A case's notices: `engine.read.notices`.)
 """
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from engine.definition.procedure import Procedure
-from engine.store.tables import cases, events, notices
+from engine.store.tables import cases, events
 
 
 def appeal_fields(c: Mapping[str, Any], procedure: Procedure) -> dict[str, Any]:
@@ -42,17 +41,6 @@ def appeal_actions(procedure: Procedure) -> dict[str, Any]:
         "outcomes": [{"id": o.id, "title": o.title} for o in procedure.outcomes],
         "forwarding": procedure.forwarding is not None,
     }
-
-
-def case_notices(conn: Connection, case_id: str) -> list[dict[str, Any]]:
-    """The notices of a case, oldest first (bounded: a case generates a handful)."""
-    rows = conn.execute(select(notices.c.id, notices.c.kind, notices.c.title, notices.c.created_at,
-                               notices.c.due_by, notices.c.recipient)
-                        .where(notices.c.case_id == case_id)
-                        .order_by(notices.c.created_at, notices.c.id).limit(200)).all()
-    return [{"id": r.id, "kind": r.kind, "title": r.title, "created_at": r.created_at,
-             "due_by": r.due_by, "recipient": r.recipient,
-             "href": f"/cases/{case_id}/notices/{r.id}"} for r in rows]
 
 
 MAX_BOOK_PAGE = 200

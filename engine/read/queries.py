@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection, Engine
 from engine.audit.chain import case_events as stored_events
 from engine.definition.procedure import Procedure
 from engine.expressions import ExpressionError, evaluate
-from engine.read.appeal_view import appeal_fields, case_notices
+from engine.read.appeal_view import appeal_fields
+from engine.read.notices import case_notices
 from engine.store.fast_path import for_engine
 from engine.store.tables import case_documents, cases, events, procedure_versions, tasks
 from engine.store.versions import Versions

@@ -34,7 +34,7 @@ from engine.definition.procedure import (
 from engine.definition.validation import RESERVED_FIELD_IDS
 from engine.errors import Forbidden, InvalidInput, NotAllowed, NotFound
 from engine.expressions import ExpressionError
-from engine.notices.drafts import NoticeDraft, render
+from engine.notices.drafts import NoticeDraft, draft
 from engine.process.specs import load_spec, new_workflow
 from engine.process.specs import step_kind as drawn_step_kind
 from engine.runtime.forms import MAX_INTEGER, check_text, clean_form
@@ -386,8 +386,7 @@ class Case:
         recipient = None if row.get("anonymous") else row.get("email")
         for text, extra, due_by in self.notice_requests:
             values = notice_values(self.procedure, row, names or {}, self.today, extra)
-            self.notices.append(NoticeDraft(text.id, render(text.title, values),
-                                            render(text.text, values), recipient, due_by))
+            self.notices.append(draft(self.procedure, text.id, values, recipient, due_by))
         self.notice_requests.clear()
         return self.notices
 

@@ -7,7 +7,7 @@ it is anonymous), the extension of the term applied last, and where and when it 
 number given per authority and year, incremented in the start command's transaction.
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0017 (main's head when this branch was rebased)
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0016'
-down_revision = '0011'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
