@@ -88,6 +88,8 @@ def build_services(database_url_: str | None = None, clock: SystemClock | None =
     # An authority may include or exclude only procedures the published catalog has.
     numbers = frozenset(versions.current_versions()) or None
     authorities = Reloading(settings.authorities, lambda p: load_authorities(p, numbers))
+    # Where an appeal may be forwarded, and the names its notices quote: the catalog as it is now.
+    cases.authorities = lambda: {a.id: a.name for a in authorities.get()}
     return Services(db=db, versions=versions, cases=cases, clock=clock,
                     secret=secret or load_secret(settings), catalog_path=path, settings=settings,
                     authorities=authorities, base_units=Reloading(settings.base_units,

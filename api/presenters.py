@@ -33,7 +33,7 @@ def procedure_summary(proc: Procedure, money: FeeOnDate) -> dict[str, Any]:
     the base unit in force on `money.on`."""
     fee = proc.fee
     return {
-        "number": proc.number, "name": proc.name, "version": proc.version,
+        "number": proc.number, "name": proc.name, "version": proc.version, "type": proc.type,
         "channels": list(proc.channels),
         "fee": {"kind": fee.kind, "base_units": fee.base_units,
                 "categories": [{"id": c.id, "title": c.title, "base_units": c.base_units,
@@ -77,6 +77,12 @@ def procedure_detail(proc: Procedure, history: list[dict[str, Any]], current: st
         "acceptance_refusal_grounds": [_ground(g) for g in proc.acceptance_refusal_grounds],
         "suspension_allowed": proc.suspension_allowed,
         "suspension_grounds": [_ground(g) for g in proc.suspension_grounds],
+        "kinds": [{"id": c.id, "title": c.title} for c in proc.kinds],
+        "topics": [{"id": c.id, "title": c.title} for c in proc.topics],
+        "outcomes": [{"id": o.id, "title": o.title} for o in proc.outcomes],
+        "leave_grounds": [{"id": g.id, "title": g.title, "legal_basis": g.legal_basis}
+                          for g in proc.leave_grounds],
+        "extensions": [{"id": e.id, "title": e.title, "term": e.term} for e in proc.term.extensions],
         "history": [{**h, "current": h["version"] == current} for h in history],
         "definition": proc.definition,
     }

@@ -188,6 +188,7 @@ class ProcedureSummary(BaseModel):
     number: str
     name: str
     version: str
+    type: Literal["procedure", "appeal", "remarks"]
     channels: list[str]
     fee: FeeOut
     term: TermOut
@@ -257,6 +258,12 @@ class VersionOut(BaseModel):
     current: bool
 
 
+class ExtensionOut(BaseModel):
+    id: str
+    title: str
+    term: str
+
+
 class ProcedureDetail(ProcedureSummary):
     chapter: int
     legal_basis: list[str]
@@ -270,6 +277,11 @@ class ProcedureDetail(ProcedureSummary):
     acceptance_refusal_grounds: list[GroundOut]
     suspension_allowed: bool
     suspension_grounds: list[GroundOut]
+    kinds: list[ChoiceOut] = Field(description="an appeal's kinds (statement, proposal, complaint)")
+    topics: list[ChoiceOut] = Field(description="an appeal's subject categories")
+    outcomes: list[ChoiceOut] = Field(description="the outcomes of the decision (reply) step")
+    leave_grounds: list[GroundOut] = Field(description="grounds of leaving an appeal without consideration")
+    extensions: list[ExtensionOut] = Field(description="the ways the term may be extended")
     history: list[VersionOut]
     definition: dict[str, Any] = Field(description="the definition as written (YAML as JSON)")
 
@@ -302,6 +314,21 @@ class DiffOut(BaseModel):
 
 # ----------------------------------------------------------------------------------- cases
 
+class AppealData(Request):
+    """What an appeal (or an entry in the book of remarks) is registered with: its kind and topic
+    (ids from the definition's lists, checked by the engine), its text, and where notices go."""
+
+    kind: Id
+    topic: Id
+    question: Annotated[Text, Field(min_length=1, max_length=10_000)]
+    anonymous: bool = False
+    reports_crime: bool = Field(False, description="an anonymous appeal that reports a crime is considered")
+    email: Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s<>]+@[^@\s<>]+$")] = Field(
+        None, description="where the notices are sent; omitted: they are printed")
+    address: Annotated[Text, Field(min_length=1, max_length=500)] = Field(
+        None, description="the postal address printed notices go to")
+
+
 class CaseCreate(Request):
     """Staff name the applicant and the channel; an applicant (filing their own, through the
     portal) names the authority instead. Optional keys are omitted, never null."""
@@ -312,17 +339,22 @@ class CaseCreate(Request):
     ))
 
     number: Annotated[Name, Field(max_length=32)]
-    applicant: Name = Field(None, description="staff: required; applicants: omit (it is you)")
+    applicant: Name = Field(None, description="staff: required (an anonymous appeal is stored as "
+                                              "'аноним' whatever is given); applicants: omit (it is you)")
     applicant_user: Name = Field(
         None, description="staff: the applicant's okno account, if they have one, so they can "
                           "follow the case; applicants: omit (it is you)")
-    channel: Literal["in_person", "post", "portal"] = Field(
-        None, description="staff: required; applicants file through the portal")
+    channel: Literal["in_person", "post", "portal", "written", "oral", "electronic"] = Field(
+        None, description="staff: required (a procedure: in_person, post, portal; an appeal: "
+                          "written, oral, electronic); applicants file through the portal "
+                          "(an appeal: electronic)")
     category: Id = Field(None, description="the fee category, where the procedure has them")
     exempt: bool = False
     authority: Name = Field(
         None, description="staff: omit (your organisation); applicants: required — an "
                           "organisation that has staff in okno")
+    data: AppealData = Field(None, description="an appeal's or a book entry's registration data "
+                                               "(docs/appeals.md); a procedure takes none")
 
 
 class TaskOut(BaseModel):
@@ -380,13 +412,34 @@ class ChecklistItem(BaseModel):
 CaseStatus = Literal["open", "suspended", "completed", "withdrawn", "not_accepted", "closed"]
 
 
+Outcome = Annotated[str, Field(description="a procedure: approved | refused; an appeal: "
+                                           "satisfied | not_satisfied | explained | "
+                                           "left_without_consideration | withdrawn; a book "
+                                           "entry: answered")]
+
+
 class CaseOut(BaseModel):
     id: str
     number: str
     version: str
     procedure: str
+    type: Literal["procedure", "appeal", "remarks"]
+    reg_number: str | None = Field(None, description="{authority}-{yyyy}-{nnnnnn}, given on the "
+                                                     "day of receipt")
+    kind: str | None = None
+    kind_title: str | None = None
+    topic: str | None = None
+    topic_title: str | None = None
+    question: str | None = None
+    email: str | None = None
+    address: str | None = None
+    anonymous: bool = False
+    extension: str | None = Field(None, description="the extension of the term applied last")
+    forwarded_from: str | None = None
+    forwarded_on: date | None = None
+    notices: list[NoticeOut] = Field(default_factory=list)
     status: CaseStatus
-    outcome: Literal["approved", "refused"] | None = None
+    outcome: Outcome | None = None
     ground: str | None = None
     applicant: str
     applicant_user: str | None = Field(None, description="the applicant's okno account, if linked")
@@ -410,8 +463,12 @@ class CaseSummary(BaseModel):
     id: str
     number: str
     procedure: str
+    type: Literal["procedure", "appeal", "remarks"]
+    reg_number: str | None = None
+    kind: str | None = None
+    topic: str | None = None
     status: CaseStatus
-    outcome: Literal["approved", "refused"] | None = None
+    outcome: Outcome | None = None
     applicant: str
     channel: str
     authority: str
@@ -419,6 +476,29 @@ class CaseSummary(BaseModel):
     due_date: date
     overdue: bool
     row_version: int
+
+
+class RemarksEntry(BaseModel):
+    id: str
+    reg_number: str | None = None
+    started_at: datetime
+    start_date: date
+    applicant: str
+    kind: str | None = None
+    topic: str | None = None
+    text: str | None = Field(None, description="the entry as written in the book")
+    status: CaseStatus
+    outcome: str | None = None
+    due_date: date
+    answered_at: datetime | None = None
+    answer: str | None = Field(None, description="the answer's text, once given")
+
+
+class RemarksPage(BaseModel):
+    items: list[RemarksEntry]
+    total: int
+    limit: int
+    offset: int
 
 
 class CasePage(BaseModel):
@@ -434,7 +514,7 @@ class CommandResult(BaseModel):
 
     id: str
     status: CaseStatus
-    outcome: Literal["approved", "refused"] | None = None
+    outcome: Outcome | None = None
     ground: str | None = None
     row_version: int
     due_date: date
@@ -549,6 +629,30 @@ class Withdraw(Request):
 
 class GroundIn(Request):
     ground: Id
+
+
+Note = Annotated[Text, Field(min_length=1, max_length=4000)]
+
+
+class ForwardIn(Request):
+    to: Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[a-z][a-z0-9-]{1,63}$",
+                             description="the competent authority's id (authorities catalog)")]
+    note: Note = Field(None, description="quoted in the forwarding notice")
+
+
+class ExtendIn(Request):
+    extension: Id = Field(description="an extension of the definition's term (extra_study, …)")
+
+
+class LeaveIn(Request):
+    ground: Id = Field(description="a ground of leaving without consideration of the definition")
+    note: Note = Field(None, description="quoted in the notice")
+
+
+class ReplyIn(Request):
+    outcome: Id = Field(description="an outcome of the definition: satisfied, not_satisfied, "
+                                    "explained (a book entry: answered)")
+    reply: Annotated[Text, Field(min_length=1, max_length=20_000)]
 
 
 class Decide(Request):

@@ -42,7 +42,13 @@ MAX_ID, MAX_REASON = 64, 1000
 STATUS_TITLES = {"open": "на рассмотрении", "suspended": "приостановлено",
                  "completed": "завершено", "withdrawn": "заявление отозвано",
                  "not_accepted": "в приёме заявления отказано", "closed": "в архиве"}
-OUTCOME_TITLES = {"approved": "удовлетворено", "refused": "отказано"}
+OUTCOME_TITLES = {"approved": "удовлетворено", "refused": "отказано",
+                  "satisfied": "обращение удовлетворено", "not_satisfied": "в удовлетворении отказано",
+                  "explained": "даны разъяснения",
+                  "left_without_consideration": "оставлено без рассмотрения по существу",
+                  "withdrawn": "обращение отозвано", "answered": "дан ответ"}
+TYPE_TITLES = {"procedure": "Административная процедура", "appeal": "Обращение",
+               "remarks": "Запись в книге замечаний и предложений"}
 DOCUMENT_TITLES = {"presented": "представлен гражданином", "requested": "запрошен органом",
                    "received": "получен"}
 TASK_STATES = {"open": "ожидает выполнения", "done": "выполнен", "cancelled": "отменён"}
@@ -52,8 +58,12 @@ ACTIONS = {"start": "Заявление зарегистрировано", "clai
            "document": "Отмечен документ", "suspend": "Рассмотрение приостановлено",
            "resume": "Рассмотрение возобновлено", "withdraw": "Заявление отозвано",
            "refuse_acceptance": "Отказано в приёме заявления", "overdue": "Срок истёк",
-           "timer": "Наступил срок таймера", "close": "Дело сдано в архив"}
-CHANNELS = {"in_person": "лично", "post": "по почте", "portal": "через портал"}
+           "timer": "Наступил срок таймера", "close": "Дело сдано в архив",
+           "forward": "Обращение направлено по компетенции", "extend": "Срок продлён",
+           "leave": "Оставлено без рассмотрения по существу", "reply": "Ответ дан"}
+CHANNELS = {"in_person": "лично", "post": "по почте", "portal": "через портал",
+            "written": "письменно", "oral": "устно, на личном приёме", "electronic": "в электронной форме"}
+MAX_REPLY, MAX_NOTE = 20_000, 4000
 
 templates.env.filters.setdefault("ru_date", ru_date)
 templates.env.filters.setdefault("ru_datetime", ru_datetime)
@@ -97,8 +107,18 @@ def page_context(request: Request, user: User, case_id: str) -> dict[str, Any]:
             task["acts_as"] != "supervisor" or user.role == "supervisor")
     for node in case["diagram"]["nodes"]:
         node["lines"] = _label_lines(node["name"] or node["id"])
+    appeal = case["appeal"]
+    decision = next((t for t in case["tasks"] if t["kind"] == "decision" and t["may_do"]), None)
     return {
-        "case": case, "staff": staff, "active": active,
+        "case": case, "staff": staff, "active": active, "types": TYPE_TITLES,
+        "may_appeal": bool(appeal) and staff and active,
+        "forward_to": ([(a.id, a.name) for a in svc.authorities.get() if a.id != case["authority"]]
+                       if appeal and appeal["forwarding"] else []),
+        "extensions": [e for e in (appeal or {}).get("extensions", ())
+                       if e["id"] != case["appeal_extension"]
+                       and e["requires"] == case["appeal_extension"]
+                       and (e["requires"] is not None or case["appeal_extension"] is None)],
+        "reply_task": decision if appeal and staff and active else None,
         "fee_byn": fee_on(svc.versions.get(case["version"]).fee, svc.base_units.get(),
                           _local_date(case["started_at"], svc.settings.timezone)),
         "printables": [kind for kind in printables.KINDS if printables.exists(case, kind)],
@@ -209,3 +229,47 @@ async def withdraw(request: Request, case_id: str) -> Response:
         reason = str(form.get("reason") or "").strip()[:MAX_REASON] or None
         svc.cases.withdraw(case_id, actor=user.name, reason=reason)
     return await _run(request, case_id, "withdraw", STAFF, command)
+
+
+# ------------------------------------------------------------------- appeals (Law 300-З)
+
+def _form_text(form, name: str, limit: int, *, required: bool = True) -> str | None:
+    value = str(form.get(name) or "").strip()
+    if len(value) > limit:
+        raise InvalidInput(f"{name} must be at most {limit} characters", field=name)
+    if required and not value:
+        raise InvalidInput(f"{name} is required", field=name)
+    return value or None
+
+
+@router.post("/cases/{case_id}/forward")
+async def forward(request: Request, case_id: str) -> Response:
+    def command(svc, user, form) -> None:
+        svc.cases.forward(case_id, _form_text(form, "to", MAX_ID), actor=user.name,
+                          note=_form_text(form, "note", MAX_NOTE, required=False))
+    return await _run(request, case_id, "forward", STAFF, command)
+
+
+@router.post("/cases/{case_id}/extend")
+async def extend(request: Request, case_id: str) -> Response:
+    def command(svc, user, form) -> None:
+        svc.cases.extend(case_id, _form_text(form, "extension", MAX_ID), actor=user.name)
+    return await _run(request, case_id, "extend", STAFF, command)
+
+
+@router.post("/cases/{case_id}/leave")
+async def leave(request: Request, case_id: str) -> Response:
+    def command(svc, user, form) -> None:
+        svc.cases.leave(case_id, _form_text(form, "ground", MAX_ID), actor=user.name,
+                        note=_form_text(form, "note", MAX_NOTE, required=False))
+    return await _run(request, case_id, "leave", STAFF, command)
+
+
+@router.post("/cases/{case_id}/reply")
+async def reply(request: Request, case_id: str) -> Response:
+    def command(svc, user, form) -> None:
+        task_id = _form_text(form, "task", MAX_ID)
+        visible_task(svc, user, case_id, task_id)
+        svc.cases.reply(case_id, _form_text(form, "outcome", MAX_ID),
+                        _form_text(form, "reply", MAX_REPLY), actor=user.name, task_id=task_id)
+    return await _run(request, case_id, "reply", STAFF, command)

@@ -66,9 +66,12 @@ templates.env.globals.update(WEEKDAYS=WEEKDAYS, WEEKDAYS_RU=WEEKDAYS_RU, CHANNEL
 
 
 def current_procedures(request: Request) -> list[Procedure]:
-    """The newest published version of every procedure, in the official list's order."""
+    """The newest published version of every procedure, in the official list's order. The stand
+    is about administrative procedures (the Ministry of Justice's recommendations): appeals and
+    the book of remarks are not on it (docs/appeals.md)."""
     versions = request.app.state.okno.versions
-    return [versions.get(v) for v in versions.current_versions().values()]
+    procedures = (versions.get(v) for v in versions.current_versions().values())
+    return [p for p in procedures if p.is_procedure]
 
 
 def authorities(request: Request) -> AuthorityCatalog:

@@ -70,11 +70,16 @@ def _capital(text: str) -> str:
 
 
 def form_errors(fields: tuple[Field, ...], data: dict[str, Any], kind: str,
-                form: Mapping[str, Any], refusal_ids: set[str]) -> dict[str, str]:
-    """Every error of the form, by input name (Russian): the decision's outcome and ground, then
-    each field as the engine's `clean_form` finds it."""
+                form: Mapping[str, Any], refusal_ids: set[str],
+                outcome_ids: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every error of the form, by input name (Russian): the decision's outcome and ground (an
+    appeal's reply: an outcome of `outcome_ids`, no ground), then each field as the engine's
+    `clean_form` finds it."""
     errors: dict[str, str] = {}
-    if kind == "decision":
+    if kind == "decision" and outcome_ids:
+        if str(form.get("outcome") or "") not in outcome_ids:
+            errors["outcome"] = "Выберите результат рассмотрения из списка."
+    elif kind == "decision":
         outcome = str(form.get("outcome") or "")
         if outcome not in ("approve", "refuse"):
             errors["outcome"] = "Выберите решение: удовлетворить или отказать."
@@ -99,6 +104,7 @@ def _task_context(request: Request, user: User, case_id: str, task_id: str) -> d
     step = next((s for s in proc.steps if task is not None and s.id == task["step"]), None)
     return {"case": view, "task": task, "fields": step.fields if step else (),
             "step": step, "refusal_grounds": proc.refusal_grounds, "input_name": input_name,
+            "appeal_outcomes": () if proc.is_procedure else proc.outcomes,
             "type_hints": TYPE_HINTS, "values": {}, "errors": {}, "form_error": None,
             "outcome": "", "ground": ""}
 
@@ -107,7 +113,8 @@ def _page(request: Request, context: dict[str, Any], status: int = 200) -> Respo
     if context["task"] is None:
         return render(request, "task_gone.html", context, status=409 if status == 200 else status)
     labels = {input_name(f.id): f.title for f in context["fields"]}
-    labels.update(outcome="Решение", ground="Основание отказа")
+    labels.update(outcome="Результат рассмотрения" if context["appeal_outcomes"] else "Решение",
+                  ground="Основание отказа")
     return render(request, "task.html", {**context, "labels": labels}, status=status)
 
 
@@ -142,11 +149,12 @@ async def submit_task(request: Request, case_id: str, task_id: str) -> Response:
     svc = request.app.state.okno
     kind = context["task"]["kind"]
     data, typed = form_values(context["fields"], form)
-    outcome = str(form.get("outcome") or "")[:16]
+    outcome = str(form.get("outcome") or "")[:MAX_ID]
     ground = str(form.get("ground") or "")[:MAX_ID]
     context.update(values=typed, outcome=outcome, ground=ground)
     refusal_ids = {g.id for g in context["refusal_grounds"]}
-    errors = form_errors(context["fields"], data, kind, form, refusal_ids)
+    errors = form_errors(context["fields"], data, kind, form, refusal_ids,
+                         tuple(o.id for o in context["appeal_outcomes"]))
     if errors:
         return _page(request, {**context, "errors": errors}, status=422)
     try:

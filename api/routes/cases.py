@@ -36,9 +36,14 @@ from api.schemas import (
     Decide,
     DocumentStatus,
     EventsOut,
+    ExtendIn,
+    ForwardIn,
     GroundIn,
     IsoDate,
     Issue,
+    LeaveIn,
+    RemarksPage,
+    ReplyIn,
     TaskPage,
     Unclaim,
     Withdraw,
@@ -50,6 +55,7 @@ from engine.accounts import User
 from engine.errors import InvalidInput, NotAllowed
 from engine.idempotency import Remember
 from engine.read import queries
+from engine.read.appeal_view import remarks_book
 
 router = APIRouter(prefix="/api", route_class=StrictJsonRoute, tags=["cases"])
 Svc = Annotated[Services, Depends(services)]
@@ -79,18 +85,21 @@ def _result(svc: Services, case_id: str, status: int = 200) -> Response:
 
 @router.post("/cases", status_code=201, response_model=CaseOut, responses=errors(401, 403, 404, 409),
              openapi_extra=checked_by_engine("channel", "category", "exempt", "authority",
-                                             "applicant_user"))
+                                             "applicant_user", "data", "data.*"))
 async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKey = None):
-    """Register an application. Staff register it for their own organisation; an applicant files
-    their own, electronically (channel portal), naming the authority."""
+    """Register an application, an appeal or an entry in the book of remarks (with `data`, see
+    docs/appeals.md); every case gets its registration number. Staff register it for their own
+    organisation; an applicant files their own, electronically (channel portal; an appeal:
+    electronic), naming the authority."""
     require_role(user, *CASE_CREATORS)
     if user.role == "applicant":
+        electronic = "portal" if svc.versions.current(body.number).is_procedure else "electronic"
         if body.applicant not in (None, user.name):
             raise forbidden("applicants file their own applications only", field="applicant")
         if body.applicant_user not in (None, user.name):
             raise forbidden("applicants file their own applications only", field="applicant_user")
-        if body.channel not in (None, "portal"):
-            raise InvalidInput("applicants file electronically: channel must be 'portal'",
+        if body.channel not in (None, electronic):
+            raise InvalidInput(f"applicants file electronically: channel must be '{electronic}'",
                                field="channel")
         if body.exempt:
             raise forbidden("a fee exemption is confirmed by a clerk against its document; "
@@ -99,7 +108,7 @@ async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKe
             raise InvalidInput("name the authority you apply to", field="authority")
         if not accounts.org_has_staff(svc.db, body.authority):
             raise InvalidInput(f"no authority {body.authority!r} works in okno", field="authority")
-        applicant, channel, authority = user.name, "portal", body.authority
+        applicant, channel, authority = user.name, electronic, body.authority
         applicant_user = user.name
     else:
         if body.applicant is None:  # the body of an applicant's own application (the portal's)
@@ -120,6 +129,7 @@ async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKe
         return svc.cases.start(body.number, applicant=applicant, channel=channel,
                                authority=authority, actor=user.name, category=body.category,
                                exempt=body.exempt, applicant_user=applicant_user,
+                               data=None if body.data is None else body.data.model_dump(),
                                remember=remember)
 
     def location(case_id: str) -> dict[str, str]:
@@ -139,6 +149,7 @@ async def list_cases(user: CurrentUser, svc: Svc,
                number: Annotated[str | None, Query(max_length=32)] = None,
                authority: Filter = None, applicant: Filter = None,
                due_before: IsoDate | None = None, overdue: bool | None = None,
+               type: Annotated[Literal["procedure", "appeal", "remarks"] | None, Query()] = None,
                limit: Limit = 50, offset: Offset = 0):
     """Cases the caller may see, newest first: staff their organisation's, applicants their own,
     auditors all. A filter outside the caller's scope yields an empty page."""
@@ -150,7 +161,8 @@ async def list_cases(user: CurrentUser, svc: Svc,
                               authority=user.org if user.role in STAFF else authority,
                               applicant=applicant,
                               applicant_user=user.name if user.role == "applicant" else None,
-                              due_before=due_before, overdue=overdue, limit=limit, offset=offset)
+                              due_before=due_before, overdue=overdue, limit=limit, offset=offset,
+                              type=type)
     return json_response(page)
 
 
@@ -345,3 +357,61 @@ async def close(case_id: CaseId, user: CurrentUser, svc: Svc):
     _case(svc, user, case_id, STAFF)
     svc.cases.close(case_id, actor=user.name)
     return _result(svc, case_id)
+
+
+# ------------------------------------------------------------------- appeals (Law 300-З)
+
+@router.post("/cases/{case_id}/forward", response_model=CommandResult,
+             responses=errors(401, 403, 404, 409), openapi_extra=checked_by_engine("to"))
+async def forward(case_id: CaseId, body: ForwardIn, user: CurrentUser, svc: Svc):
+    """Forward an appeal to the competent authority (of the authorities catalog), with the
+    forwarding notice; the term counts again from today."""
+    _case(svc, user, case_id, STAFF)
+    svc.cases.forward(case_id, body.to, actor=user.name, note=body.note)
+    return _result(svc, case_id)
+
+
+@router.post("/cases/{case_id}/extend", response_model=CommandResult,
+             responses=errors(401, 403, 404, 409), openapi_extra=checked_by_engine("extension"))
+async def extend(case_id: CaseId, body: ExtendIn, user: CurrentUser, svc: Svc):
+    """Extend the term as the definition allows (extra study: 1 month), with its notice."""
+    _case(svc, user, case_id, STAFF)
+    svc.cases.extend(case_id, body.extension, actor=user.name)
+    return _result(svc, case_id)
+
+
+@router.post("/cases/{case_id}/leave", response_model=CommandResult,
+             responses=errors(401, 403, 404, 409), openapi_extra=checked_by_engine("ground"))
+async def leave(case_id: CaseId, body: LeaveIn, user: CurrentUser, svc: Svc):
+    """Leave an appeal without consideration on the merits on a ground of its definition."""
+    _case(svc, user, case_id, STAFF)
+    svc.cases.leave(case_id, body.ground, actor=user.name, note=body.note)
+    return _result(svc, case_id)
+
+
+@router.post("/cases/{case_id}/reply", response_model=CommandResult,
+             responses=errors(401, 403, 404, 409), openapi_extra=checked_by_engine("outcome", "reply"))
+async def reply(case_id: CaseId, body: ReplyIn, user: CurrentUser, svc: Svc):
+    """Answer an appeal (or a book entry): its waiting reply step, an outcome of its definition
+    and the reply's text, with the reply notice."""
+    _case(svc, user, case_id, STAFF)
+    task_id = _kind_task(svc, user, case_id, "decision")
+    svc.cases.reply(case_id, body.outcome, body.reply, actor=user.name, task_id=task_id)
+    return _result(svc, case_id)
+
+
+@router.get("/remarks-book", response_model=RemarksPage, responses=errors(401, 403, 422),
+            openapi_extra=checked_by_engine("authority"))
+async def get_remarks_book(user: CurrentUser, svc: Svc, authority: Filter = None,
+                           limit: Limit = 50, offset: Offset = 0):
+    """The record of an authority's book of remarks and suggestions: entries and their answers,
+    newest first. Staff see their own organisation's (`authority` omitted or theirs); auditors
+    name the authority."""
+    require_role(user, *EVENT_READERS)
+    if user.role in STAFF:
+        if authority not in (None, user.org):
+            raise forbidden("staff see their own organisation's book", field="authority")
+        authority = user.org
+    elif authority is None:
+        raise InvalidInput("name the authority whose book to show", field="authority")
+    return json_response(remarks_book(svc.db, authority, limit=limit, offset=offset))

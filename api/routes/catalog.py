@@ -25,7 +25,7 @@ from engine.read import queries
 
 router = APIRouter(prefix="/api", route_class=StrictJsonRoute, tags=["procedures"])
 Svc = Annotated[Services, Depends(services)]
-Number = Annotated[str, Path(pattern=r"^[0-9]{1,3}(\.[0-9]{1,3}){0,3}$", max_length=32,
+Number = Annotated[str, Path(pattern=r"^([0-9]{1,3}(\.[0-9]{1,3}){0,3}|[a-z][a-z0-9-]{1,31})$", max_length=32,
                              description="procedure number, e.g. 2.6 or 1.1.5")]
 VERSION_RE = re.compile(r"^[0-9a-f]{64}$")
 # A side of a diff, as the OpenAPI document states it (what _side accepts).

@@ -2,7 +2,8 @@
 
 Each event carries its command's `effects`: exactly what the command wrote to the case's rows
 (the changed columns of `cases`, the stored workflow state as its SHA-256, the tasks closed and
-opened and by whom, the claim, the timers, the document statuses, a new due date of open tasks).
+opened and by whom, the claim, the timers, the document statuses, a new due date of open tasks,
+the authority open tasks moved to when the case was forwarded).
 `replay` folds them, in the order `CaseRows.write` applies them, from the case's first event (a
 `start` holds the whole row) or from a `seal` (a snapshot: see `legacy`); `differences` compares
 the result with the stored rows. So `UPDATE cases SET outcome='approved'` on a refused case, an
@@ -58,6 +59,8 @@ def effects(w: CaseWrite, state_read: bytes | None = None) -> dict[str, Any]:
         out["documents"] = w.documents
     if w.tasks_due is not None:
         out["tasks_due"] = plain(w.tasks_due)
+    if w.tasks_authority is not None:
+        out["tasks_authority"] = w.tasks_authority
     return out
 
 
@@ -146,6 +149,10 @@ def _apply(facts: Facts, eff: dict[str, Any], at: str, actor: str) -> None:
         for task in facts.tasks.values():
             if task["state"] == _OPEN:
                 task["due_date"] = eff["tasks_due"]
+    if "tasks_authority" in eff:  # forwarded: open tasks move to the competent authority, unclaimed
+        for task in facts.tasks.values():
+            if task["state"] == _OPEN:
+                task.update(authority=eff["tasks_authority"], assignee=None)
 
 
 def differences(recorded: Facts, actual: Facts) -> Iterator[str]:

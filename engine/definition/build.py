@@ -9,13 +9,20 @@ import orjson
 
 from engine.definition.law import general_grounds, general_grounds_json
 from engine.definition.procedure import (
+    PROCEDURE_OUTCOMES,
+    AnonymousRule,
     Appeal,
     Authority,
     Choice,
+    Extension,
     Fee,
     FeeCategory,
     Field,
+    Forwarding,
     Ground,
+    NoticeGround,
+    NoticeText,
+    Outcome,
     PresentedDocument,
     Procedure,
     RequestedDocument,
@@ -24,6 +31,10 @@ from engine.definition.procedure import (
     Term,
     Validity,
 )
+
+# An appeal or the book of remarks has no list chapter, fee, validity or result document.
+_NOT_A_PROCEDURE = {"chapter": 0, "authorities": [], "documents": [], "fee": {"kind": "free"},
+                    "validity": {"kind": "unlimited"}, "result": {"title": "ответ"}}
 
 
 def _ground(g: dict[str, Any]) -> Ground:
@@ -39,6 +50,9 @@ def build_procedure(data: dict[str, Any], source: str, bpmn_xml: str | None = No
     digest.update(b"\0law\0" + general_grounds_json())
     if bpmn_xml is not None:
         digest.update(b"\0bpmn\0" + bpmn_xml.encode("utf-8"))
+    kind = data.get("type", "procedure")
+    if kind != "procedure":
+        data = {**_NOT_A_PROCEDURE, **data}
     fee = data["fee"]
     general = general_grounds()
     suspension = data.get("suspension", {"allowed": False})
@@ -59,7 +73,8 @@ def build_procedure(data: dict[str, Any], source: str, bpmn_xml: str | None = No
             exemptions=tuple(_ground(g) for g in fee.get("exemptions", [])),
             notes=fee.get("notes"),
         ),
-        term=Term(**data["term"]),
+        term=Term(**{**data["term"], "extensions": tuple(
+            Extension(**e) for e in data["term"].get("extensions", []))}),
         validity=Validity(**data["validity"]),
         result=data["result"]["title"],
         appeal=Appeal(**data["appeal"]) if "appeal" in data else None,
@@ -75,8 +90,10 @@ def build_procedure(data: dict[str, Any], source: str, bpmn_xml: str | None = No
             )
             for s in data.get("steps", [])
         ),
-        refusal_grounds=general["refusal_grounds"] + tuple(_ground(g) for g in data.get("refusal_grounds", [])),
-        acceptance_refusal_grounds=general["acceptance_refusal_grounds"],
+        # Law No. 433-З's general grounds are a procedure's; an appeal has its leave_grounds.
+        refusal_grounds=(general["refusal_grounds"] if kind == "procedure" else ())
+        + tuple(_ground(g) for g in data.get("refusal_grounds", [])),
+        acceptance_refusal_grounds=general["acceptance_refusal_grounds"] if kind == "procedure" else (),
         suspension_allowed=suspension["allowed"],
         suspension_grounds=tuple(_ground(g) for g in suspension.get("grounds", [])),
         version=digest.hexdigest(),
@@ -84,9 +101,21 @@ def build_procedure(data: dict[str, Any], source: str, bpmn_xml: str | None = No
         bpmn=data.get("bpmn"),
         bpmn_xml=bpmn_xml,
         definition_json=canonical,
+        type=kind,
+        kinds=tuple(Choice(**c) for c in data.get("kinds", [])),
+        topics=tuple(Choice(**c) for c in data.get("topics", [])),
+        outcomes=tuple(Outcome(**o) for o in data["outcomes"]) if "outcomes" in data
+        else PROCEDURE_OUTCOMES,
+        leave_grounds=tuple(NoticeGround(**g) for g in data.get("leave_grounds", [])),
+        forwarding=Forwarding(**data["forwarding"]) if "forwarding" in data else None,
+        anonymous=AnonymousRule(**data["anonymous"]) if "anonymous" in data else None,
+        notices=tuple(NoticeText(**n) for n in data.get("notices", [])),
     )
 
 
 def number_key(number: str) -> tuple[int, ...]:
-    """Sort key that puts 1.2 before 1.10, as the official list does."""
-    return tuple(int(part) for part in number.split("."))
+    """Sort key that puts 1.2 before 1.10, as the official list does; a named definition
+    (`appeal`, `remarks-book`) sorts after every numbered procedure, by its name."""
+    if number[:1].isdigit():
+        return (0, *(int(part) for part in number.split(".")))
+    return (1, *map(ord, number))

@@ -1,7 +1,11 @@
-"""The Procedure: one administrative procedure as its definition states it, immutable.
+"""The Procedure: one definition of the catalog as it states it, immutable.
 
-A Procedure is built by `engine.catalog` from a validated YAML file and is the single source of
-truth for the workflow, the document checklist, the fee, the deadline and the catalog diff.
+A Procedure is built by `engine.definition.build` from a validated YAML file and is the single
+source of truth for the workflow, the document checklist, the fee, the deadline and the catalog
+diff. Its `type` says what it defines: an administrative procedure (`procedure`), citizens'
+appeals (`appeal`, Law No. 300-З) or the book of remarks and suggestions (`remarks`); the last two
+add kinds, topics, outcomes, grounds of leaving without consideration, forwarding and notices
+(see docs/appeals.md).
 """
 from __future__ import annotations
 
@@ -11,7 +15,19 @@ from typing import Any
 import orjson
 
 STEP_KINDS = ("intake", "request_documents", "review", "decision", "issue", "task")
+TYPES = ("procedure", "appeal", "remarks")
 CHANNELS = ("in_person", "post", "portal")
+APPEAL_CHANNELS = ("written", "oral", "electronic")  # Law No. 300-З: written, oral, electronic
+# Outcomes the engine records itself (not by the decision step), so a definition cannot name them.
+LEFT, WITHDRAWN, FORWARDED = "left_without_consideration", "withdrawn", "forwarded"
+RESERVED_OUTCOMES = frozenset({LEFT, WITHDRAWN, FORWARDED, "approved", "refused"})
+# The placeholders a notice text may use: the values a command computes (docs/authoring.md).
+NOTICE_PLACEHOLDERS = frozenset({
+    "reg_number", "registered_on", "applicant", "address", "authority_name", "authority",
+    "due_date", "question", "kind_title", "topic_title", "ground_title", "legal_basis",
+    "forwarded_to_name", "forwarded_to", "extension_title", "outcome_title", "reply", "note",
+    "today",
+})
 # Names every condition may use besides the form fields of the steps (see docs/authoring.md).
 BUILTIN_NAMES = frozenset({"channel", "category", "exempt", "documents_requested"})
 
@@ -84,12 +100,90 @@ class Fee:
 
 
 @dataclass(frozen=True, slots=True)
+class Extension:
+    """A way to extend the term: `term` counted from the start replaces the maximum, once."""
+
+    id: str
+    title: str
+    term: str
+    notice: str | None = None  # the notice the extension sends, if any
+    requires: str | None = None  # an extension that must have been applied first
+    legal_basis: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Term:
     """The legal maximum term, as written in the definition ('15 days', '1 month', 'same day')."""
 
     max: str
     when_documents_requested: str | None = None
     counted_from: str = "application"
+    notes: str | None = None
+    extensions: tuple[Extension, ...] = ()
+
+    def extension(self, extension_id: str) -> Extension:
+        for ext in self.extensions:
+            if ext.id == extension_id:
+                return ext
+        raise KeyError(extension_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """An outcome of the decision (reply) step; `records` is what `cases.outcome` stores."""
+
+    id: str
+    title: str
+    notice: str | None = None
+    records: str | None = None
+
+    @property
+    def stored(self) -> str:
+        return self.records or self.id
+
+
+# A procedure's decision: approve, or refuse on a legal ground (its definition names no outcomes).
+PROCEDURE_OUTCOMES = (Outcome("approve", "Положительное решение", records="approved"),
+                      Outcome("refuse", "Отказ", records="refused"))
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeGround:
+    """A ground of leaving an appeal without consideration, with the notice that says so."""
+
+    id: str
+    title: str
+    legal_basis: str
+    notice: str
+    within: str = "5 working days"  # counted from registration: when the notice is due
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarding:
+    """Forwarding to the competent authority within `within`, with `notice` to the applicant."""
+
+    within: str
+    notice: str
+    legal_basis: str | None = None
+    restarts_term: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AnonymousRule:
+    """An anonymous appeal is left without consideration on `ground`, unless it reports a crime
+    and `when_reporting_crime` is 'consider'."""
+
+    ground: str
+    when_reporting_crime: str = "consider"
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeText:
+    """A notice as the definition writes it: its title and text with {placeholders}."""
+
+    id: str
+    title: str
+    text: str
     notes: str | None = None
 
 
@@ -184,6 +278,18 @@ class Procedure:
     # (set by `engine.versions`): a later compiler never changes the process of a running case.
     # Not part of the definition, so it takes no part in equality or the version hash.
     pinned_xml: str | None = field(default=None, compare=False, repr=False)
+    type: str = "procedure"
+    kinds: tuple[Choice, ...] = ()
+    topics: tuple[Choice, ...] = ()
+    outcomes: tuple[Outcome, ...] = PROCEDURE_OUTCOMES
+    leave_grounds: tuple[NoticeGround, ...] = ()
+    forwarding: Forwarding | None = None
+    anonymous: AnonymousRule | None = None
+    notices: tuple[NoticeText, ...] = ()
+
+    @property
+    def is_procedure(self) -> bool:
+        return self.type == "procedure"
 
     @property
     def definition(self) -> dict[str, Any]:
@@ -207,6 +313,31 @@ class Procedure:
         return frozenset(d.id for d in self.documents) | frozenset(
             d.id for d in self.requested_documents
         )
+
+    def outcome(self, outcome_id: str) -> Outcome:
+        for outcome in self.outcomes:
+            if outcome.id == outcome_id:
+                return outcome
+        raise KeyError(outcome_id)
+
+    def leave_ground(self, ground_id: str) -> NoticeGround:
+        for ground in self.leave_grounds:
+            if ground.id == ground_id:
+                return ground
+        raise KeyError(ground_id)
+
+    def notice(self, notice_id: str) -> NoticeText:
+        for notice in self.notices:
+            if notice.id == notice_id:
+                return notice
+        raise KeyError(notice_id)
+
+    def choice_title(self, pool: str, choice_id: str | None) -> str | None:
+        """The title of a kind or topic (`pool` is 'kinds' or 'topics'), None if unknown."""
+        for choice in getattr(self, pool):
+            if choice.id == choice_id:
+                return choice.title
+        return None
 
     def ground(self, ground_id: str, *, acceptance: bool = False) -> Ground:
         pool = self.acceptance_refusal_grounds if acceptance else self.refusal_grounds

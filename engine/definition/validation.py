@@ -21,7 +21,12 @@ from engine.definition.build import build_procedure, number_key
 from engine.definition.catalog_files import CatalogFileError, read_catalog_file
 from engine.definition.field_pattern import PatternError, compile_pattern
 from engine.definition.law import general_grounds
-from engine.definition.procedure import BUILTIN_NAMES, Procedure
+from engine.definition.procedure import (
+    BUILTIN_NAMES,
+    NOTICE_PLACEHOLDERS,
+    RESERVED_OUTCOMES,
+    Procedure,
+)
 from engine.definition.yaml_source import MAX_FILE_BYTES, YamlError, parse_yaml
 from engine.expressions import ExpressionError, compile_expression
 
@@ -31,6 +36,9 @@ SCHEMA_PATH = ROOT / "schemas" / "procedure.schema.json"
 RESERVED_STEP_IDS = frozenset({"start", "end_approved", "end_refused"})
 RESERVED_FIELD_IDS = frozenset({"outcome", "ground", "typename"})
 MAX_BPMN_BYTES = 1024 * 1024  # a drawn process of a few dozen tasks is some 50 KB
+# A notice text's placeholders (the same syntax engine.notices.drafts renders).
+_PLACEHOLDER = re.compile(r"\{([^{}]{0,80})\}")
+_PLACEHOLDER_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 @dataclass(frozen=True, order=True)
@@ -184,10 +192,10 @@ def check_definition(
         doc = parse_yaml(raw)
     except YamlError as exc:
         return None, [Problem(source, exc.line, exc.column, exc.message)]
-    problems = [
+    problems = sorted(
         Problem(source, *doc.position(_schema_error_path(err)), _schema_message(err))
         for err in _schema_errors(doc.data)
-    ]
+    )
     if problems:
         return None, problems
     bpmn_xml = None
@@ -270,9 +278,13 @@ def _read_bpmn(data: dict[str, Any], base_dir: Path | None) -> tuple[str | None,
 
 def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
     """What the schema cannot say: consistency across fields of one definition."""
-    first = data["number"].split(".")[0]
-    if str(data["chapter"]) != first:
-        yield ("chapter",), f"chapter {data['chapter']} does not match number {data['number']}"
+    if data.get("type", "procedure") == "procedure":
+        first = data["number"].split(".")[0]
+        if str(data["chapter"]) != first:
+            yield ("chapter",), f"chapter {data['chapter']} does not match number {data['number']}"
+    else:
+        yield from _appeal_problems(data)
+    yield from _notice_problems(data)
 
     yield from _unique(data.get("roles", []), ("roles",), "role")
     all_docs = [("documents", d) for d in data.get("documents", [])] + [
@@ -293,7 +305,7 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
     for i, ground in enumerate(data.get("refusal_grounds", [])):
         if ground["id"] in general:
             yield ("refusal_grounds", i, "id"), f"ground {ground['id']!r} is a general ground of Law No. 433-З already"
-    fee = data["fee"]
+    fee = data.get("fee", {})
     yield from _unique(fee.get("categories", []), ("fee", "categories"), "category")
     yield from _unique(fee.get("exemptions", []), ("fee", "exemptions"), "exemption")
 
@@ -353,6 +365,60 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
             if "condition" in doc:
                 yield from _condition_problems(doc["condition"], known_names, (key, i, "condition"),
                                                "a field of any step")
+
+
+def _appeal_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
+    """An appeal or remarks definition: unique ids, outcomes the engine does not own, a reply
+    step that ends the process, the anonymous rule's ground among the leave grounds."""
+    for key, what in (("kinds", "kind"), ("topics", "topic"), ("outcomes", "outcome"),
+                      ("leave_grounds", "ground")):
+        yield from _unique(data.get(key, []), (key,), what)
+    for i, outcome in enumerate(data.get("outcomes", [])):
+        if outcome["id"] in RESERVED_OUTCOMES:
+            yield (("outcomes", i, "id"),
+                   f"outcome {outcome['id']!r} is recorded by the engine itself (reserved: "
+                   f"{sorted(RESERVED_OUTCOMES)})")
+    steps = data.get("steps", [])
+    kinds = [s["kind"] for s in steps]
+    if "decision" in kinds and kinds.index("decision") != len(kinds) - 1:
+        yield (("steps", kinds.index("decision"), "kind"),
+               "the decision step (the reply) must be the last step of an appeal")
+    if "anonymous" in data:
+        grounds = {g["id"] for g in data.get("leave_grounds", [])}
+        if data["anonymous"]["ground"] not in grounds:
+            yield (("anonymous", "ground"),
+                   f"ground {data['anonymous']['ground']!r} is not one of leave_grounds")
+
+
+def _notice_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
+    """Notices: unique ids, known placeholders only, every reference to a notice defined."""
+    notices = data.get("notices", [])
+    yield from _unique(notices, ("notices",), "notice")
+    for i, notice in enumerate(notices):
+        for name in _PLACEHOLDER.findall(notice["text"]):
+            if not _PLACEHOLDER_NAME.fullmatch(name) or name not in NOTICE_PLACEHOLDERS:
+                yield (("notices", i, "text"),
+                       f"unknown placeholder {{{name}}} (allowed: {sorted(NOTICE_PLACEHOLDERS)})")
+    defined = {n["id"] for n in notices}
+    term = data.get("term", {})
+    refs = [(("term", "extensions", i, "notice"), e.get("notice"))
+            for i, e in enumerate(term.get("extensions", []))]
+    refs += [(("outcomes", i, "notice"), o.get("notice")) for i, o in enumerate(data.get("outcomes", []))]
+    refs += [(("leave_grounds", i, "notice"), g["notice"])
+             for i, g in enumerate(data.get("leave_grounds", []))]
+    if "forwarding" in data:
+        refs.append((("forwarding", "notice"), data["forwarding"]["notice"]))
+    for path, ref in refs:
+        if ref is not None and ref not in defined:
+            yield path, f"notice {ref!r} is not defined in notices"
+    extensions = term.get("extensions", [])
+    yield from _unique(extensions, ("term", "extensions"), "extension")
+    ids = {e["id"] for e in extensions}
+    for i, ext in enumerate(extensions):
+        if "requires" in ext and (ext["requires"] not in ids or ext["requires"] == ext["id"]):
+            yield ("term", "extensions", i, "requires"), f"extension {ext['requires']!r} is not another extension"
+        if _term_days(ext["term"]) < _term_days(term["max"]):
+            yield ("term", "extensions", i, "term"), "an extension is shorter than the maximum term"
 
 
 def _unique(items: list[dict], path: tuple, what: str) -> Iterator[tuple[tuple, str]]:

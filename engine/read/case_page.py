@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from engine.process.compile import bpmn_text
+from engine.read.appeal_view import appeal_actions
 from engine.read.diagram import case_diagram
 from engine.read.queries import _conn, case_events, case_view
 from engine.read.worklist import days_left
@@ -54,8 +55,13 @@ def case_page(db: Engine, case_id: str, versions: Versions, *, today: date,
         "task_history": history,
         "events": events,
         "suspensions": suspensions(events),
+        # A procedure's term is extended when documents are requested; an appeal's by a command
+        # (the extension's title, its id in `appeal_extension`).
         "extension": (procedure.term.when_documents_requested
-                      if view["documents_requested"] else None),
+                      if view["documents_requested"] else None) if procedure.is_procedure
+        else _extension_title(procedure, view["extension"]),
+        "appeal_extension": view["extension"],
+        "appeal": None if procedure.is_procedure else appeal_actions(procedure),
         "term": procedure.term,
         "suspension_allowed": procedure.suspension_allowed,
         "suspension_grounds": procedure.suspension_grounds,
@@ -66,6 +72,15 @@ def case_page(db: Engine, case_id: str, versions: Versions, *, today: date,
         "diagram": diagram,
         "roles": {r.id: r.title for r in procedure.roles},
     }
+
+
+def _extension_title(procedure: Any, extension_id: str | None) -> str | None:
+    if extension_id is None:
+        return None
+    try:
+        return procedure.term.extension(extension_id).title
+    except KeyError:
+        return extension_id
 
 
 def suspensions(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

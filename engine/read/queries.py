@@ -21,6 +21,8 @@ from sqlalchemy.engine import Connection, Engine
 from engine.audit.chain import case_events as stored_events
 from engine.definition.procedure import Procedure
 from engine.expressions import ExpressionError, evaluate
+from engine.read.appeal_view import appeal_fields
+from engine.read.notices import case_notices
 from engine.store.fast_path import for_engine
 from engine.store.tables import case_documents, cases, events, procedure_versions, tasks
 from engine.store.versions import Versions
@@ -145,6 +147,7 @@ def case_view(conn_or_db: Connection | Engine, case_id: str,
                                  .where(case_documents.c.case_id == case_id)).all())
         trail = conn.execute(select(events.c.action, events.c.step, events.c.data)
                              .where(events.c.case_id == case_id).order_by(events.c.seq)).all()
+        notice_list = case_notices(conn, case_id)
     data, done_steps = form_data(trail)
     names = condition_names(procedure, data, done_steps, c)
     return {
@@ -161,6 +164,8 @@ def case_view(conn_or_db: Connection | Engine, case_id: str,
         "tasks": [_task(t) for t in open_tasks],
         "documents": checklist(procedure, names, docs),
         "data": data,
+        **appeal_fields(c, procedure),
+        "notices": notice_list,
     }
 
 
@@ -243,15 +248,19 @@ def _task(row) -> dict[str, Any]:
 
 CASE_LIST_COLUMNS = (cases.c.id, cases.c.number, procedure_versions.c.name, cases.c.status,
                      cases.c.outcome, cases.c.applicant, cases.c.channel, cases.c.authority,
-                     cases.c.start_date, cases.c.due_date, cases.c.overdue, cases.c.row_version)
+                     cases.c.start_date, cases.c.due_date, cases.c.overdue, cases.c.row_version,
+                     cases.c.type, cases.c.reg_number, cases.c.kind, cases.c.topic)
 
 
 def list_cases(db: Connection | Engine, *, status: str | None = None, number: str | None = None,
                authority: str | None = None, applicant: str | None = None,
                applicant_user: str | None = None, due_before: date | None = None, overdue: bool | None = None,
-               limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    """A page of cases, newest first, and how many match (`capped_count`)."""
+               limit: int = 50, offset: int = 0, type: str | None = None) -> dict[str, Any]:
+    """A page of cases, newest first, and how many match (`capped_count`; `type`: procedure,
+    appeal, remarks)."""
     where = []
+    if type is not None:
+        where.append(cases.c.type == type)
     if status is not None:
         where.append(cases.c.status == status)
     if number is not None:

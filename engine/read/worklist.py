@@ -157,12 +157,14 @@ def desk_page(db: Engine, scope: Scope, flt: DeskFilter, *, user: str, today: da
         total = capped_count(conn, counted, where)
         rows = conn.execute(
             select(*TASK_COLUMNS, cases.c.number, cases.c.applicant,
-                   cases.c.status.label("case_status"), procedure_versions.c.name)
+                   cases.c.status.label("case_status"), procedure_versions.c.name,
+                   cases.c.reg_number, cases.c.type.label("case_type"))
             .select_from(joined).where(*where)
             .order_by(due, tasks.c.created_at, tasks.c.id)
             .limit(limit).offset(offset)).all()
     items = [{**_task(r), "number": r.number, "procedure": r.name, "applicant": r.applicant,
-              "case_status": r.case_status, **days_left(calendar, today, r.due_date)}
+              "case_status": r.case_status, "reg_number": r.reg_number, "case_type": r.case_type,
+              **days_left(calendar, today, r.due_date)}
              for r in rows]
     return {"items": items, **total, "limit": limit, "offset": offset}
 

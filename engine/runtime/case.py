@@ -19,14 +19,22 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task, TaskState
 
 from engine.accounts import STAFF, Account
+from engine.appeals.notice_values import notice_values
+from engine.appeals.registration import ANONYMOUS_APPLICANT, registration
 from engine.audit.chain import GENESIS
 from engine.bpmn.timer_clock import clock, timer_due_times
 from engine.bpmn.xml import BpmnError
-from engine.definition.procedure import BUILTIN_NAMES, Procedure
+from engine.definition.procedure import (
+    BUILTIN_NAMES,
+    LEFT,
+    WITHDRAWN,
+    NoticeText,
+    Procedure,
+)
 from engine.definition.validation import RESERVED_FIELD_IDS
 from engine.errors import Forbidden, InvalidInput, NotAllowed, NotFound
 from engine.expressions import ExpressionError
-from engine.notices.drafts import NoticeDraft
+from engine.notices.drafts import NoticeDraft, draft
 from engine.process.specs import load_spec, new_workflow
 from engine.process.specs import step_kind as drawn_step_kind
 from engine.runtime.forms import MAX_INTEGER, check_text, clean_form
@@ -71,6 +79,9 @@ class Case:
     ready_after: dict[str, Task] | None = None  # set by the unit of work when it wrote the case
     timers_before: list[tuple[str, datetime]] = field(default_factory=list)
     notices: list[NoticeDraft] = field(default_factory=list)  # stored with the command's event
+    # Notices the command generates, rendered when the write seals (a new case's notices quote
+    # its registration number, given in the write transaction): (text, extra values, due by).
+    notice_requests: list[tuple[NoticeText, dict[str, Any], date | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.new:  # a workflow not started yet: no task is ready, no timer waits
@@ -94,12 +105,25 @@ class Case:
     # ------------------------------------------------------------------------------------ start
 
     @classmethod
-    def start(cls, procedure: Procedure, *, applicant: str, channel: str, authority: str,
+    def start(cls, procedure: Procedure, *, applicant: str | None, channel: str, authority: str,
               category: str | None, exempt: bool, applicant_user: str | None, actor: str,
-              now: datetime, today: date, calendar: WorkCalendar) -> Case:
-        """A new case on `procedure`: the application checked and the workflow run to its first task."""
+              now: datetime, today: date, calendar: WorkCalendar,
+              data: dict[str, Any] | None = None) -> Case:
+        """A new case on `procedure`: the application checked and the workflow run to its first task.
+
+        An appeal (or a book entry) is registered with `data` (engine.appeals.registration); an
+        anonymous one that reports no crime is left without consideration at once, on the ground
+        its definition names. Every case gets its registration number when it is written."""
         proc = procedure
         number = proc.number
+        reg = None
+        if proc.is_procedure:
+            if data is not None:
+                raise InvalidInput(f"procedure {number} takes no registration data", field="data")
+        else:
+            reg = registration(proc, data)
+            if reg.anonymous:  # whatever name staff typed: the appeal gives none
+                applicant = ANONYMOUS_APPLICANT
         if channel not in proc.channels:
             raise InvalidInput(f"channel {channel!r} is not offered for {number}; offered: "
                                f"{list(proc.channels)}", field="channel")
@@ -125,7 +149,10 @@ class Case:
         workflow.script_engine = workflow_state.script_engine()
         row = {
             "id": str(uuid.uuid4()), "number": proc.number, "version": proc.version,
-            "type": "procedure", "reg_number": None, "kind": None, "topic": None,
+            "type": proc.type, "reg_number": None, "kind": None, "topic": None,
+            "question": None, "email": None, "address": None, "anonymous": False,
+            "extension": None, "forwarded_from": None, "forwarded_on": None,
+            **(reg.columns() if reg is not None else {}),
             "status": CaseStatus.OPEN.value, "outcome": None, "ground": None, "applicant": applicant,
             "applicant_user": applicant_user, "channel": channel,
             "authority": authority, "category": category, "exempt": bool(exempt),
@@ -139,6 +166,13 @@ class Case:
         case.data = {"number": proc.number, "version": proc.version, "applicant": applicant,
                      "applicant_user": applicant_user, "channel": channel, "authority": authority,
                      "category": category, "exempt": bool(exempt)}
+        if reg is not None:
+            case.data["appeal"] = {**reg.columns(), "reports_crime": reg.reports_crime}
+            rule = proc.anonymous
+            if reg.anonymous and rule is not None and (
+                    not reg.reports_crime or rule.when_reporting_crime == "leave"):
+                case._leave_without_consideration(rule.ground, None)
+                case.data["left"] = rule.ground
         return case
 
     # ------------------------------------------------------------------------------------ tasks
@@ -245,12 +279,116 @@ class Case:
     # ---------------------------------------------------------------------------- the lifecycle
 
     def withdraw(self, reason: str | None) -> None:
-        """The applicant withdraws the application: allowed at any time before the procedure ends."""
+        """The applicant withdraws the application: allowed at any time before the procedure ends.
+
+        An appeal is withdrawn only before it was considered on the merits (the reply) or left
+        without consideration; consideration stops (outcome `withdrawn`)."""
         self.action = "withdraw"
+        if not self.procedure.is_procedure and self.status not in ACTIVE:
+            raise NotAllowed("an appeal can be withdrawn only before it is considered on the "
+                             f"merits; this one has ended ({self.status})")
         self._require_active()
         self.workflow.cancel()
         self.changes.update(status=CaseStatus.WITHDRAWN.value, closed_at=self.now)
+        if not self.procedure.is_procedure:
+            self.changes["outcome"] = WITHDRAWN
         self.data = {"reason": reason}
+
+    # ------------------------------------------------------------------- appeals (Law 300-З)
+
+    def forward(self, to: str, to_name: str, note: str | None) -> None:
+        """Forward the appeal to the competent authority `to` (of the catalog; `to_name` its
+        name): the case moves there with its open tasks, its term counts again from today (the
+        competent body receives it), and the applicant gets the forwarding notice, due within
+        the definition's term (5 working days) after registration."""
+        proc = self.procedure
+        self.action = "forward"
+        if proc.forwarding is None:
+            raise NotAllowed(f"{proc.number} does not provide for forwarding")
+        self._require_active()
+        if to == self.row["authority"]:
+            raise InvalidInput("the appeal is at this authority already: name the competent one",
+                               field="to")
+        self.changes.update(authority=to, forwarded_on=self.today)
+        if self.row["forwarded_from"] is None:
+            self.changes["forwarded_from"] = self.row["authority"]
+        if proc.forwarding.restarts_term:
+            due = due_date(self.today, proc.term.max, self.calendar)
+            self.changes.update(due_date=due, overdue=due < self.today, extension=None)
+        self._notice(proc.forwarding.notice, {"authority": self.row["authority"],
+                                              "forwarded_to": to, "forwarded_to_name": to_name,
+                                              "note": note, "legal_basis": proc.forwarding.legal_basis},
+                     due_by=due_date(self.row["start_date"], proc.forwarding.within, self.calendar))
+        self.data = {"from": self.row["authority"], "to": to, "note": note}
+        self.workflow_changed = False
+
+    def extend(self, extension_id: str) -> None:
+        """Extend the term as the definition allows (e.g. extra study: 1 month), once each; the
+        due date never moves earlier. An extension with a notice sends it, due by the due date
+        in force before (the applicant learns of it within the term)."""
+        proc = self.procedure
+        self.action = "extend"
+        try:
+            ext = proc.term.extension(extension_id)
+        except KeyError:
+            ids = [e.id for e in proc.term.extensions]
+            raise InvalidInput(f"extension must be one of {ids}", field="extension") from None
+        self._require_active()
+        current = self.row["extension"]
+        if current == ext.id:
+            raise NotAllowed(f"the term was extended by {ext.id!r} already", field="extension")
+        if ext.requires is not None and current != ext.requires:
+            raise NotAllowed(f"extension {ext.id!r} needs {ext.requires!r} first", field="extension")
+        if ext.requires is None and current is not None:
+            raise NotAllowed(f"the term was extended by {current!r} already", field="extension")
+        start = self.row["forwarded_on"] or self.row["start_date"]
+        base = max(self.row["due_date"], due_date(start, ext.term, self.calendar))
+        due = self._after_pauses(base, self.row["paused_days"])
+        self.changes.update(due_date=due, overdue=due < self.today, extension=ext.id)
+        if ext.notice is not None:
+            self._notice(ext.notice, {"extension_title": ext.title,
+                                      "legal_basis": ext.legal_basis}, due_by=self.row["due_date"])
+        self.data = {"extension": ext.id, "due_date": due.isoformat()}
+        self.workflow_changed = False
+
+    def leave(self, ground: str, note: str | None) -> None:
+        """Leave the appeal without consideration on the merits on a ground of the definition:
+        it ends (outcome `left_without_consideration`), with the ground's notice."""
+        self.action = "leave"
+        self._require_active()
+        self._leave_without_consideration(ground, note)
+        self.data = {"ground": ground, "note": note}
+
+    def _leave_without_consideration(self, ground: str, note: str | None) -> None:
+        proc = self.procedure
+        try:
+            g = proc.leave_ground(ground)
+        except KeyError:
+            ids = [g.id for g in proc.leave_grounds]
+            if not ids:
+                raise NotAllowed(f"{proc.number} has no grounds of leaving without consideration",
+                                 field="ground") from None
+            raise InvalidInput(f"ground must be one of {ids}", field="ground") from None
+        self.workflow.cancel()
+        self.changes.update(status=CaseStatus.COMPLETED.value, outcome=LEFT, ground=g.id,
+                            closed_at=self.now)
+        self._notice(g.notice, {"ground_title": g.title, "legal_basis": g.legal_basis, "note": note},
+                     due_by=due_date(self.row["start_date"], g.within, self.calendar))
+
+    def _notice(self, notice_id: str, extra: dict[str, Any], due_by: date | None = None) -> None:
+        """Generate the definition's notice `notice_id` (rendered when the write seals)."""
+        self.notice_requests.append((self.procedure.notice(notice_id), extra, due_by))
+
+    def render_notices(self, names: dict[str, str] | None = None) -> list[NoticeDraft]:
+        """The notices this command generates, rendered from the case as the command leaves it
+        (its registration number included), to its e-mail address when it has one."""
+        row = {**self.row, **self.changes}
+        recipient = None if row.get("anonymous") else row.get("email")
+        for text, extra, due_by in self.notice_requests:
+            values = notice_values(self.procedure, row, names or {}, self.today, extra)
+            self.notices.append(draft(self.procedure, text.id, values, recipient, due_by))
+        self.notice_requests.clear()
+        return self.notices
 
     def refuse_acceptance(self, ground: str) -> None:
         """Refuse to accept the application, on a ground of Law No. 433-З, before intake is done."""
@@ -396,7 +534,9 @@ class Case:
         kind = step_kind(proc, task.task_spec)
         data = dict(data)
         extra: dict[str, Any] = {}
-        if kind == "decision":
+        if kind == "decision" and not proc.is_procedure:
+            extra = self._reply(data)
+        elif kind == "decision":
             outcome, ground = data.pop("outcome", None), data.pop("ground", None)
             if outcome not in ("approve", "refuse"):
                 raise InvalidInput("outcome must be 'approve' or 'refuse'", field="data.outcome")
@@ -422,6 +562,25 @@ class Case:
         self._engine_steps()
         self.step, self.done_task = name, str(task.id)
         self.data = {"task": str(task.id), "data": {**clean, **extra}}
+
+    def _reply(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The reply to an appeal: an outcome of the definition (no ground), and its notice with
+        the reply's text (the step's `reply` field)."""
+        proc = self.procedure
+        outcome_id, ground = data.pop("outcome", None), data.pop("ground", None)
+        try:
+            outcome = proc.outcome(outcome_id)
+        except (KeyError, TypeError):
+            ids = [o.id for o in proc.outcomes]
+            raise InvalidInput(f"outcome must be one of {ids}", field="data.outcome") from None
+        if ground is not None:
+            raise InvalidInput("a reply names no ground (leave the appeal without consideration "
+                               "instead)", field="data.ground")
+        self.changes.update(outcome=outcome.stored, ground=None)
+        if outcome.notice is not None:
+            self._notice(outcome.notice, {"outcome_title": outcome.title,
+                                          "reply": data.get("reply")})
+        return {"outcome": outcome.id, "ground": None}
 
     def _engine_steps(self) -> None:
         try:

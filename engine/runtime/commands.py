@@ -13,7 +13,7 @@ query for them.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,8 +40,11 @@ class Cases:
 
     def __init__(self, db: Engine, versions: Versions, clock: SystemClock | None = None,
                  calendar: WorkCalendar | None = None, cache_size: int = 2048, *,
-                 ledger: Ledger) -> None:
+                 ledger: Ledger, authorities: Callable[[], Mapping[str, str]] | None = None) -> None:
         self.db = db
+        # Authority id -> name, of the authorities catalog as it is now: where an appeal may be
+        # forwarded, and the names its notices quote.
+        self.authorities = authorities
         self.ledger = ledger  # the audit keys every event is keyed with, and its checkpoints
         self.rows = CaseRows(db)
         self.versions = versions
@@ -56,7 +59,8 @@ class Cases:
         """A unit of work for one command by `actor`, at the clock's present moment; with
         `remember`, the command's answer is stored in its transaction (engine.idempotency)."""
         return UnitOfWork(self.rows, self.versions, self.live, self.calendar, actor, self.now(),
-                          self.clock.today(), self.ledger.writer, remember, observe=self.observe)
+                          self.clock.today(), self.ledger.writer, remember, self.authorities,
+                          observe=self.observe)
 
     def now(self) -> datetime:
         """The clock's time in UTC: every stored time is UTC (SQLite keeps no offset)."""
@@ -64,10 +68,12 @@ class Cases:
 
     # ---------------------------------------------------------------- start
 
-    def start(self, number: str, *, applicant: str, channel: str, authority: str, actor: str,
-              category: str | None = None, exempt: bool = False,
-              applicant_user: str | None = None, remember: Remember | None = None) -> str:
-        """Register an application: a new case on the newest version of the procedure.
+    def start(self, number: str, *, applicant: str | None, channel: str, authority: str,
+              actor: str, category: str | None = None, exempt: bool = False,
+              applicant_user: str | None = None, data: dict[str, Any] | None = None,
+              remember: Remember | None = None) -> str:
+        """Register an application (or an appeal, with its registration `data`): a new case on
+        the newest version of the definition, with its registration number.
 
         `applicant_user` is the applicant's okno account, if any: it lets them follow the case.
         """
@@ -75,7 +81,8 @@ class Cases:
         with self.unit_of_work(actor, remember) as uow:
             case = Case.start(proc, applicant=applicant, channel=channel, authority=authority,
                               category=category, exempt=exempt, applicant_user=applicant_user,
-                              actor=actor, now=uow.now, today=uow.today, calendar=self.calendar)
+                              actor=actor, now=uow.now, today=uow.today, calendar=self.calendar,
+                              data=data)
             uow.cases.add(case)  # its workflow stays in the live cache: the first task usually follows soon
             uow.commit()
         return case.id
@@ -154,6 +161,36 @@ class Cases:
         """Archive a case that has ended (completed, withdrawn or not accepted)."""
         self._run(case_id, actor, lambda case, uow: case.close())
 
+    # ---------------------------------------------------------------- appeals (Law 300-З)
+
+    def forward(self, case_id: str, to: str, *, actor: str, note: str | None = None) -> None:
+        """Forward an appeal to the competent authority `to` (an authority of the catalog)."""
+        names = dict(self.authorities()) if self.authorities else {}
+        if to not in names:
+            raise InvalidInput(f"no authority {to!r} in the authorities catalog", field="to")
+        _check_note(note)
+        self._run(case_id, actor, lambda case, uow: case.forward(to, names[to], note))
+
+    def extend(self, case_id: str, extension: str, *, actor: str) -> None:
+        """Extend the term as the definition allows (e.g. extra study of an appeal)."""
+        self._run(case_id, actor, lambda case, uow: case.extend(extension))
+
+    def leave(self, case_id: str, ground: str, *, actor: str, note: str | None = None) -> None:
+        """Leave an appeal without consideration on the merits, on a ground of its definition."""
+        _check_note(note)
+        self._run(case_id, actor, lambda case, uow: case.leave(ground, note))
+
+    def reply(self, case_id: str, outcome: str, reply: str, *, actor: str,
+              task_id: str | None = None) -> list[Opened]:
+        """Answer an appeal: complete its waiting reply (decision) step with an outcome of its
+        definition and the reply's text, which its reply notice quotes."""
+        try:
+            return self.decide(case_id, outcome, actor=actor, data={"reply": reply}, task_id=task_id)
+        except InvalidInput as exc:
+            if exc.field == "data.reply":
+                exc.field = "reply"
+            raise
+
     # ---------------------------------------------------------------- the one shape of a command
 
     def _run(self, case_id: str, actor: str, apply: Callable[[Case, UnitOfWork], None], *,
@@ -164,6 +201,14 @@ class Cases:
             apply(case, uow)
             uow.commit()
         return [] if case.noop else case.opened()
+
+
+MAX_NOTE = 4000  # characters of a clerk's note a notice quotes
+
+
+def _check_note(note: str | None) -> None:
+    if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
+        raise InvalidInput(f"note must be text of at most {MAX_NOTE} characters", field="note")
 
 
 def _task_of_kind(uow: UnitOfWork, case: Case, kind: str, task_id: str | None) -> Task:

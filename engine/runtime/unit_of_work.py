@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -120,11 +120,13 @@ class UnitOfWork:
 
     def __init__(self, rows: CaseRows, versions: Versions, live: LiveWorkflows, calendar: WorkCalendar,
                  actor: str, now: datetime, today: date, events: EventWriter,
-                 remember: idempotency.Remember | None = None, *,
+                 remember: idempotency.Remember | None = None,
+                 names: Callable[[], Mapping[str, str]] | None = None, *,
                  observe: Callable[[str, float], None] | None = None) -> None:
         self.rows, self.versions, self.live, self.calendar = rows, versions, live, calendar
         self.events = events
         self.remember = remember
+        self.names = names  # authority id -> name, for the notices a command renders
         self.actor, self.now, self.today = actor, now, today
         self.seen: list[Case] = []
         self.states_read: dict[str, bytes] = {}  # case id -> the stored state restored (cache misses)
@@ -174,7 +176,8 @@ class UnitOfWork:
                     self._write(case, cursor)
             remember.store(conn, self.seen[0].id)
         for case in self.seen:  # committed: the workflows are what is stored
-            self.live.put(case.id, case.row["row_version"], case.workflow)
+            if case.row["status"] != CaseStatus.CLOSED:  # a closed case takes no more commands
+                self.live.put(case.id, case.row["row_version"], case.workflow)
         self.seen.clear()
 
     def _write(self, case: Case, cursor=None) -> None:
@@ -207,13 +210,24 @@ class UnitOfWork:
             assign=case.assign, timers=timers, documents=case.documents,
             tasks_due=case.changes["due_date"] if "due_date" in case.changes and not case.new else None,
             notices=case.notices,
+            register=(row["authority"], case.today.year) if case.new else None,
+            tasks_authority=case.changes.get("authority") if not case.new else None,
         )
-        # The event records what the write changes (its effects), so the facts can be recomputed.
-        write.event = self.events.new_event(row["id"], version, row["last_hash"], case.now, case.actor,
-                                            case.action, case.step, case.data,
-                                            facts.effects(write, self.states_read.get(row["id"])))
-        values.update(row_version=version, last_hash=write.event["hash"])
-        self.rows.write(write, cursor)
+
+        def seal(w: CaseWrite) -> None:
+            """In the write transaction, once a new case has its registration number: the
+            notices (which quote it) and the event that records what the write changes."""
+            if "reg_number" in values:
+                row["reg_number"] = values["reg_number"]
+            if case.notice_requests:
+                w.notices = case.render_notices(dict(self.names()) if self.names else None)
+            # The event records what the write changes (its effects), so the facts can be recomputed.
+            w.event = self.events.new_event(row["id"], version, row["last_hash"], case.now,
+                                            case.actor, case.action, case.step, case.data,
+                                            facts.effects(w, self.states_read.get(row["id"])))
+            values.update(row_version=version, last_hash=w.event["hash"])
+
+        self.rows.write(write, seal, cursor)
         row.update(values)
 
     def _stored_state(self, row: dict) -> bytes:

@@ -13,18 +13,30 @@ writes its rows on the cursor of `transaction()`, next to a Core connection of t
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from engine.errors import Conflict
 from engine.statuses import CaseStatus, DocumentStatus, TaskStatus
 from engine.store.fast_path import for_engine
-from engine.store.tables import case_documents, cases, events, notices, outbox, tasks, timers
+from engine.store.tables import (
+    case_documents,
+    cases,
+    events,
+    notices,
+    outbox,
+    reg_counters,
+    tasks,
+    timers,
+)
+
+REG_NUMBER = "{authority}-{year:04d}-{n:06d}"  # docs/appeals.md: one sequence per authority and year
 
 
 def _p(name: str, column) -> Any:
@@ -72,6 +84,9 @@ _STATEMENTS = {
              updated_at=_p("updated_at", case_documents.c.updated_at),
              actor=_p("actor", case_documents.c.actor)),
     "insert_document": insert(case_documents),
+    "move_tasks": update(tasks).where(
+        tasks.c.case_id == _p("_case", tasks.c.case_id), tasks.c.state == TaskStatus.OPEN.value
+    ).values(authority=_p("authority", tasks.c.authority), assignee=_p("assignee", tasks.c.assignee)),
     "insert_notice": insert(notices),
     "insert_outbox": insert(outbox),
 }
@@ -109,6 +124,21 @@ class CaseWrite:
     documents: dict[str, str] = field(default_factory=dict)  # document id -> status
     tasks_due: date | None = None  # a new due date for the case's open tasks
     notices: list[Any] = field(default_factory=list)  # engine.notices.drafts.NoticeDraft
+    register: tuple[str, int] | None = None  # (authority, year): give the new case its reg number
+    tasks_authority: str | None = None  # the case's open tasks move to this authority (unclaimed)
+
+
+def _next_number(dialect: str):
+    """The upsert that gives the next number of (authority, year), race-free in one statement: a
+    second transaction waits on the first one's row lock (PostgreSQL) or cannot begin its write
+    at all (SQLite, BEGIN IMMEDIATE)."""
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = dialect_insert(reg_counters).values(
+        authority=_p("authority", reg_counters.c.authority), year=_p("year", reg_counters.c.year),
+        last=1)
+    return stmt.on_conflict_do_update(
+        index_elements=[reg_counters.c.authority, reg_counters.c.year],
+        set_={"last": reg_counters.c.last + 1}).returning(reg_counters.c.last)
 
 
 class CaseRows:
@@ -119,6 +149,8 @@ class CaseRows:
         self.sql = {name: self.raw.prepare(*(stmt if isinstance(stmt, tuple) else (stmt,)))
                     for name, stmt in _STATEMENTS.items()}
         self.claims = {name: self.raw.prepare(stmt) for name, stmt in _CLAIMS.items()}
+        self.sql["next_number"] = self.raw.prepare(_next_number(db.dialect.name),
+                                                   (reg_counters.c.last,))
 
     def hold(self):
         """One pooled connection for the blocks of one command (its reads, then its write)."""
@@ -164,18 +196,29 @@ class CaseRows:
             finally:
                 cursor.close()
 
-    def write(self, w: CaseWrite, cursor: Any = None) -> None:
+    def write(self, w: CaseWrite, seal: Callable[[CaseWrite], None] | None = None,
+              cursor: Any = None) -> None:
         """Write one command's changes, in a transaction of their own or on `cursor`'s (from
-        `transaction`); Conflict (and nothing written) if the case moved on."""
+        `transaction`); Conflict (and nothing written) if the case moved on.
+
+        A new case with `register` gets its registration number first, in this transaction
+        (`values["reg_number"]`); then `seal(w)` completes the write from it (the notices that
+        quote the number, the audit event that records it) before anything is written."""
         if cursor is not None:
-            self._write(cursor, w)
+            self._write(cursor, w, seal)
             return
         with self.raw.write() as cur:
-            self._write(cur, w)
+            self._write(cur, w, seal)
 
-    def _write(self, cur: Any, w: CaseWrite) -> None:
+    def _write(self, cur: Any, w: CaseWrite, seal: Callable[[CaseWrite], None] | None) -> None:
         sql, row, values = self.sql, w.row, w.values
         case_id = row["id"]
+        if w.new and w.register is not None:
+            authority, year = w.register
+            n = sql["next_number"].one(cur, {"authority": authority, "year": year})["last"]
+            values["reg_number"] = REG_NUMBER.format(authority=authority, year=year, n=n)
+        if seal is not None:
+            seal(w)
         if w.new:
             sql["insert_case"].run(cur, {**row, **values})
         elif self._update_case(tuple(sorted(values))).run(
@@ -202,6 +245,9 @@ class CaseRows:
                 sql["insert_document"].run(cur, {**doc, "case_id": case_id, "document": document})
         if w.tasks_due is not None:
             sql["task_due"].run(cur, {"_case": case_id, "due_date": w.tasks_due})
+        if w.tasks_authority is not None:
+            sql["move_tasks"].run(cur, {"_case": case_id, "authority": w.tasks_authority,
+                                        "assignee": None})
         for notice in w.notices:
             sql["insert_notice"].run(cur, {
                 "id": notice.id, "case_id": case_id, "kind": notice.kind, "title": notice.title,

@@ -12,7 +12,7 @@ Layout, chosen after measuring (see docs/engine.md):
   checklist state.
 - `users` and `idempotency` hold the accounts and the remembered answers to retried commands;
   `saved_filters` each user's named work-list filters; `notices` and `outbox` the notices
-  a case's commands generated and their delivery.
+  a case's commands generated and their delivery; `reg_counters` the registration numbers given.
 - `signin_attempts` holds the failed sign-ins every server process counts against;
   `worker_sweeps` when each scheduler worker last swept.
 """
@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -63,11 +64,24 @@ cases = Table(
     Column("type", String(16), nullable=False, server_default="procedure"),
     # The registration number given on the day of receipt (unique), and for appeals their kind
     # (statement, proposal, complaint) and topic (the definition's list of subject categories).
-    Column("reg_number", String(40)),
+    # `{authority}-{yyyy}-{nnnnnn}` from `reg_counters`, in the start command's transaction.
+    Column("reg_number", String(96)),
     Column("kind", String(16)),
     Column("topic", String(64)),
+    # An appeal's text, where its notices go (e-mail; a postal address for printed ones), and
+    # whether it is anonymous (docs/appeals.md).
+    Column("question", Text),
+    Column("email", String(254)),
+    Column("address", String(500)),
+    Column("anonymous", Boolean, nullable=False, default=False, server_default=false()),
+    # The extension of the term applied last (the definition's term.extensions id).
+    Column("extension", String(64)),
+    # Forwarded to the competent authority: the authority it was registered at first, and the
+    # day it was forwarded (the term counts again from that day).
+    Column("forwarded_from", String(128)),
+    Column("forwarded_on", Date),
     Column("status", String(16), nullable=False),
-    Column("outcome", String(16)),
+    Column("outcome", String(32)),
     Column("ground", String(64)),
     Column("applicant", String(128), nullable=False),  # as the application names them
     # The applicant's okno account, when they have one: the only link that lets an applicant see
@@ -113,6 +127,16 @@ cases = Table(
     Index("ix_cases_authority_closed", "authority", "closed_at"),
     Index("ux_cases_reg_number", "reg_number", unique=True),
     Index("ix_cases_type_authority_started", "type", "authority", "started_at"),
+)
+
+# The last registration number given per authority and year: `INSERT … ON CONFLICT DO UPDATE SET
+# last = last + 1 RETURNING last` in the start command's transaction (engine/store/case_rows.py).
+reg_counters = Table(
+    "reg_counters",
+    metadata,
+    Column("authority", String(128), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("last", Integer, nullable=False),
 )
 
 tasks = Table(
