@@ -160,7 +160,7 @@ tasks = Table(
     Index("ix_tasks_assignee", "assignee", "state"),
     Index("ix_tasks_authority_state", "authority", "state", "assignee", "due_date"),  # dashboard
     # A work list of both kinds of performer (a supervisor's, the overdue tasks) in its own order:
-    # a page is an index range cut at its size, not a sort of every open task (migration 0014).
+    # a page is an index range cut at its size, not a sort of every open task (migration 0015).
     Index("ix_tasks_open_due", "authority", "state", "due_date", "created_at", "id"),
 )
 

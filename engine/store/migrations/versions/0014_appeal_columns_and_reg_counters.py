@@ -6,8 +6,8 @@ it is anonymous), the extension of the term applied last, and where and when it 
 64 characters in `{authority}-{yyyy}-{nnnnnn}`). `reg_counters` holds the last registration
 number given per authority and year, incremented in the start command's transaction.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ import re
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0015'
-down_revision = '0014'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
