@@ -126,6 +126,7 @@ class Case:
         row = {
             "id": str(uuid.uuid4()), "number": proc.number, "version": proc.version,
             "type": "procedure", "reg_number": None, "kind": None, "topic": None,
+            "question": None, "email": None, "anonymous": False,  # STAND-IN for CORE's 0016
             "status": CaseStatus.OPEN.value, "outcome": None, "ground": None, "applicant": applicant,
             "applicant_user": applicant_user, "channel": channel,
             "authority": authority, "category": category, "exempt": bool(exempt),

@@ -1,0 +1,91 @@
+"""repeated appeals, termination of correspondence, public answers, applicant profiles
+
+Tables `correspondence_terminations`, `public_answers`, `public_answer_cases` and
+`applicant_profiles`; the index `ix_cases_authority_email` repeated appeals are found by.
+The first block is a STAND-IN for CORE's migration 0016 (cases.question, .email, .anonymous):
+the merger drops it when 0016 is in the chain.
+
+Revision ID: 0018
+Revises: 0011
+Create Date: 2026-12-02
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0018'
+down_revision = '0011'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # --- STAND-IN for CORE's 0016: drop this block at the merge
+    with op.batch_alter_table('cases') as batch:
+        batch.add_column(sa.Column('question', sa.Text))
+        batch.add_column(sa.Column('email', sa.String(254)))
+        batch.add_column(sa.Column('anonymous', sa.Boolean, nullable=False, server_default='0'))
+    # --- end of the stand-in
+    op.create_index('ix_cases_authority_email', 'cases', ['authority', 'email'])
+    op.create_table(
+        'correspondence_terminations',
+        sa.Column('id', sa.String(36), primary_key=True),
+        sa.Column('authority', sa.String(128), nullable=False),
+        sa.Column('case_id', sa.String(36), sa.ForeignKey('cases.id'), nullable=False),
+        sa.Column('applicant', sa.String(128), nullable=False),
+        sa.Column('applicant_user', sa.String(128)),
+        sa.Column('email', sa.String(254)),
+        sa.Column('question', sa.Text, nullable=False),
+        sa.Column('ground', sa.Text, nullable=False),
+        sa.Column('decided_by', sa.String(128), nullable=False),
+        sa.Column('decided_at', sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index('ix_terminations_authority_user', 'correspondence_terminations',
+                    ['authority', 'applicant_user'])
+    op.create_index('ix_terminations_authority_email', 'correspondence_terminations',
+                    ['authority', 'email'])
+    op.create_index('ux_terminations_case', 'correspondence_terminations', ['case_id'], unique=True)
+    op.create_table(
+        'public_answers',
+        sa.Column('id', sa.String(36), primary_key=True),
+        sa.Column('authority', sa.String(128), nullable=False),
+        sa.Column('topic', sa.String(64)),
+        sa.Column('title', sa.Text, nullable=False),
+        sa.Column('answer', sa.Text, nullable=False),
+        sa.Column('appeals', sa.Integer, nullable=False),
+        sa.Column('published_by', sa.String(128), nullable=False),
+        sa.Column('published_at', sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index('ix_public_answers_authority', 'public_answers', ['authority', 'published_at'])
+    op.create_index('ix_public_answers_published', 'public_answers', ['published_at'])
+    op.create_table(
+        'public_answer_cases',
+        sa.Column('answer_id', sa.String(36), sa.ForeignKey('public_answers.id'), primary_key=True),
+        sa.Column('case_id', sa.String(36), sa.ForeignKey('cases.id'), primary_key=True),
+    )
+    op.create_index('ix_public_answer_cases_case', 'public_answer_cases', ['case_id'])
+    op.create_table(
+        'applicant_profiles',
+        sa.Column('name', sa.String(128), sa.ForeignKey('users.name', ondelete='CASCADE'),
+                  primary_key=True),
+        sa.Column('email', sa.String(254)),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('applicant_profiles')
+    op.drop_index('ix_public_answer_cases_case', table_name='public_answer_cases')
+    op.drop_table('public_answer_cases')
+    op.drop_index('ix_public_answers_published', table_name='public_answers')
+    op.drop_index('ix_public_answers_authority', table_name='public_answers')
+    op.drop_table('public_answers')
+    op.drop_index('ux_terminations_case', table_name='correspondence_terminations')
+    op.drop_index('ix_terminations_authority_email', table_name='correspondence_terminations')
+    op.drop_index('ix_terminations_authority_user', table_name='correspondence_terminations')
+    op.drop_table('correspondence_terminations')
+    op.drop_index('ix_cases_authority_email', table_name='cases')
+    with op.batch_alter_table('cases') as batch:  # the stand-in
+        for column in ('anonymous', 'email', 'question'):
+            batch.drop_column(column)
