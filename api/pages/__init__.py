@@ -11,17 +11,20 @@ command), `stand` (the public one-window information stand), `printables` (a cas
 receipt, decision notice and refusal for print), `notices` (a case's notices for print, the
 outbox of notices for supervisors), `dashboard` (the supervisor's figures,
 reassigning tasks), `analyst` (the catalog: validation, definitions, diagrams, versions,
-diffs). `install(app)` mounts the static files and includes every page router.
+diffs), `cabinet` (the applicant's sign-up, cases, notices, withdrawal and appeal form),
+`answers` (the public answers to identical appeals). `install(app)` mounts the static files
+and includes every page router.
 """
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.pages import analyst, cases, dashboard, desk, front, notices, printables, stand, tasks
+from api.pages import analyst, answers, cabinet, cases, dashboard, desk, front, notices, printables, stand, tasks
 from api.pages.rendering import install_handlers, mount_static
 
 ROUTERS = (front.router, desk.router, cases.router, tasks.router, stand.router,
-           printables.router, notices.router, dashboard.router, analyst.router)
+           printables.router, notices.router, dashboard.router, analyst.router, cabinet.router,
+           answers.router)
 
 
 def install(app: FastAPI) -> None:
