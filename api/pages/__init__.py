@@ -12,19 +12,21 @@ receipt, decision notice and refusal for print), `notices` (a case's notices for
 outbox of notices for supervisors), `dashboard` (the supervisor's figures,
 reassigning tasks), `analyst` (the catalog: validation, definitions, diagrams, versions,
 diffs), `cabinet` (the applicant's sign-up, cases, notices, withdrawal and appeal form),
-`answers` (the public answers to identical appeals). `install(app)` mounts the static files
+`answers` (the public answers to identical appeals), `repeats` (repeated appeals on the case
+page, terminating correspondence, publishing a public answer). `install(app)` mounts the static files
 and includes every page router.
 """
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.pages import analyst, answers, cabinet, cases, dashboard, desk, front, notices, printables, stand, tasks
+from api.pages import (analyst, answers, cabinet, cases, dashboard, desk, front, notices, printables, repeats,
+                       stand, tasks)
 from api.pages.rendering import install_handlers, mount_static
 
 ROUTERS = (front.router, desk.router, cases.router, tasks.router, stand.router,
            printables.router, notices.router, dashboard.router, analyst.router, cabinet.router,
-           answers.router)
+           answers.router, repeats.router)
 
 
 def install(app: FastAPI) -> None:
