@@ -102,3 +102,14 @@ def test_the_flags_and_the_termination_form_in_chromium(page, live):
     assert page.locator("#ground-error").is_visible()
     check_accessible(page)
     screenshot(page, "appeal-terminate")
+
+
+def test_the_work_list_marks_repeated_appeals(api):
+    _, again = repeated(api)
+    other = appeal(api, PLAYGROUND)
+    sign_in_client(api, "clerk")
+    rows = api.client.get("/desk/rows")
+    assert rows.status_code == 200
+    marked = [line for line in rows.text.splitlines() if "повторное" in line]
+    assert len(marked) == 1 and again[:8] in marked[0]
+    assert other[:8] in rows.text

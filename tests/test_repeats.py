@@ -98,3 +98,14 @@ def test_the_comparison_is_bounded_to_the_newest_replies(eng, monkeypatch):
 
 def test_years_before_a_leap_day():
     assert repeats.years_before(datetime(2028, 2, 29, tzinfo=UTC), 3) == datetime(2025, 2, 28, tzinfo=UTC)
+
+
+def test_repeated_among_a_work_list_page(eng):
+    first = appeal(eng, ROOF, applicant_user="ivan")
+    answer(eng.db, first, at=eng.clock.now())
+    eng.clock.advance(days=1)
+    again, other = appeal(eng, ROOF_AGAIN, applicant_user="ivan"), appeal(eng, PLAYGROUND, applicant_user="ivan")
+    procedure_case = eng.start("2.1", applicant_user="ivan")
+    with eng.db.connect() as conn:
+        assert repeats.repeated_among(conn, [again, other, procedure_case, first, again]) == {again}
+        assert repeats.repeated_among(conn, []) == set()

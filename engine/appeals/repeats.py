@@ -91,3 +91,17 @@ def earlier_appeals(conn: Connection, case_id: str) -> list[Earlier]:
                     round(score(appeal.question, other.question), 1))
             for other in candidates(conn, appeal, since=since)
             if same_question(appeal.question, other.question)]
+
+
+MAX_LISTED = 200  # case ids one call checks (a work-list page)
+
+
+def repeated_among(conn: Connection, case_ids: list[str]) -> set[str]:
+    """Which of `case_ids` (at most `MAX_LISTED`, a work-list page) are repeated appeals: one
+    query finds the appeals among them, then each is checked as `earlier_appeals` does."""
+    ids = list(dict.fromkeys(case_ids))[:MAX_LISTED]
+    if not ids:
+        return set()
+    appeals = conn.execute(select(cases.c.id).where(cases.c.id.in_(ids),
+                                                    cases.c.type == APPEAL)).scalars().all()
+    return {case_id for case_id in appeals if earlier_appeals(conn, case_id)}

@@ -22,10 +22,11 @@ depends_on = None
 
 def upgrade() -> None:
     # --- STAND-IN for CORE's 0016: drop this block at the merge
-    with op.batch_alter_table('cases') as batch:
-        batch.add_column(sa.Column('question', sa.Text))
-        batch.add_column(sa.Column('email', sa.String(254)))
-        batch.add_column(sa.Column('anonymous', sa.Boolean, nullable=False, server_default='0'))
+    # (plain ALTER TABLE ADD COLUMN: a batch table rebuild on SQLite would drop `cases`, which
+    # tasks and notices reference)
+    op.add_column('cases', sa.Column('question', sa.Text))
+    op.add_column('cases', sa.Column('email', sa.String(254)))
+    op.add_column('cases', sa.Column('anonymous', sa.Boolean, nullable=False, server_default='0'))
     # --- end of the stand-in
     op.create_index('ix_cases_authority_email', 'cases', ['authority', 'email'])
     op.create_table(
@@ -86,6 +87,10 @@ def downgrade() -> None:
     op.drop_index('ix_terminations_authority_user', table_name='correspondence_terminations')
     op.drop_table('correspondence_terminations')
     op.drop_index('ix_cases_authority_email', table_name='cases')
-    with op.batch_alter_table('cases') as batch:  # the stand-in
-        for column in ('anonymous', 'email', 'question'):
-            batch.drop_column(column)
+    # the stand-in: SQLite (3.35+) drops a column in place; a batch rebuild would drop `cases`,
+    # which the rows of tasks and notices reference
+    for column in ('anonymous', 'email', 'question'):
+        if op.get_bind().dialect.name == 'sqlite':
+            op.execute(f'ALTER TABLE cases DROP COLUMN {column}')
+        else:
+            op.drop_column('cases', column)
