@@ -137,3 +137,19 @@ def test_an_applicant_withdraws_own_case_and_not_another(api):
     listed = api.get("/api/me/cases", "ivan").json()["items"][0]
     assert listed["status"] == "withdrawn" and listed["withdrawable"] is False
     assert api.get(f"/api/me/cases/{theirs}", "petr").json()["status"] == "open"
+
+
+def test_the_sign_up_limit_counts_an_ipv6_clients_64_and_forgets_old_attempts():
+    ticker = Ticker()
+    limiter = SignUpLimiter(attempts=2, window=60, clock=ticker, capacity=2)
+    limiter.attempt("2001:db8:1:2::1")
+    limiter.attempt("2001:db8:1:2::ffff")  # the same /64
+    with pytest.raises(Exception) as refused:
+        limiter.attempt("2001:db8:1:2::abcd")
+    assert refused.value.status == 429 and refused.value.headers["Retry-After"] == "60"
+    limiter.attempt("2001:db8:1:3::1")  # another /64
+    limiter.attempt("192.0.2.7")  # capacity 2: the oldest address is dropped
+    limiter.attempt("2001:db8:1:2::1")
+    ticker.t += 61
+    limiter.attempt("192.0.2.7")
+    limiter.attempt("192.0.2.7")

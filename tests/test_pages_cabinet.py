@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.appeals import public_answers
+from engine.appeal_registers import public_answers
 from tests.appeal_fixture import STAND_IN_PROCEDURE, answer, make_appeal
 from tests.browser import check_accessible, screenshot, sign_in
 from tests.casework import catalog

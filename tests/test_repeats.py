@@ -1,4 +1,4 @@
-"""Repeated appeals (engine/appeals/repeats.py): flagged with links to the earlier ones when the
+"""Repeated appeals (engine/appeal_registers/repeats.py): flagged with links to the earlier ones when the
 same applicant asks the same authority the same question within three years after a reply."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.appeals import repeats
+from engine.appeal_registers import repeats
 from tests.appeal_fixture import answer, appeal
 from tests.casework import Engine
 

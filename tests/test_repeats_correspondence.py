@@ -1,4 +1,4 @@
-"""Termination of correspondence (engine/appeals/correspondence.py): recorded by a supervisor on an
+"""Termination of correspondence (engine/appeal_registers/correspondence.py): recorded by a supervisor on an
 appeal that repeats an answered one; later appeals on the question fall under it."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from engine.appeals import correspondence
+from engine.appeal_registers import correspondence
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from engine.store.tables import correspondence_terminations
 from tests.appeal_fixture import answer, appeal

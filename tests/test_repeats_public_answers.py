@@ -1,4 +1,4 @@
-"""Public answers (engine/appeals/public_answers.py): more than ten identical appeals, one answer."""
+"""Public answers (engine/appeal_registers/public_answers.py): more than ten identical appeals, one answer."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from engine.appeals import public_answers
+from engine.appeal_registers import public_answers
 from engine.errors import InvalidInput, NotAllowed, NotFound
 from engine.store.tables import public_answer_cases
 from tests.appeal_fixture import appeal

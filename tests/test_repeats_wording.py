@@ -1,10 +1,10 @@
-"""Which wordings count as the same question (engine/appeals/wording.py): the pairs that chose
+"""Which wordings count as the same question (engine/appeal_registers/wording.py): the pairs that chose
 the scorer and its threshold."""
 from __future__ import annotations
 
 import pytest
 
-from engine.appeals.wording import MAX_CHARS, THRESHOLD, normalize, normalize_name, same_question, score
+from engine.appeal_registers.wording import MAX_CHARS, THRESHOLD, normalize, normalize_name, same_question, score
 
 # The same question, typed again: reworded, reordered, prefaced, in capitals, with ё/е and №.
 SAME = [

@@ -2,7 +2,7 @@
 
 `/answers` lists every published answer, newest first; `/answers/{authority}` one authority's
 (404 for an authority the catalog does not hold). Each shows the title and the answer the
-supervisor wrote, the topic, how many appeals it answers and the date (engine.appeals.
+supervisor wrote, the topic, how many appeals it answers and the date (engine.appeal_registers.
 public_answers.published): never an applicant, an appeal's text or a case.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from api.pages.rendering import render
 from api.pages.session import page_user
-from engine.appeals import public_answers
+from engine.appeal_registers import public_answers
 
 router = APIRouter(include_in_schema=False)
 PAGE = 20

@@ -5,8 +5,8 @@ the earlier appeals it repeats with links to their pages, the termination of cor
 falls under (the only action left is leaving it without consideration on that ground), and the
 public answer that answers it. The supervisor's forms are pages of their own, so a refusal shows
 next to its field (422) without the case page's code:
-`/cases/{id}/terminate-correspondence` (engine.appeals.correspondence.record) and
-`/cases/{id}/public-answer` (engine.appeals.public_answers.publish).
+`/cases/{id}/terminate-correspondence` (engine.appeal_registers.correspondence.record) and
+`/cases/{id}/public-answer` (engine.appeal_registers.public_answers.publish).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from api.pages.commands import command_error, visible_case
 from api.pages.rendering import render
 from api.pages.session import checked_form, require_user
 from api.problems import ApiError
-from engine.appeals import correspondence, identity, public_answers, repeats
+from engine.appeal_registers import correspondence, identity, public_answers, repeats
 from engine.errors import InvalidInput, OknoError
 
 router = APIRouter(include_in_schema=False)

@@ -1,5 +1,5 @@
 """Public answers to more than ten identical appeals: published by a supervisor, listed for
-everyone (no sign-in, no personal data: engine.appeals.public_answers)."""
+everyone (no sign-in, no personal data: engine.appeal_registers.public_answers)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,8 +13,8 @@ from api.auth import CurrentUser, require_role
 from api.deps import Services, json_response, services
 from api.json_body import StrictJsonRoute
 from api.schemas import Id, Request, Text, checked_by_engine, errors
-from engine.appeals import public_answers
-from engine.appeals.public_answers import Published
+from engine.appeal_registers import public_answers
+from engine.appeal_registers.public_answers import Published
 from engine.read import queries
 
 router = APIRouter(prefix="/api", route_class=StrictJsonRoute, tags=["appeals"])

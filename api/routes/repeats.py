@@ -1,9 +1,9 @@
 """Repeated appeals and termination of correspondence, for the staff of the appeal's authority.
 
 `GET /api/cases/{id}/repeats` is the flag the clerk sees: the earlier appeals this one repeats
-(engine.appeals.repeats), the termination of correspondence it falls under and the public answer
+(engine.appeal_registers.repeats), the termination of correspondence it falls under and the public answer
 that answers it, if any. `POST /api/cases/{id}/terminate-correspondence` is the supervisor's
-decision (engine.appeals.correspondence.record).
+decision (engine.appeal_registers.correspondence.record).
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from api.auth import CurrentUser, require_role
 from api.deps import Services, json_response, services
 from api.json_body import StrictJsonRoute
 from api.schemas import Request, Text, checked_by_engine, errors
-from engine.appeals import correspondence, public_answers, repeats
-from engine.appeals.correspondence import Termination
+from engine.appeal_registers import correspondence, public_answers, repeats
+from engine.appeal_registers.correspondence import Termination
 from engine.read import queries
 
 router = APIRouter(prefix="/api", route_class=StrictJsonRoute, tags=["appeals"])

@@ -14,7 +14,7 @@ Layout, chosen after measuring (see docs/engine.md):
   `saved_filters` each user's named work-list filters; `notices` and `outbox` the notices
   a case's commands generated and their delivery.
 - `correspondence_terminations`, `public_answers` (+ `public_answer_cases`) and
-  `applicant_profiles`: what engine/appeals and the applicant's cabinet keep beside the cases.
+  `applicant_profiles`: what engine/appeal_registers and the applicant's cabinet keep beside the cases.
 """
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ cases = Table(
     Index("ux_cases_reg_number", "reg_number", unique=True),
     Index("ix_cases_type_authority_started", "type", "authority", "started_at"),
     # Repeated appeals of an applicant without an account are found by their e-mail
-    # (engine/appeals/repeats.py); those with one by ix_cases_applicant_user.
+    # (engine/appeal_registers/repeats.py); those with one by ix_cases_applicant_user.
     Index("ix_cases_authority_email", "authority", "email"),
 )
 
@@ -274,7 +274,7 @@ saved_filters = Table(
 
 # Termination of correspondence (Law 300-З): a supervisor of an authority decided that it answers
 # no more appeals of this applicant on this question; later ones are left without consideration
-# (engine/appeals/correspondence.py). Who, when, the applicant as the appeal named them, the
+# (engine/appeal_registers/correspondence.py). Who, when, the applicant as the appeal named them, the
 # authority, the question (the appeal's text) and the ground the supervisor gave.
 correspondence_terminations = Table(
     "correspondence_terminations",

@@ -3,7 +3,7 @@ authority's site, instead of one by one.
 
 A supervisor publishes an answer for the group of appeals identical to one of them (`publish`):
 the group is every appeal of the authority among its `SCAN` newest (of the seed's topic, when it
-has one) whose question is the same as the seed's (engine.appeals.wording: near-duplicate
+has one) whose question is the same as the seed's (engine.appeal_registers.wording: near-duplicate
 wording counts); it must hold more than `MIN_IDENTICAL - 1` appeals. The answer keeps a title and
 a text the supervisor writes, the topic, how many appeals it answers and who published it when;
 `public_answer_cases` which appeals. What the public pages list (`published`) holds no personal
@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
-from engine.appeals import identity
-from engine.appeals.identity import APPEAL
-from engine.appeals.wording import normalize, same_question
+from engine.appeal_registers import identity
+from engine.appeal_registers.identity import APPEAL
+from engine.appeal_registers.wording import normalize, same_question
 from engine.errors import InvalidInput, NotAllowed, NotFound
 from engine.store.tables import cases, public_answer_cases, public_answers
 from engine.text import text_problem

@@ -6,7 +6,7 @@ consideration on the ground `LEAVE_GROUND`.
 appeals.repeats): it keeps who decided, when, the applicant as the appeal names them, the
 authority, the question (the appeal's text) and the ground the supervisor gives. `screen` tells
 whether an appeal about to be registered falls under a termination (the same authority, the same
-applicant, the same question: engine.appeals.identity and .wording); `termination_for` the same for
+applicant, the same question: engine.appeal_registers.identity and .wording); `termination_for` the same for
 a registered appeal (only terminations decided before it was registered count).
 
 What happens to such an appeal is decided at registration: CORE's registration (`Cases.start` for
@@ -26,8 +26,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from engine.appeals import identity, repeats
-from engine.appeals.wording import normalize, normalize_name, same_question
+from engine.appeal_registers import identity, repeats
+from engine.appeal_registers.wording import normalize, normalize_name, same_question
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from engine.store.tables import correspondence_terminations as terminations
 from engine.text import text_problem

@@ -3,9 +3,9 @@ three years after a reply was given.
 
 `earlier_appeals(conn, case_id)` answers, for one appeal, which earlier appeals it repeats: those
 of the same authority (`cases.authority`, where the appeal is considered), from the same applicant
-(engine.appeals.identity), answered on the merits (outcome `satisfied`, `not_satisfied` or
+(engine.appeal_registers.identity), answered on the merits (outcome `satisfied`, `not_satisfied` or
 `explained`) before this appeal was registered and at most `YEARS` years before it, whose question
-is the same (engine.appeals.wording: near-duplicate wording counts).
+is the same (engine.appeal_registers.wording: near-duplicate wording counts).
 
 It is a query, not a flag stored at registration: the clerk's case page and the JSON route
 (`GET /api/cases/{id}/repeats`) read it. The answer depends only on appeals closed before this one
@@ -22,9 +22,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from engine.appeals import identity
-from engine.appeals.identity import APPEAL, Appeal
-from engine.appeals.wording import same_question, score
+from engine.appeal_registers import identity
+from engine.appeal_registers.identity import APPEAL, Appeal
+from engine.appeal_registers.wording import same_question, score
 from engine.store.tables import cases
 
 YEARS = 3

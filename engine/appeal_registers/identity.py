@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from engine.appeals.wording import normalize, normalize_name
+from engine.appeal_registers.wording import normalize, normalize_name
 from engine.store.tables import cases
 
 APPEAL = "appeal"
@@ -31,7 +31,7 @@ class Appeal:
     applicant_user: str | None
     email: str | None
     anonymous: bool
-    question: str  # normalised (engine.appeals.wording.normalize)
+    question: str  # normalised (engine.appeal_registers.wording.normalize)
     text: str  # as the applicant wrote it
     topic: str | None
     started_at: datetime  # UTC
