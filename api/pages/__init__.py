@@ -20,8 +20,20 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.pages import (analyst, answers, cabinet, cases, dashboard, desk, front, notices, printables, repeats,
-                       stand, tasks)
+from api.pages import (
+    analyst,
+    answers,
+    cabinet,
+    cases,
+    dashboard,
+    desk,
+    front,
+    notices,
+    printables,
+    repeats,
+    stand,
+    tasks,
+)
 from api.pages.rendering import install_handlers, mount_static
 
 ROUTERS = (front.router, desk.router, cases.router, tasks.router, stand.router,

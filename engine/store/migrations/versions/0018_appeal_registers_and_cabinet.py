@@ -6,7 +6,7 @@ The first block is a STAND-IN for CORE's migration 0016 (cases.question, .email,
 the merger drops it when 0016 is in the chain.
 
 Revision ID: 0018
-Revises: 0011
+Revises: 0017
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0018'
-down_revision = '0011'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
