@@ -29,7 +29,17 @@ from api import pages, problems
 from api.deps import Services, build_services
 from api.limits import BodyLimits
 from api.metrics import Metrics, RequestMetrics
-from api.routes import auth, cases, catalog, health, notices
+from api.routes import (
+    auth,
+    cabinet,
+    cases,
+    catalog,
+    health,
+    notices,
+    public_answers,
+    repeats,
+    signup,
+)
 from api.schemas import Problem
 from engine.clock import SystemClock
 from engine.settings import Settings
@@ -66,6 +76,10 @@ def create_app(database_url: str | None = None, clock: SystemClock | None = None
     app.include_router(catalog.router)
     app.include_router(cases.router)
     app.include_router(notices.router)
+    app.include_router(signup.router)
+    app.include_router(cabinet.router)
+    app.include_router(repeats.router)
+    app.include_router(public_answers.router)
     pages.install(app)
     _document_problems(app)
     _document_pages(app)

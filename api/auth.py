@@ -29,6 +29,10 @@ and a restart forgets nothing. The numbers are the `signin_*` settings.
 At most `signin_hashes` passwords are hashed at once per process (`PasswordChecks`); an attempt
 beyond them is refused at once with 429, so a flood of sign-ins cannot exhaust the memory (argon2
 takes ~64 MiB a hash) or the processor the signed-in users need.
+
+Applicants sign up themselves (`sign_up`, engine.applicants): at most `signup_attempts` attempts
+per client address within `signup_window_minutes` (`SignUpLimiter`, per process like the
+sign-in counts), and each hashes its password in one of the same `PasswordChecks` slots.
 """
 from __future__ import annotations
 
@@ -48,7 +52,17 @@ from fastapi.security import OAuth2PasswordBearer
 from starlette.concurrency import run_in_threadpool
 
 from api.problems import ApiError, unauthenticated
-from engine.accounts import ROLES, Account, AccountReader, User, make_dummy_hash, verify_password
+from engine import applicants
+from engine.accounts import (
+    ROLES,
+    Account,
+    AccountReader,
+    User,
+    get_account,
+    make_dummy_hash,
+    verify_password,
+)
+from engine.applicants import Applicant
 from engine.private_files import create_private_file
 from engine.settings import Settings
 from engine.signin_throttle import SignInThrottle
@@ -296,3 +310,59 @@ async def password_checks(request: Request) -> PasswordChecks:
     if checks is None:
         checks = state.password_checks = PasswordChecks(state.okno.settings.signin_hashes)
     return checks
+
+
+# ------------------------------------------------------------------------------------ sign-up
+
+class SignUpLimiter:
+    """Applicant accounts made per client address (its /64 for IPv6, as `LoginLimiter` counts),
+    in this process's memory: at most `attempts` within `window` seconds, then 429 with
+    `Retry-After` until the oldest leaves the window. Every attempt counts, made or refused (a
+    refused name is a probe too). At most `capacity` addresses are kept; the one whose last
+    attempt is oldest is dropped first."""
+
+    def __init__(self, attempts: int = 5, window: float = 60 * 60, capacity: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.attempts, self.window, self.capacity, self.clock = attempts, window, capacity, clock
+        self._attempts: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SignUpLimiter:
+        return cls(settings.signup_attempts, 60.0 * settings.signup_window_minutes)
+
+    def attempt(self, client: str) -> None:
+        key, now = _address_key(client), self.clock()
+        with self._lock:
+            seen = self._attempts.get(key)
+            if seen is None:
+                seen = self._attempts[key] = deque(maxlen=self.attempts)
+            while seen and seen[0] <= now - self.window:
+                seen.popleft()
+            if len(seen) >= self.attempts:
+                wait = max(1, math.ceil(seen[0] + self.window - now))
+                raise ApiError(429, f"too many sign-ups from this address; try again in {wait} "
+                                    "seconds", title="Too many requests",
+                               headers={"Retry-After": str(wait)})
+            seen.append(now)
+            self._attempts.move_to_end(key)
+            while len(self._attempts) > self.capacity:
+                self._attempts.popitem(last=False)
+
+
+def sign_up(db: Any, name: str | None, password: str | None, email: str | None, client: str,
+            limiter: SignUpLimiter, checks: PasswordChecks) -> Applicant:
+    """A new applicant account; 429 while `limiter` holds `client` back or every hashing slot
+    is taken; the engine's InvalidInput or Conflict names the field at fault."""
+    with checks.slot():
+        limiter.attempt(client)
+        return applicants.sign_up(db, name, password, email)
+
+
+async def signup_limiter(request: Request) -> SignUpLimiter:
+    """The application's sign-up limiter (dependency), made on first use; tests may set their own."""
+    state = request.app.state
+    limiter = getattr(state, "signup_limiter", None)
+    if limiter is None:
+        limiter = state.signup_limiter = SignUpLimiter.from_settings(state.okno.settings)
+    return limiter

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
                                                              "all addresses")
     signin_address_attempts: int = Field(50, ge=1, description="failed sign-ins from one address, "
                                                                "whatever the names")
+    # Signing up as an applicant (api/auth.py): accounts made from one address within a window.
+    signup_window_minutes: int = Field(60, ge=1, description="the window sign-ups are counted in")
+    signup_attempts: int = Field(5, ge=1, description="sign-ups from one address in the window")
     signin_hashes: int = Field(2, ge=1, le=64, description="password hashes computed at once per "
                                                            "process (each takes ~64 MiB)")
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = Field(

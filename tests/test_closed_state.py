@@ -1,5 +1,5 @@
 """A closed case keeps a compact stand-in for its workflow state (engine.store.closed_state):
-closing writes it, migration 0015 writes it for cases closed before, the case's view, page and
+closing writes it, migration 0017 writes it for cases closed before, the case's view, page and
 audit verification stay as they were, an edited stand-in is caught, and a closed case takes no
 more commands."""
 from __future__ import annotations
@@ -92,7 +92,7 @@ def test_a_stand_in_is_never_restored_as_a_workflow():
 
 
 def _closed_the_old_way(eng: Engine, case_id: str, full: bytes) -> None:
-    """The close as the code before 0015 wrote it: the full state kept, the event's effects
+    """The close as the code before 0017 wrote it: the full state kept, the event's effects
     without the state (re-signed under the test key, the last event of the chain)."""
     with eng.db.begin() as conn:
         last = dict(conn.execute(select(events).where(events.c.case_id == case_id)
@@ -112,7 +112,7 @@ def _closed_the_old_way(eng: Engine, case_id: str, full: bytes) -> None:
             state=full, state_format=workflow_state.FORMAT, last_hash=signed))
 
 
-def test_migration_0015_compacts_the_cases_closed_before_and_they_verify(tmp_path):
+def test_migration_0017_compacts_the_cases_closed_before_and_they_verify(tmp_path):
     path = tmp_path / "old.db"
     eng = Engine(path)
     closed, ended = _ended(eng), _ended(eng)
@@ -122,9 +122,9 @@ def test_migration_0015_compacts_the_cases_closed_before_and_they_verify(tmp_pat
     config.set_main_option("script_location", str(MIGRATIONS))
     with eng.db.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0014")  # to the revision before 0015
+        command.downgrade(config, "0016")  # to the revision before 0017
     _closed_the_old_way(eng, closed, full)
-    assert eng.verify(closed) == (1, [])  # a database as the code before 0015 left it
+    assert eng.verify(closed) == (1, [])  # a database as the code before 0017 left it
     with eng.db.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")

@@ -63,6 +63,7 @@ def test_each_variable_is_read(clean_env, tmp_path) -> None:
               "OKNO_TIMEZONE": "UTC", "OKNO_SIGNIN_WINDOW_MINUTES": "30",
               "OKNO_SIGNIN_ATTEMPTS": "3", "OKNO_SIGNIN_NAME_ATTEMPTS": "40",
               "OKNO_SIGNIN_ADDRESS_ATTEMPTS": "20", "OKNO_SIGNIN_HASHES": "1",
+              "OKNO_SIGNUP_WINDOW_MINUTES": "90", "OKNO_SIGNUP_ATTEMPTS": "2",
               "OKNO_TRUSTED_PROXIES": "10.0.0.5, 192.168.10.0/24 ::1",
               "OKNO_HEADER_TIMEOUT_SECONDS": "2.5", "OKNO_BODY_TIMEOUT_SECONDS": "7",
               "OKNO_KEEP_ALIVE_SECONDS": "3", "OKNO_MAX_BODY_BYTES": "65536",
@@ -88,6 +89,7 @@ def test_each_variable_is_read(clean_env, tmp_path) -> None:
     assert s.timezone == ZoneInfo("UTC")
     assert (s.signin_window_minutes, s.signin_attempts, s.signin_name_attempts,
             s.signin_address_attempts, s.signin_hashes) == (30, 3, 40, 20, 1)
+    assert (s.signup_window_minutes, s.signup_attempts) == (90, 2)
     assert [str(n) for n in s.trusted_proxies] == ["10.0.0.5/32", "192.168.10.0/24", "::1/128"]
     assert [str(n) for n in s.metrics_networks] == ["10.9.0.0/16"]
     assert (s.header_timeout_seconds, s.body_timeout_seconds, s.keep_alive_seconds) == (2.5, 7, 3)

@@ -11,8 +11,11 @@ command), `stand` (the public one-window information stand), `printables` (a cas
 receipt, decision notice and refusal for print), `notices` (a case's notices for print, the
 outbox of notices for supervisors), `dashboard` (the supervisor's figures,
 reassigning tasks), `analyst` (the catalog: validation, definitions, diagrams, versions,
-diffs), `remarks` (the record of the book of remarks and suggestions). `install(app)` mounts
-the static files and includes every page router.
+diffs), `remarks` (the record of the book of remarks and suggestions), `cabinet` (the
+applicant's sign-up, cases, notices, withdrawal and appeal form), `answers` (the public answers
+to identical appeals), `repeats` (repeated appeals on the case page, terminating
+correspondence, publishing a public answer). `install(app)` mounts the static files and includes
+every page router.
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from fastapi import FastAPI
 
 from api.pages import (
     analyst,
+    answers,
+    cabinet,
     cases,
     dashboard,
     desk,
@@ -27,13 +32,15 @@ from api.pages import (
     notices,
     printables,
     remarks,
+    repeats,
     stand,
     tasks,
 )
 from api.pages.rendering import install_handlers, mount_static
 
 ROUTERS = (front.router, desk.router, cases.router, tasks.router, stand.router,
-           printables.router, notices.router, dashboard.router, analyst.router, remarks.router)
+           printables.router, notices.router, dashboard.router, analyst.router, remarks.router,
+           cabinet.router, answers.router, repeats.router)
 
 
 def install(app: FastAPI) -> None:

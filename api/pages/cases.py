@@ -23,6 +23,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from api.access import CASE_READERS, EVENT_READERS, STAFF
+from api.pages import repeats as appeal_checks
 from api.pages.commands import command_error, may_claim, ru_date, ru_datetime, visible_case, visible_task
 from api.pages.rendering import render, templates
 from api.pages.session import checked_form, require_user
@@ -60,7 +61,8 @@ ACTIONS = {"start": "Заявление зарегистрировано", "clai
            "refuse_acceptance": "Отказано в приёме заявления", "overdue": "Срок истёк",
            "timer": "Наступил срок таймера", "close": "Дело сдано в архив",
            "forward": "Обращение направлено по компетенции", "extend": "Срок продлён",
-           "leave": "Оставлено без рассмотрения по существу", "reply": "Ответ дан"}
+           "leave": "Оставлено без рассмотрения по существу", "reply": "Ответ дан",
+           "terminate": "Переписка с заявителем по этому вопросу прекращена"}
 CHANNELS = {"in_person": "лично", "post": "по почте", "portal": "через портал",
             "written": "письменно", "oral": "устно, на личном приёме", "electronic": "в электронной форме"}
 MAX_REPLY, MAX_NOTE = 20_000, 4000
@@ -134,6 +136,7 @@ def page_context(request: Request, user: User, case_id: str) -> dict[str, Any]:
         "doc_titles": {d["id"]: d["title"] for d in case["documents"]},
         "ground_titles": {g.id: g.title for g in case["suspension_grounds"]},
         "done": str(request.query_params.get("done", ""))[:64],
+        "appeal_flags": appeal_checks.flags(svc, case_id),  # None unless an appeal
     }
 
 

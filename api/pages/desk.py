@@ -24,6 +24,7 @@ from api.pages.session import checked_form, require_user
 from api.problems import ApiError
 from engine import saved_filters
 from engine.accounts import User
+from engine.appeal_registers import repeats
 from engine.errors import OknoError
 from engine.read import worklist
 from engine.read.worklist import MAX_LIMIT, MAX_SEARCH, SORTS, STATES, DeskFilter, Scope
@@ -133,8 +134,11 @@ def _desk(request: Request, user: User) -> dict[str, Any]:
     page = worklist.desk_page(svc.db, scope, flt, user=user.name, today=svc.clock.today(),
                               calendar=svc.cases.calendar)
     query = query_of(typed)
+    with svc.db.connect() as conn:  # the repeated appeals among the rows (engine.appeal_registers.repeats)
+        repeated = repeats.repeated_among(conn, [item["case_id"] for item in page["items"]])
     for item in page["items"]:
         item["may_claim"] = user.role in CLAIMERS and may_claim(user, item)
+        item["repeated"] = item["case_id"] in repeated
     offset, limit = page["offset"], page["limit"]
     return {
         "filter": flt, "typed": typed, "errors": errors, "page": page, "query": query,

@@ -31,7 +31,7 @@ CSRF_HEADER = "X-CSRF-Token"
 
 # Where each role lands after signing in (its main page).
 HOME = {"clerk": "/desk", "supervisor": "/desk", "auditor": "/desk", "analyst": "/analyst",
-        "applicant": "/"}
+        "applicant": "/cabinet"}
 # Russian names of the roles, shown in the page header.
 ROLE_TITLES = {"clerk": "специалист", "supervisor": "руководитель", "auditor": "контролёр",
                "analyst": "аналитик", "applicant": "заявитель"}

@@ -8,7 +8,7 @@ register) by this stand-in, which keeps only the SHA-256 of the full state it re
 
 The audit ledger records the state by its digest (`audit.facts`). The `close` command writes the
 stand-in itself, so its event records the stand-in's digest like any other state. A case closed
-before the stand-in existed is compacted afterwards (migration 0015): its events recorded the full
+before the stand-in existed is compacted afterwards (migration 0017): its events recorded the full
 state, and the stand-in stands for exactly that state (`replaced` reads the digest back, and only
 from a stand-in written byte for byte by `compact`, so an edited one does not pass).
 """

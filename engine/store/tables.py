@@ -15,6 +15,8 @@ Layout, chosen after measuring (see docs/engine.md):
   a case's commands generated and their delivery; `reg_counters` the registration numbers given.
 - `signin_attempts` holds the failed sign-ins every server process counts against;
   `worker_sweeps` when each scheduler worker last swept.
+- `correspondence_terminations`, `public_answers` (+ `public_answer_cases`) and
+  `applicant_profiles`: what engine/appeal_registers and the applicant's cabinet keep beside the cases.
 """
 from __future__ import annotations
 
@@ -127,6 +129,9 @@ cases = Table(
     Index("ix_cases_authority_closed", "authority", "closed_at"),
     Index("ux_cases_reg_number", "reg_number", unique=True),
     Index("ix_cases_type_authority_started", "type", "authority", "started_at"),
+    # Repeated appeals of an applicant without an account are found by their e-mail
+    # (engine/appeal_registers/repeats.py); those with one by ix_cases_applicant_user.
+    Index("ix_cases_authority_email", "authority", "email"),
 )
 
 # The last registration number given per authority and year: `INSERT … ON CONFLICT DO UPDATE SET
@@ -160,7 +165,7 @@ tasks = Table(
     Index("ix_tasks_assignee", "assignee", "state"),
     Index("ix_tasks_authority_state", "authority", "state", "assignee", "due_date"),  # dashboard
     # A work list of both kinds of performer (a supervisor's, the overdue tasks) in its own order:
-    # a page is an index range cut at its size, not a sort of every open task (migration 0015).
+    # a page is an index range cut at its size, not a sort of every open task (migration 0017).
     Index("ix_tasks_open_due", "authority", "state", "due_date", "created_at", "id"),
 )
 
@@ -308,4 +313,61 @@ worker_sweeps = Table(
     metadata,
     Column("worker", String(128), primary_key=True),
     Column("swept_at", DateTime(timezone=True), nullable=False),
+)
+
+# Termination of correspondence (Law 300-З): a supervisor of an authority decided that it answers
+# no more appeals of this applicant on this question; later ones are left without consideration
+# (engine/appeal_registers/correspondence.py). Who, when, the applicant as the appeal named them, the
+# authority, the question (the appeal's text) and the ground the supervisor gave.
+correspondence_terminations = Table(
+    "correspondence_terminations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("authority", String(128), nullable=False),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False),  # decided on it
+    Column("applicant", String(128), nullable=False),
+    Column("applicant_user", String(128)),
+    Column("email", String(254)),
+    Column("question", Text, nullable=False),
+    Column("ground", Text, nullable=False),
+    Column("decided_by", String(128), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Index("ix_terminations_authority_user", "authority", "applicant_user"),
+    Index("ix_terminations_authority_email", "authority", "email"),
+    Index("ux_terminations_case", "case_id", unique=True),
+)
+
+# An answer published for more than ten identical appeals (Law 300-З): no personal data, only
+# the question as the authority words it and its answer; `public_answer_cases` the group.
+public_answers = Table(
+    "public_answers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("authority", String(128), nullable=False),
+    Column("topic", String(64)),
+    Column("title", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("appeals", Integer, nullable=False),  # how many appeals it answers
+    Column("published_by", String(128), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    Index("ix_public_answers_authority", "authority", "published_at"),
+    Index("ix_public_answers_published", "published_at"),
+)
+
+public_answer_cases = Table(
+    "public_answer_cases",
+    metadata,
+    Column("answer_id", String(36), ForeignKey("public_answers.id"), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Index("ix_public_answer_cases_case", "case_id"),
+)
+
+# What an applicant gave when signing up beyond the account: the e-mail their appeals' notices go
+# to by default (the cabinet fills it into the appeal form).
+applicant_profiles = Table(
+    "applicant_profiles",
+    metadata,
+    Column("name", String(128), ForeignKey("users.name", ondelete="CASCADE"), primary_key=True),
+    Column("email", String(254)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -13,8 +13,8 @@ and supervisors' tasks together (a supervisor's desk, the overdue tasks) in its 
 `ix_tasks_worklist` alone, the two kinds of performer are two ranges and every open task of the
 authority was sorted for each page.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0017
+Revises: 0015
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -25,8 +25,8 @@ import orjson
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0015'
-down_revision = '0014'
+revision = '0017'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
