@@ -41,6 +41,7 @@ import os
 import secrets
 import threading
 import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,14 +59,13 @@ from engine.accounts import (
     Account,
     AccountReader,
     User,
-    get_account,
     make_dummy_hash,
     verify_password,
 )
 from engine.applicants import Applicant
 from engine.private_files import create_private_file
 from engine.settings import Settings
-from engine.signin_throttle import SignInThrottle
+from engine.signin_throttle import SignInThrottle, address_key
 
 ALGORITHM = "HS256"
 ISSUER = "okno"
@@ -332,7 +332,7 @@ class SignUpLimiter:
         return cls(settings.signup_attempts, 60.0 * settings.signup_window_minutes)
 
     def attempt(self, client: str) -> None:
-        key, now = _address_key(client), self.clock()
+        key, now = address_key(client), self.clock()
         with self._lock:
             seen = self._attempts.get(key)
             if seen is None:

@@ -108,12 +108,14 @@ class Case:
     def start(cls, procedure: Procedure, *, applicant: str | None, channel: str, authority: str,
               category: str | None, exempt: bool, applicant_user: str | None, actor: str,
               now: datetime, today: date, calendar: WorkCalendar,
-              data: dict[str, Any] | None = None) -> Case:
+              data: dict[str, Any] | None = None, terminated_on: str | None = None) -> Case:
         """A new case on `procedure`: the application checked and the workflow run to its first task.
 
         An appeal (or a book entry) is registered with `data` (engine.appeals.registration); an
         anonymous one that reports no crime is left without consideration at once, on the ground
-        its definition names. Every case gets its registration number when it is written."""
+        its definition names; so is one on a question whose correspondence was terminated
+        (`terminated_on`: the leave ground, found by engine.appeal_registers.correspondence).
+        Every case gets its registration number when it is written."""
         proc = procedure
         number = proc.number
         reg = None
@@ -173,6 +175,9 @@ class Case:
                     not reg.reports_crime or rule.when_reporting_crime == "leave"):
                 case._leave_without_consideration(rule.ground, None)
                 case.data["left"] = rule.ground
+            elif terminated_on is not None:
+                case._leave_without_consideration(terminated_on, None)
+                case.data["left"] = terminated_on
         return case
 
     # ------------------------------------------------------------------------------------ tasks

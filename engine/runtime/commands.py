@@ -21,6 +21,7 @@ from SpiffWorkflow.task import Task
 from sqlalchemy.engine import Engine
 
 from engine import accounts
+from engine.appeal_registers import correspondence
 from engine.audit.ledger import Ledger
 from engine.clock import SystemClock
 from engine.errors import InvalidInput, NotAllowed
@@ -78,14 +79,30 @@ class Cases:
         `applicant_user` is the applicant's okno account, if any: it lets them follow the case.
         """
         proc = self.versions.current(number)
+        terminated_on = self._terminated(proc, authority, applicant, applicant_user, data)
         with self.unit_of_work(actor, remember) as uow:
             case = Case.start(proc, applicant=applicant, channel=channel, authority=authority,
                               category=category, exempt=exempt, applicant_user=applicant_user,
                               actor=actor, now=uow.now, today=uow.today, calendar=self.calendar,
-                              data=data)
+                              data=data, terminated_on=terminated_on)
             uow.cases.add(case)  # its workflow stays in the live cache: the first task usually follows soon
             uow.commit()
         return case.id
+
+    def _terminated(self, proc, authority: str, applicant: str | None,
+                    applicant_user: str | None, data: dict[str, Any] | None) -> str | None:
+        """The leave ground of an appeal on a question whose correspondence the authority
+        terminated (Law 300-З), if the definition has that ground; else None."""
+        ground = correspondence.LEAVE_GROUND
+        if proc.type != "appeal" or ground not in {g.id for g in proc.leave_grounds}:
+            return None
+        data = data or {}
+        with self.db.connect() as conn:
+            hit = correspondence.screen(conn, authority=authority, applicant=applicant or "",
+                                        applicant_user=applicant_user, email=data.get("email"),
+                                        question=data.get("question"),
+                                        anonymous=bool(data.get("anonymous")))
+        return None if hit is None else ground
 
     # ---------------------------------------------------------------- tasks
 
