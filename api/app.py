@@ -1,6 +1,6 @@
 """The HTTP API: `create_app()` makes the FastAPI application and includes the routers.
 
-The routes live in `api/routes/` (`auth`, `catalog`, `cases`); what they share (`Services`, the
+The routes live in `api/routes/` (`auth`, `catalog`, `cases`, `ratings`, `reports`, `open311`); what they share (`Services`, the
 `services` dependency, `json_response`, `build_services`) is in `api.deps`. At startup the schema
 is created or upgraded (`engine.store.connect`) and the YAML catalog is published
 (`Versions.publish`), so the newest definitions are current before the first request. Responses
@@ -29,7 +29,7 @@ from api import pages, problems
 from api.deps import Services, build_services
 from api.limits import BodyLimits
 from api.metrics import Metrics, RequestMetrics
-from api.routes import auth, cases, catalog, health, notices
+from api.routes import auth, cases, catalog, health, notices, open311, ratings, reports
 from api.schemas import Problem
 from engine.clock import SystemClock
 from engine.settings import Settings
@@ -66,6 +66,9 @@ def create_app(database_url: str | None = None, clock: SystemClock | None = None
     app.include_router(catalog.router)
     app.include_router(cases.router)
     app.include_router(notices.router)
+    app.include_router(ratings.router)
+    app.include_router(reports.router)
+    app.include_router(open311.router)
     pages.install(app)
     _document_problems(app)
     _document_pages(app)

@@ -24,10 +24,10 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from engine.clock import DEFAULT_ZONE
 from engine.ratings.register import period
 from engine.reports import figures
 from engine.store.connect import connect
-from engine.clock import DEFAULT_ZONE
 
 APPEALS = int(os.environ.get("OKNO_BENCH_APPEALS", "200000"))
 PROCEDURES = 5_000

@@ -3,10 +3,11 @@
 Every figure is aggregated by the database over the cases the authority registered in the period
 (`start_date` from `from` to `to`, both included; an appeal forwarded to it counts from the day it
 arrived): one grouped query per kind of case (appeals, procedures) over the covering index
-`ix_cases_report` (type, authority, start_date, then every column the figures read), so the
-database reads the index alone and answers a few hundred groups at most (channels × kinds ×
-topics × statuses × outcomes × grounds, all bounded by the definitions); Python only adds the
-groups up. The average rating is one query over `ratings` (the grades given in the period).
+`ix_cases_report` (type, authority, the columns grouped by, then the dates compared), so the
+database reads the index alone, in the order of the groups, and answers a few hundred groups at
+most (channels × kinds × topics × outcomes × grounds × statuses, all bounded by the
+definitions); Python only adds the groups up. The average rating is one query over `ratings`
+(the grades given in the period).
 
 Definitions (docs/reports.md):
 - *answered*: ended with an outcome on the merits (status completed or archived, outcome neither
@@ -25,12 +26,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Integer, and_, case, cast, func, literal, literal_column, select
+from sqlalchemy import Date, Integer, case, cast, func, literal, literal_column, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
+from engine.clock import SystemClock
 from engine.ratings import register
-from engine.ratings.register import Period
+from engine.ratings.register import Period, period
 from engine.statuses import CaseStatus
 from engine.store.tables import REPORT_INDEX, cases
 
@@ -51,6 +53,24 @@ class Scope:
     within: Period
     today: date
     utc_offset: timedelta
+
+    @classmethod
+    def of(cls, authority: str, first: date | None, last: date | None,
+           clock: SystemClock) -> Scope:
+        """From `first` (default: 1 January of `last`'s year) to `last` (default: today) on
+        `clock`, in its time zone."""
+        today = clock.today()
+        last = last or today
+        within = period(first or date(last.year, 1, 1), last, clock.zone)
+        offset = clock.now().astimezone(clock.zone).utcoffset() or timedelta(0)
+        return cls(authority, within, today, offset)
+
+
+def report(conn: Connection, scope: Scope, name: str) -> dict[str, Any]:
+    """The whole report of the scope's authority (`name`: its official name)."""
+    return {"authority": scope.authority, "name": name, "from": scope.within.first,
+            "to": scope.within.last, "today": scope.today, "appeals": appeals(conn, scope),
+            "procedures": procedures(conn, scope)}
 
 
 def appeals(conn: Connection, scope: Scope) -> dict[str, Any]:
