@@ -3,8 +3,8 @@
 The routes live in `api/routes/` (`auth`, `catalog`, `cases`, `ratings`, `reports`,
 `open311`); what they share (`Services`, the `services` dependency, `json_response`,
 `build_services`) is in `api.deps`. At startup the schema is created or upgraded
-(`engine.store.connect`) and the YAML catalog is published (`Versions.publish`), so the newest definitions are current before the first request. Responses
-are serialised with orjson; errors are problem+json (`api.problems`). OpenAPI is at
+(`engine.store.connect`) and the YAML catalog is published (`Versions.publish`), so the
+newest definitions are current before the first request. Responses are serialised with orjson; errors are problem+json (`api.problems`). OpenAPI is at
 `/openapi.json`, its pages at `/docs` (Swagger UI) and `/redoc`, whose scripts and styles are
 served from the installed `fastapi-offline` package under `/static/docs/`: no CDN, so the pages
 work on a network without Internet access. Every request's body is read whole, within the
