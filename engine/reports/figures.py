@@ -26,7 +26,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Integer, case, cast, func, literal, literal_column, select
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    type_coerce,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -190,6 +201,7 @@ def _ended_by(closed_at: Any, due_date: Any, offset: timedelta, dialect: str) ->
     if dialect == "sqlite":
         if 0 <= minutes < 24 * 60:
             left = 24 * 60 - minutes
-            return closed_at < due_date.concat(f" {left // 60:02d}:{left % 60:02d}:00")
+            bound = type_coerce(due_date, String).concat(f" {left // 60:02d}:{left % 60:02d}:00")
+            return closed_at < bound
         return func.date(closed_at, f"{minutes:+d} minutes") <= due_date
     return cast(closed_at + literal(timedelta(minutes=minutes)), Date) <= due_date
