@@ -11,17 +11,32 @@ command), `stand` (the public one-window information stand), `printables` (a cas
 receipt, decision notice and refusal for print), `notices` (a case's notices for print, the
 outbox of notices for supervisors), `dashboard` (the supervisor's figures,
 reassigning tasks), `analyst` (the catalog: validation, definitions, diagrams, versions,
-diffs). `install(app)` mounts the static files and includes every page router.
+diffs), `reports` (an authority's report with charts, CSV, XLSX), `ratings` (the applicant's
+rating form, the superior body's register and half-year monitoring), `figures_form` (what those
+two share). `install(app)` mounts the static files and includes every page router.
 """
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.pages import analyst, cases, dashboard, desk, front, notices, printables, stand, tasks
+from api.pages import (
+    analyst,
+    cases,
+    dashboard,
+    desk,
+    front,
+    notices,
+    printables,
+    ratings,
+    reports,
+    stand,
+    tasks,
+)
 from api.pages.rendering import install_handlers, mount_static
 
 ROUTERS = (front.router, desk.router, cases.router, tasks.router, stand.router,
-           printables.router, notices.router, dashboard.router, analyst.router)
+           printables.router, notices.router, dashboard.router, analyst.router, reports.router,
+           ratings.router)
 
 
 def install(app: FastAPI) -> None:

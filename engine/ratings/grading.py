@@ -88,3 +88,12 @@ def rating_of(db: Engine, case_id: str) -> dict[str, Any] | None:
     with db.connect() as conn:
         row = conn.execute(select(ratings).where(ratings.c.case_id == case_id)).first()
     return dict(row._mapping) if row is not None else None
+
+
+def case_to_rate(db: Engine, case_id: str) -> dict[str, Any] | None:
+    """What the rating form shows of a case (whose it is, its state), or None."""
+    with db.connect() as conn:
+        row = conn.execute(select(cases.c.id, cases.c.number, cases.c.status,
+                                  cases.c.applicant_user, cases.c.authority, cases.c.reg_number,
+                                  cases.c.start_date).where(cases.c.id == case_id)).first()
+    return dict(row._mapping) if row is not None else None
