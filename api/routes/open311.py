@@ -24,7 +24,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 from starlette.responses import Response
 
 from api.auth import account_cache, read_token
@@ -33,8 +32,8 @@ from api.problems import ApiError, engine_problem
 from engine import accounts
 from engine.accounts import STAFF, User
 from engine.errors import OknoError
+from engine.read import appeal_list
 from engine.statuses import ACTIVE
-from engine.store.tables import cases
 from engine.text import text_problem
 
 router = APIRouter(prefix="/open311/v2", include_in_schema=False)
@@ -52,8 +51,6 @@ OUTCOME_NOTES = {"satisfied": "Удовлетворено", "not_satisfied": "Н
                  "explained": "Даны разъяснения", "withdrawn": "Отозвано заявителем",
                  "left_without_consideration": "Оставлено без рассмотрения по существу",
                  "answered": "Дан ответ"}
-# Columns of CORE's migration (issue 15: question, email, address); read when the schema has them.
-_QUESTION, _ADDRESS = cases.c.get("question"), cases.c.get("address")
 
 
 class Open311Error(Exception):
@@ -244,9 +241,7 @@ def _register(svc: Services, user: User, form: Any) -> dict[str, Any]:
     case_id = svc.cases.start(proc.number, applicant=" ".join(names) or user.name,
                               channel="electronic", authority=authority, actor=user.name,
                               applicant_user=user.name, data=data)
-    with svc.db.connect() as conn:
-        reg_number = conn.execute(select(cases.c.reg_number)
-                                  .where(cases.c.id == case_id)).scalar_one()
+    reg_number = appeal_list.reg_number(svc.db, case_id)
     return {"service_request_id": case_id, "account_id": None,
             "service_notice": f"Обращение зарегистрировано, регистрационный номер {reg_number}."
                               if reg_number else "Обращение зарегистрировано."}
@@ -254,68 +249,59 @@ def _register(svc: Services, user: User, form: Any) -> dict[str, Any]:
 
 def _requests(svc: Services, user: User, params: Any) -> list[dict[str, Any]]:
     """GET requests: the filters of GeoReport v2 over the appeals the caller may see."""
-    where = [cases.c.type == "appeal"]
+    scope: dict[str, Any] = {}
     if user.role in STAFF:
-        where.append(cases.c.authority == user.org)
+        scope["authority"] = user.org
     elif user.role == "applicant":
-        where.append(cases.c.applicant_user == user.name)
+        scope["applicant_user"] = user.name
     elif user.role != "auditor":
         raise Open311Error(403, f"the {user.role} role does not read appeals")
     ids = [i.strip() for i in (params.get("service_request_id") or "").split(",") if i.strip()]
     if len(ids) > MAX_IDS or any(len(i) > 64 for i in ids):
         raise Open311Error(400, f"service_request_id: at most {MAX_IDS} ids of 64 characters")
-    if ids:
-        where.append(cases.c.id.in_(ids))
-    else:
-        first, last = _dates(params)
-        where += [cases.c.started_at >= first, cases.c.started_at < last]
+    since = until = None
+    if not ids:
+        since, until = _dates(params, svc.cases.now())
+    number = topic = None
     code = params.get("service_code")
     if code:
         number, _, topic = code[:100].partition(".")
-        where += [cases.c.number == number, cases.c.topic == topic]
     status = params.get("status")
-    if status == "open":
-        where.append(cases.c.status.in_(ACTIVE_STATUSES))
-    elif status == "closed":
-        where.append(cases.c.status.not_in(ACTIVE_STATUSES))
-    elif status:
+    if status not in (None, "", "open", "closed"):
         raise Open311Error(400, "status must be open or closed")
-    jurisdiction = params.get("jurisdiction_id")
-    if jurisdiction:
-        where.append(cases.c.authority == jurisdiction[:128])
-    limit = _limit(params.get("limit"))
-    columns = [cases.c.id, cases.c.number, cases.c.topic, cases.c.status, cases.c.outcome,
-               cases.c.authority, cases.c.reg_number, cases.c.started_at, cases.c.closed_at,
-               cases.c.due_date]
-    extra = [c for c in (_QUESTION, _ADDRESS) if c is not None]
-    with svc.db.connect() as conn:
-        rows = conn.execute(select(*columns, *extra).where(*where)
-                            .order_by(cases.c.started_at.desc(), cases.c.id).limit(limit)).all()
+    jurisdiction = (params.get("jurisdiction_id") or "")[:128] or None
+    if jurisdiction is not None:
+        if scope.get("authority", jurisdiction) != jurisdiction:
+            return []  # another authority's appeals: none of them is the caller's to see
+        scope["authority"] = jurisdiction
+    rows = appeal_list.appeals(svc.db, **scope, ids=ids, since=since, until=until, number=number,
+                               topic=topic, open_={"open": True, "closed": False}.get(status or ""),
+                               limit=_limit(params.get("limit")))
     return [_request(svc, r) for r in rows]
 
 
-def _request(svc: Services, row: Any) -> dict[str, Any]:
+def _request(svc: Services, row: dict[str, Any]) -> dict[str, Any]:
     zone = svc.clock.zone
     catalog = svc.authorities.get()
-    authority = catalog.get(row.authority)
-    proc = _definition(svc, row.number)
-    topic = next((t for t in getattr(proc, "topics", ()) if t.id == row.topic), None)
-    mapping = row._mapping
-    open_ = row.status in ACTIVE_STATUSES
+    authority = catalog.get(row["authority"])
+    proc = _definition(svc, row["number"])
+    topic = next((t for t in getattr(proc, "topics", ()) if t.id == row["topic"]), None)
+    open_ = row["status"] in ACTIVE_STATUSES
     return {
-        "service_request_id": row.id,
+        "service_request_id": row["id"],
         "status": "open" if open_ else "closed",
-        "status_notes": None if open_ else OUTCOME_NOTES.get(row.outcome or "", row.outcome),
-        "service_name": topic.title if topic is not None else row.topic,
-        "service_code": f"{row.number}.{row.topic}",
-        "description": mapping.get("question"),
-        "agency_responsible": authority.name if authority is not None else row.authority,
-        "service_notice": (f"Регистрационный номер {row.reg_number}" if row.reg_number else None),
-        "requested_datetime": _iso(row.started_at, zone),
-        "updated_datetime": _iso(row.closed_at or row.started_at, zone),
-        "expected_datetime": _iso(datetime.combine(row.due_date, time(23, 59, 59), tzinfo=zone),
+        "status_notes": None if open_ else OUTCOME_NOTES.get(row["outcome"] or "", row["outcome"]),
+        "service_name": topic.title if topic is not None else row["topic"],
+        "service_code": f"{row['number']}.{row['topic']}",
+        "description": row["question"],
+        "agency_responsible": authority.name if authority is not None else row["authority"],
+        "service_notice": (f"Регистрационный номер {row['reg_number']}" if row["reg_number"]
+                           else None),
+        "requested_datetime": _iso(row["started_at"], zone),
+        "updated_datetime": _iso(row["closed_at"] or row["started_at"], zone),
+        "expected_datetime": _iso(datetime.combine(row["due_date"], time(23, 59, 59), tzinfo=zone),
                                   zone),
-        "address": mapping.get("address"), "address_id": None, "zipcode": None,
+        "address": row["address"], "address_id": None, "zipcode": None,
         "lat": None, "long": None, "media_url": None,
     }
 
@@ -333,9 +319,8 @@ def _iso(moment: datetime | None, zone: Any) -> str | None:
     return moment.astimezone(zone).isoformat(timespec="seconds")
 
 
-def _dates(params: Any) -> tuple[datetime, datetime]:
-    """start_date and end_date (W3C date-times), by default the last 90 days."""
-    now = datetime.now(UTC)
+def _dates(params: Any, now: datetime) -> tuple[datetime, datetime]:
+    """start_date and end_date (W3C date-times), by default the 90 days up to `now`."""
     last = _datetime(params.get("end_date"), "end_date") or now + timedelta(seconds=1)
     first = _datetime(params.get("start_date"), "start_date") or last - timedelta(days=DEFAULT_DAYS)
     if last < first:
