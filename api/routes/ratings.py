@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 from starlette.responses import Response
 
 from api import access
@@ -35,7 +35,19 @@ AuthorityId = Annotated[str, Query(min_length=1, max_length=128, pattern=r"^[a-z
                                    description="an authority of the catalog")]
 From = Annotated[IsoDate | None, Query(alias="from", description="first day (default: 1 January)")]
 To = Annotated[IsoDate | None, Query(alias="to", description="last day, included (default: today)")]
-Grade = Annotated[int, Field(strict=True, ge=LOWEST, le=HIGHEST)]
+
+
+def _whole(value: object) -> int:
+    """A JSON whole number (1.0 is JSON Schema's integer 1); "5", true and 4.5 are refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("a whole number is expected")
+    return value
+
+
+Grade = Annotated[int, BeforeValidator(_whole), Field(ge=LOWEST, le=HIGHEST),
+                  WithJsonSchema({"type": "integer", "minimum": LOWEST, "maximum": HIGHEST})]
 CSV = "text/csv; charset=utf-8"
 
 
