@@ -26,7 +26,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.auth import account_cache, read_token
+from api.auth import account_check, read_token
 from api.deps import Services, json_response
 from api.problems import ApiError, engine_problem
 from engine import accounts
@@ -164,7 +164,7 @@ async def _caller(request: Request, api_key: str | None) -> User:
                                 "(POST /api/auth/token)")
     try:
         user, iat = read_token(token[:4096], _svc(request).secret)
-        await account_cache(request).check(user, iat)
+        await account_check(request).check(user, iat)
     except ApiError as exc:
         raise Open311Error(exc.status, f"api_key: {exc.detail}") from None
     return user
