@@ -14,6 +14,11 @@ Roles: analyst, clerk, supervisor, applicant, auditor; every user belongs to one
 * auditor: reads every case and audit trail of every organisation, changes nothing (403).
 * analyst: reads procedures and the catalog diff; cases are not theirs (403).
 
+Figures (quality ratings, their registers and monitoring, reports): a supervisor reads those of
+their own organisation and of every authority below it in the catalog's chain of superior
+bodies (the register a superior body keeps); an auditor those of every authority; nobody else
+(403). An authority the catalog does not have is 422 naming `authority`.
+
 Order of checks: authentication (401), then the role may use the route at all (403, before the
 case is looked up so a 403 leaks nothing), then the case is visible to the caller (404), then
 the task-level rule (403).
@@ -24,12 +29,15 @@ from typing import Any
 
 from api.problems import ApiError, forbidden, not_found
 from engine.accounts import STAFF, User
+from engine.authorities.catalog import AuthorityCatalog
+from engine.errors import InvalidInput
 
 CASE_READERS = ("clerk", "supervisor", "applicant", "auditor")
 EVENT_READERS = ("clerk", "supervisor", "auditor")
 CASE_CREATORS = ("clerk", "supervisor", "applicant")
 WITHDRAWERS = ("clerk", "supervisor", "applicant")
 DIFF_READERS = ("analyst", "supervisor", "auditor")
+FIGURE_READERS = ("supervisor", "auditor")
 
 
 def can_see(user: User, facts: dict[str, Any]) -> bool:
@@ -63,3 +71,16 @@ def staff_authority(user: User, requested: str | None) -> str:
         raise ApiError(403, f"you register cases for your own organisation ({user.org})",
                        field="authority")
     return user.org
+
+
+def may_read_figures(user: User, authority_id: str, catalog: AuthorityCatalog) -> None:
+    """The caller may read the figures of `authority_id` (see the module's docstring)."""
+    if user.role not in FIGURE_READERS:
+        raise ApiError(403, f"the {user.role} role may not read figures; allowed: "
+                            f"{', '.join(FIGURE_READERS)}")
+    if authority_id not in catalog:
+        raise InvalidInput(f"authority {authority_id!r} is not in the authorities catalog",
+                           field="authority")
+    if user.role == "supervisor" and not catalog.is_within(authority_id, user.org):
+        raise forbidden(f"a supervisor reads the figures of {user.org} and of the authorities "
+                        "below it", field="authority")

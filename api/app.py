@@ -1,14 +1,15 @@
 """The HTTP API: `create_app()` makes the FastAPI application and includes the routers.
 
-The routes live in `api/routes/` (`auth`, `catalog`, `cases`); what they share (`Services`, the
-`services` dependency, `json_response`, `build_services`) is in `api.deps`. At startup the schema
-is created or upgraded (`engine.store.connect`) and the YAML catalog is published
-(`Versions.publish`), so the newest definitions are current before the first request. Responses
-are serialised with orjson; errors are problem+json (`api.problems`). OpenAPI is at
-`/openapi.json`, its pages at `/docs` (Swagger UI) and `/redoc`, whose scripts and styles are
-served from the installed `fastapi-offline` package under `/static/docs/`: no CDN, so the pages
-work on a network without Internet access. Every request's body is read whole, within the
-`body_timeout_seconds` setting and at most `max_body_bytes` long, before a route sees it
+The routes live in `api/routes/` (`health`, `auth`, `catalog`, `cases`, `notices`, `ratings`,
+`reports`, `open311`); what they share (`Services`, the `services` dependency, `json_response`,
+`build_services`) is in `api.deps`. At startup the schema is created or upgraded
+(`engine.store.connect`) and the YAML catalog is published (`Versions.publish`), so the newest
+definitions are current before the first request. Responses are serialised with orjson; errors
+are problem+json (`api.problems`). OpenAPI is at `/openapi.json`, its pages at `/docs` (Swagger
+UI) and `/redoc`, whose scripts and styles are served from the installed `fastapi-offline`
+package under `/static/docs/`: no CDN, so the pages work on a network without Internet access.
+Every request's body is read whole, within the `body_timeout_seconds` setting and at most
+`max_body_bytes` long, before a route sees it
 (`api.limits.BodyLimits`: 408 or 413 otherwise). Every request is counted and timed by its route
 template for GET /metrics (`api.metrics.RequestMetrics`); `api.routes.health` has the liveness,
 readiness and metrics routes.
@@ -36,7 +37,10 @@ from api.routes import (
     catalog,
     health,
     notices,
+    open311,
     public_answers,
+    ratings,
+    reports,
     repeats,
     signup,
 )
@@ -80,6 +84,9 @@ def create_app(database_url: str | None = None, clock: SystemClock | None = None
     app.include_router(cabinet.router)
     app.include_router(repeats.router)
     app.include_router(public_answers.router)
+    app.include_router(ratings.router)
+    app.include_router(reports.router)
+    app.include_router(open311.router)
     pages.install(app)
     _document_problems(app)
     _document_pages(app)

@@ -14,8 +14,9 @@ reassigning tasks), `analyst` (the catalog: validation, definitions, diagrams, v
 diffs), `remarks` (the record of the book of remarks and suggestions), `cabinet` (the
 applicant's sign-up, cases, notices, withdrawal and appeal form), `answers` (the public answers
 to identical appeals), `repeats` (repeated appeals on the case page, terminating
-correspondence, publishing a public answer). `install(app)` mounts the static files and includes
-every page router.
+correspondence, publishing a public answer), `reports` (an authority's report with charts, CSV, XLSX), `ratings` (the applicant's
+rating form, the superior body's register and half-year monitoring), `figures_form` (what those
+two share). `install(app)` mounts the static files and includes every page router.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ from api.pages import (
     printables,
     remarks,
     repeats,
+    ratings,
+    reports,
     stand,
     tasks,
 )
@@ -40,7 +43,7 @@ from api.pages.rendering import install_handlers, mount_static
 
 ROUTERS = (front.router, desk.router, cases.router, tasks.router, stand.router,
            printables.router, notices.router, dashboard.router, analyst.router, remarks.router,
-           cabinet.router, answers.router, repeats.router)
+           cabinet.router, answers.router, repeats.router, reports.router, ratings.router)
 
 
 def install(app: FastAPI) -> None:

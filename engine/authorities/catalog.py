@@ -48,6 +48,28 @@ class AuthorityCatalog:
         """Its superior body, if the catalog names one (validation checked that it exists)."""
         return self.by_id.get(authority.superior) if authority.superior else None
 
+    def subordinates(self, authority_id: str) -> list[Authority]:
+        """Every authority below `authority_id` in the chain of superior bodies (its subordinates
+        and theirs), in the catalog's order: the local register a superior body keeps."""
+        below: set[str] = set()
+        frontier = {authority_id}
+        while frontier:  # validation refused chains that come back to where they started
+            frontier = {a.id for a in self.by_id.values()
+                        if a.superior in frontier and a.id not in below}
+            below |= frontier
+        return [a for a in self if a.id in below]
+
+    def is_within(self, authority_id: str, superior_id: str) -> bool:
+        """Whether `authority_id` is `superior_id` itself or one of its subordinates."""
+        seen: set[str] = set()
+        current = self.by_id.get(authority_id)
+        while current is not None and current.id not in seen:
+            if current.id == superior_id:
+                return True
+            seen.add(current.id)
+            current = self.by_id.get(current.superior) if current.superior else None
+        return False
+
     @staticmethod
     def performs(authority: Authority, procedure: Procedure) -> bool:
         return authority.performs(procedure.number, tuple(a.kind for a in procedure.authorities))

@@ -12,7 +12,8 @@ Layout, chosen after measuring (see docs/engine.md):
   checklist state.
 - `users` and `idempotency` hold the accounts and the remembered answers to retried commands;
   `saved_filters` each user's named work-list filters; `notices` and `outbox` the notices
-  a case's commands generated and their delivery; `reg_counters` the registration numbers given.
+  a case's commands generated and their delivery; `reg_counters` the registration numbers given. `ratings` the applicants' quality grades of
+  their ended cases (engine/ratings/).
 - `signin_attempts` holds the failed sign-ins every server process counts against;
   `worker_sweeps` when each scheduler worker last swept.
 - `correspondence_terminations`, `public_answers` (+ `public_answer_cases`) and
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -38,6 +40,10 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+# The reports' covering index (engine.reports.figures): the scope, then the columns they group
+# by in that order (so grouping walks the index), then what they compare.
+REPORT_INDEX = ("type", "authority", "channel", "kind", "topic", "number", "outcome", "ground",
+                "status", "start_date", "due_date", "closed_at")
 
 procedure_versions = Table(
     "procedure_versions",
@@ -129,6 +135,9 @@ cases = Table(
     Index("ix_cases_authority_closed", "authority", "closed_at"),
     Index("ux_cases_reg_number", "reg_number", unique=True),
     Index("ix_cases_type_authority_started", "type", "authority", "started_at"),
+    # Reports (engine.reports.figures): one authority's cases of one type, grouped in the
+    # index's order, with every column the figures read, so they read this index alone.
+    Index("ix_cases_report", *REPORT_INDEX),
     # Repeated appeals of an applicant without an account are found by their e-mail
     # (engine/appeal_registers/repeats.py); those with one by ix_cases_applicant_user.
     Index("ix_cases_authority_email", "authority", "email"),
@@ -256,6 +265,28 @@ outbox = Table(
     # only that worker may record the outcome (engine/notices/outbox.py).
     Column("claim", String(36)),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+
+# Quality ratings (Council of Ministers resolution No. 765; engine/ratings/): the applicant of an
+# ended case grades it once, 1-5 on each of the rating portal's four criteria. The case's
+# authority, procedure number and type are copied at grading time, so the registers and reports
+# aggregate ratings by an index of their own instead of joining every case.
+RATING_CRITERIA = ("simplicity", "information", "term", "politeness")
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),  # once per case
+    Column("applicant_user", String(128), nullable=False),
+    Column("authority", String(128), nullable=False),
+    Column("number", String(32), nullable=False),
+    Column("type", String(16), nullable=False),
+    *(Column(c, Integer, nullable=False) for c in RATING_CRITERIA),
+    Column("comment", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    *(CheckConstraint(f"{c} BETWEEN 1 AND 5", name=f"ck_ratings_{c}") for c in RATING_CRITERIA),
+    Index("ix_ratings_authority_created", "authority", "created_at"),
+    Index("ix_ratings_number_created", "number", "created_at"),
 )
 
 
