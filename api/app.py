@@ -40,8 +40,8 @@ from api.routes import (
     open311,
     public_answers,
     ratings,
-    reports,
     repeats,
+    reports,
     signup,
 )
 from api.schemas import Problem

@@ -14,8 +14,8 @@ reassigning tasks), `analyst` (the catalog: validation, definitions, diagrams, v
 diffs), `remarks` (the record of the book of remarks and suggestions), `cabinet` (the
 applicant's sign-up, cases, notices, withdrawal and appeal form), `answers` (the public answers
 to identical appeals), `repeats` (repeated appeals on the case page, terminating
-correspondence, publishing a public answer), `reports` (an authority's report with charts, CSV, XLSX), `ratings` (the applicant's
-rating form, the superior body's register and half-year monitoring), `figures_form` (what those
+correspondence, publishing a public answer), `reports` (an authority's report with charts,
+CSV, XLSX), `ratings` (the applicant's rating form, the superior body's register and half-year monitoring), `figures_form` (what those
 two share). `install(app)` mounts the static files and includes every page router.
 """
 from __future__ import annotations
@@ -32,9 +32,9 @@ from api.pages import (
     front,
     notices,
     printables,
+    ratings,
     remarks,
     repeats,
-    ratings,
     reports,
     stand,
     tasks,

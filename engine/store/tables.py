@@ -12,8 +12,8 @@ Layout, chosen after measuring (see docs/engine.md):
   checklist state.
 - `users` and `idempotency` hold the accounts and the remembered answers to retried commands;
   `saved_filters` each user's named work-list filters; `notices` and `outbox` the notices
-  a case's commands generated and their delivery; `reg_counters` the registration numbers given. `ratings` the applicants' quality grades of
-  their ended cases (engine/ratings/).
+  a case's commands generated and their delivery; `reg_counters` the registration numbers given;
+  `ratings` the applicants' quality grades of their ended cases (engine/ratings/).
 - `signin_attempts` holds the failed sign-ins every server process counts against;
   `worker_sweeps` when each scheduler worker last swept.
 - `correspondence_terminations`, `public_answers` (+ `public_answer_cases`) and
