@@ -15,8 +15,8 @@ diffs), `remarks` (the record of the book of remarks and suggestions), `cabinet`
 applicant's sign-up, cases, notices, withdrawal and appeal form), `answers` (the public answers
 to identical appeals), `repeats` (repeated appeals on the case page, terminating
 correspondence, publishing a public answer), `reports` (an authority's report with charts,
-CSV, XLSX), `ratings` (the applicant's rating form, the superior body's register and half-year monitoring), `figures_form` (what those
-two share). `install(app)` mounts the static files and includes every page router.
+CSV, XLSX), `ratings` (the applicant's rating form, the superior body's register and
+half-year monitoring), `figures_form` (what those two share). `install(app)` mounts the static files and includes every page router.
 """
 from __future__ import annotations
 
