@@ -16,7 +16,8 @@ applicant's sign-up, cases, notices, withdrawal and appeal form), `answers` (the
 to identical appeals), `repeats` (repeated appeals on the case page, terminating
 correspondence, publishing a public answer), `reports` (an authority's report with charts,
 CSV, XLSX), `ratings` (the applicant's rating form, the superior body's register and
-half-year monitoring), `figures_form` (what those two share). `install(app)` mounts the static files and includes every page router.
+half-year monitoring), `figures_form` (what those two share). `install(app)` mounts the static
+files and includes every page router.
 """
 from __future__ import annotations
 
