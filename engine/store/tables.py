@@ -36,7 +36,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    false,
 )
 
 metadata = MetaData()
@@ -81,7 +80,7 @@ cases = Table(
     Column("question", Text),
     Column("email", String(254)),
     Column("address", String(500)),
-    Column("anonymous", Boolean, nullable=False, default=False, server_default=false()),
+    Column("anonymous", Boolean, nullable=False, default=False, server_default="0"),
     # The extension of the term applied last (the definition's term.extensions id).
     Column("extension", String(64)),
     # Forwarded to the competent authority: the authority it was registered at first, and the
