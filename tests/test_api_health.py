@@ -7,6 +7,7 @@ catalog.
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from engine.store.connect import head_revision
@@ -40,6 +41,7 @@ def test_not_ready_when_the_schema_is_not_this_oknos(tmp_path) -> None:
     assert "okno db upgrade" in problem["detail"]
 
 
+@pytest.mark.sqlite_only  # breaks the database by overwriting its file
 def test_not_ready_when_the_database_does_not_answer(tmp_path) -> None:
     api = Api(tmp_path)
     api.services.db.dispose()
