@@ -7,7 +7,6 @@ file, and asked over HTTP.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,31 +21,10 @@ from engine.accounts import add_user
 from engine.settings import Settings
 from engine.store.connect import connect
 from tests.db_support import url as db_url
-from tests.serving import stop, wait_until_up
+from tests.serving import children, free_port, stop, wait_until_up
 
 PASSWORD = "correct horse battery staple"
 ROUNDS = 16  # fresh connections: SO_REUSEPORT spreads them over both workers
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
 
 
 def _sign_in(base: str) -> str:
@@ -83,7 +61,7 @@ def _workers_sign_with_the_parents_key(tmp_path: Path, balancer: str) -> None:
     secret_file = tmp_path / "secret.key"
     env = {k: v for k, v in os.environ.items() if not k.startswith("OKNO_")}
     env["OKNO_SECRET_FILE"] = str(secret_file)  # no OKNO_SECRET_KEY: the parent creates one
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
@@ -103,7 +81,7 @@ def _workers_sign_with_the_parents_key(tmp_path: Path, balancer: str) -> None:
         if balancer == "reuseport":
             # spawned workers start with the environment the parent had when it started them:
             # had it written the key (or the database URL) into os.environ, they would show it
-            workers = [pid for pid in _children(server.pid)
+            workers = [pid for pid in children(server.pid)
                        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
             assert len(workers) == 2
             for pid in workers:
