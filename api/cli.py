@@ -55,10 +55,45 @@ def due(
         typer.echo(f"error: invalid date {start!r} (expected YYYY-MM-DD)", err=True)
         raise typer.Exit(code=2) from None
     try:
-        typer.echo(due_date(day, term, default_calendar(settings.calendar_overrides)).isoformat())
+        calendar = default_calendar(settings.calendar_overrides)
+        last = due_date(day, term, calendar)
     except ValueError as exc:  # TermError, CalendarError
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
+    typer.echo(last.isoformat())
+    unknown = calendar.unknown_years(day, last)
+    if unknown:
+        typer.echo(_provisional_warning(unknown, calendar), err=True)
+
+
+def _provisional_warning(years: tuple[int, ...], calendar: Any) -> str:
+    listed = ", ".join(map(str, years))
+    return (f"warning: provisional: the working-day transfers of {listed} are not known yet "
+            f"(known through {calendar.transfers_known_through}); add them to "
+            f"{calendar.overrides_path} (non_working, working, decided_years; docs/terms.md)")
+
+
+@app.command("calendar")
+def calendar_command(
+    year: int = typer.Argument(..., metavar="YEAR", help="The year, e.g. 2026."),
+) -> None:
+    """Print YEAR's non-working weekdays and the weekend days worked instead (transfers)."""
+    from engine.terms import default_calendar
+
+    calendar = default_calendar(_settings().calendar_overrides)
+    try:
+        days = calendar.year_days(year)
+    except ValueError as exc:  # CalendarError
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"# {year}: non-working days (holidays and days off moved from a weekend)")
+    for day, name in days["non_working"]:
+        typer.echo(f"{day.isoformat()}  non-working  {name}".rstrip())
+    typer.echo(f"# {year}: weekend days that are working days (transfers)")
+    for day, name in days["working"]:
+        typer.echo(f"{day.isoformat()}  working      {name}".rstrip())
+    if not calendar.is_known_year(year):
+        typer.echo(_provisional_warning((year,), calendar), err=True)
 
 
 @app.command("validate")

@@ -32,6 +32,7 @@ import yaml
 
 __all__ = [
     "DEFAULT_OVERRIDES_PATH",
+    "ACCEPTED_FORMS",
     "CalendarError",
     "Term",
     "TermError",
@@ -80,8 +81,27 @@ def _override_date(raw: Any, where: str) -> tuple[date, str]:
     raise CalendarError(f"{where}: {raw!r} is not an ISO date (YYYY-MM-DD)")
 
 
-def _load_overrides(path: Path) -> tuple[dict[date, str], dict[date, str]]:
-    """Read the override file into (non_working, working) maps of date -> note."""
+def _decided_years(raw: Any, path: Path) -> dict[int, str]:
+    """`decided_years`: the years whose transfers this file completes, year -> the act (note)."""
+    if raw is None:
+        return {}
+    if isinstance(raw, list):
+        raw = {year: "" for year in raw}
+    if not isinstance(raw, dict):
+        raise CalendarError(f"calendar override file {path}: 'decided_years' must be a mapping "
+                            "of year to the act that decided its transfers")
+    years: dict[int, str] = {}
+    for year, note in raw.items():
+        if not isinstance(year, int) or isinstance(year, bool) or not 1900 <= year <= 2200:
+            raise CalendarError(f"calendar override file {path}: decided_years: {year!r} is not "
+                                "a year (e.g. 2027)")
+        years[year] = "" if note is None else str(note)
+    return years
+
+
+def _load_overrides(path: Path) -> tuple[dict[date, str], dict[date, str], dict[int, str]]:
+    """Read the override file into (non_working, working) maps of date -> note and the decided
+    years (year -> note)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -97,10 +117,11 @@ def _load_overrides(path: Path) -> tuple[dict[date, str], dict[date, str]]:
     if not isinstance(doc, dict):
         raise CalendarError(f"calendar override file {path}: expected a mapping with "
                             "'non_working' and 'working' lists")
-    unknown = set(doc) - {"non_working", "working"}
+    unknown = set(doc) - {"non_working", "working", "decided_years"}
     if unknown:
         raise CalendarError(f"calendar override file {path}: unknown keys "
-                            f"{sorted(map(str, unknown))} (allowed: non_working, working)")
+                            f"{sorted(map(str, unknown))} (allowed: non_working, working, "
+                            "decided_years)")
     result: list[dict[date, str]] = []
     for key in ("non_working", "working"):
         entries = doc.get(key) or []
@@ -115,7 +136,7 @@ def _load_overrides(path: Path) -> tuple[dict[date, str], dict[date, str]]:
     if both:
         raise CalendarError(f"calendar override file {path}: dates listed as both non_working and "
                             f"working: {', '.join(d.isoformat() for d in both)}")
-    return result[0], result[1]
+    return result[0], result[1], _decided_years(doc.get("decided_years"), path)
 
 
 class WorkCalendar:
@@ -134,9 +155,14 @@ class WorkCalendar:
         if overrides_path is None:
             overrides_path = DEFAULT_OVERRIDES_PATH
         self.overrides_path: Path = Path(overrides_path)
-        self._non_working, self._working = _load_overrides(self.overrides_path)
+        self._non_working, self._working, self.decided_years = _load_overrides(self.overrides_path)
         cls = holidays.country_holidays(_COUNTRY, years=[]).__class__
         self.supported_years: range = range(int(cls.start_year), int(cls.end_year) + 1)
+        # The package computes holidays for any year, but it knows the Council of Ministers'
+        # transfers only for the years it lists them for: up to the newest such year (or a year
+        # the override file says it completes) the calendar is known; past it, provisional.
+        self.transfers_known_through: int = max(_package_transfer_years(),
+                                                default=self.supported_years.start - 1)
         self._years: dict[int, tuple[int, bytes]] = {}
 
     def __repr__(self) -> str:
@@ -146,6 +172,33 @@ class WorkCalendar:
     def overrides(self) -> dict[str, dict[date, str]]:
         """The override entries in force (date -> note), for display and audit."""
         return {"non_working": dict(self._non_working), "working": dict(self._working)}
+
+    def is_known_year(self, year: int) -> bool:
+        """True if the year's working-day transfers are known (the package lists them, or the
+        override file's `decided_years` names the year); otherwise a term counted through it is
+        provisional."""
+        return year <= self.transfers_known_through or year in self.decided_years
+
+    def unknown_years(self, start: date, end: date) -> tuple[int, ...]:
+        """The years between ``start`` and ``end`` (inclusive) whose transfers are not known."""
+        low, high = min(start, end).year, max(start, end).year
+        return tuple(y for y in range(low, high + 1) if not self.is_known_year(y))
+
+    def year_days(self, year: int) -> dict[str, list[tuple[date, str]]]:
+        """A year's non-working weekdays (holidays, days off moved from a Saturday) and its worked
+        Saturdays and Sundays, each with its name: what `okno calendar YEAR` prints."""
+        first, table = self._years.get(year) or self._year_table(year)
+        pkg = holidays.country_holidays(_COUNTRY, years=[year], language="ru")
+        off: list[tuple[date, str]] = []
+        worked: list[tuple[date, str]] = []
+        for i, ok in enumerate(table):
+            day = date.fromordinal(first + i)
+            weekend = day.weekday() >= 5
+            if not ok and not weekend:
+                off.append((day, self._non_working.get(day) or pkg.get(day) or ""))
+            elif ok and weekend:
+                worked.append((day, self._working.get(day) or ""))
+        return {"non_working": off, "working": worked}
 
     def _year_table(self, year: int) -> tuple[int, bytes]:
         if year not in self.supported_years:
@@ -202,6 +255,17 @@ class WorkCalendar:
                    for i in range(1, (end - start).days + 1))
 
 
+def _package_transfer_years() -> list[int]:
+    """The years the installed `holidays` package lists Belarusian transfers for (none if its
+    layout changed: then every year is provisional until the override file decides it)."""
+    try:
+        from holidays.countries.belarus import BelarusStaticHolidays
+    except ImportError:  # pragma: no cover - a package layout we do not know
+        return []
+    listed = getattr(BelarusStaticHolidays, "special_public_holidays", {})
+    return [y for y in listed if isinstance(y, int)]
+
+
 @lru_cache(maxsize=8)
 def _calendar_for(path: str) -> WorkCalendar:
     return WorkCalendar(overrides_path=path)
@@ -218,6 +282,8 @@ def default_calendar(overrides_path: str | os.PathLike[str] | None = None) -> Wo
 # Terms
 # --------------------------------------------------------------------------------------------------
 
+MAX_TERM_VALUE: Final[int] = 9999  # no legal term is longer; bounds the date arithmetic
+MAX_TERM_TEXT: Final[int] = 64  # longer texts are refused before any regex runs
 TermUnit = Literal["same_day", "calendar_days", "working_days", "months"]
 _UNITS: Final[tuple[str, ...]] = ("same_day", "calendar_days", "working_days", "months")
 
@@ -291,6 +357,12 @@ def longest_term(*terms: Term | str) -> Term:
     return max(parsed, key=lambda t: t.sort_key)
 
 
+# What a term may say, for error messages: exactly what `parse_term` accepts (definitions, `okno due`).
+ACCEPTED_FORMS: Final[str] = (
+    "accepted forms: 'same day' / 'в день обращения'; 'N days' / 'N дней'; 'N calendar days' / "
+    "'N календарных дней'; 'N working days' / 'N рабочих дней'; 'N weeks' / 'N недель'; "
+    "'N months' / 'N месяцев'; 'N years' / 'N лет'; ISO 8601 P15D, P2W, P1M, P1Y, P0D")
+
 _SAME_DAY_TEXTS: Final[frozenset[str]] = frozenset({
     "same day", "the same day", "same-day", "on the same day", "on the day of application",
     "в день обращения", "в тот же день", "в день подачи заявления",
@@ -321,12 +393,14 @@ def _ru_unit(word: str) -> str:
 def _build(text: str, n: int, unit: str, kind: str | None) -> Term:
     """Turn a parsed (number, unit letter, qualifier) into a Term; weeks and years are
     converted (1 week = 7 calendar days, 1 year = 12 months)."""
+    if n > MAX_TERM_VALUE:
+        raise TermError(f"term {text!r}: {n} is more than {MAX_TERM_VALUE} ({ACCEPTED_FORMS})")
     if kind == "working":
         if unit != "d":
-            raise TermError(f"term {text!r}: only days can be working days")
+            raise TermError(f"term {text!r}: only days can be working days ({ACCEPTED_FORMS})")
         return Term("same_day", 0) if n == 0 else Term("working_days", n)
     if kind == "calendar" and unit not in ("d", "w"):
-        raise TermError(f"term {text!r}: only days can be calendar days")
+        raise TermError(f"term {text!r}: only days can be calendar days ({ACCEPTED_FORMS})")
     if n == 0:
         return Term("same_day", 0)
     if unit == "d":
@@ -350,6 +424,8 @@ def parse_term(text: str) -> Term:
         return text
     if not isinstance(text, str):
         raise TermError(f"term must be a string, got {type(text).__name__} {text!r}")
+    if len(text) > MAX_TERM_TEXT:
+        raise TermError(f"term is longer than {MAX_TERM_TEXT} characters ({ACCEPTED_FORMS})")
     return _parse_cached(text)
 
 
@@ -358,8 +434,7 @@ def _parse_cached(text: str) -> Term:
     """Parsing is pure and terms repeat (a few dozen per catalog), so cache it for hot paths."""
     norm = " ".join(text.strip().lower().replace("\u00a0", " ").split())
     if not norm:
-        raise TermError("term is empty (expected e.g. '15 days', '5 working days', '1 month', "
-                        "'same day' or 'P15D')")
+        raise TermError(f"term is empty ({ACCEPTED_FORMS})")
     if norm in _SAME_DAY_TEXTS:
         return Term("same_day", 0)
     if m := _ISO.match(norm.upper()):
@@ -374,9 +449,8 @@ def _parse_cached(text: str) -> Term:
         return _build(text, int(m["n"]), _ru_unit(m["unit"]), kind)
     if norm.startswith("p"):
         raise TermError(f"term {text!r}: only single-part ISO 8601 durations are supported "
-                        "(P15D, P2W, P1M, P1Y, P0D)")
-    raise TermError(f"cannot parse term {text!r} (expected e.g. '15 days', '5 working days', "
-                    "'1 month', 'same day' or 'P15D')")
+                        f"({ACCEPTED_FORMS})")
+    raise TermError(f"cannot read term {text!r} ({ACCEPTED_FORMS})")
 
 
 # --------------------------------------------------------------------------------------------------

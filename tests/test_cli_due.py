@@ -32,7 +32,7 @@ def test_prints_due_date(start: str, term: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize("start, term, message", [
-    ("2025-06-18", "15 dayz", "cannot parse term '15 dayz'"),
+    ("2025-06-18", "15 dayz", "cannot read term '15 dayz'"),
     ("2025-02-30", "15 days", "invalid date '2025-02-30'"),
     ("18.06.2025", "15 days", "invalid date '18.06.2025'"),
     ("2250-01-01", "15 days", "year 2250 is outside the supported calendar range"),

@@ -96,7 +96,7 @@ def form_errors(fields: tuple[Field, ...], data: dict[str, Any], kind: str,
 def _task_context(request: Request, user: User, case_id: str, task_id: str) -> dict[str, Any]:
     svc = request.app.state.okno
     visible_task(svc, user, case_id, task_id)
-    view = queries.case_view(svc.db, case_id, svc.versions)
+    view = queries.case_view(svc.db, case_id, svc.versions, svc.cases.calendar)
     if view is None:
         raise ApiError(404, f"case {case_id} does not exist")
     task = next((t for t in view["tasks"] if t["id"] == task_id), None)

@@ -136,7 +136,7 @@ async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKe
         return {"Location": f"/api/cases/{case_id}"}
 
     def respond(db: Connection | Engine, case_id: str) -> Response:
-        return json_response(queries.case_view(db, case_id, svc.versions), 201,
+        return json_response(queries.case_view(db, case_id, svc.versions, svc.cases.calendar), 201,
                              headers=location(case_id))
 
     return run_once(svc, user.name, key, "POST /api/cases", body.model_dump(mode="json"), start,
@@ -170,7 +170,7 @@ async def list_cases(user: CurrentUser, svc: Svc,
 async def get_case(case_id: CaseId, user: CurrentUser, svc: Svc):
     """One case: status, fee, dates, open tasks, the document checklist and the data collected."""
     _case(svc, user, case_id, CASE_READERS)
-    return json_response(queries.case_view(svc.db, case_id, svc.versions))
+    return json_response(queries.case_view(svc.db, case_id, svc.versions, svc.cases.calendar))
 
 
 @router.get("/cases/{case_id}/events", response_model=EventsOut, responses=errors(401, 403, 404))

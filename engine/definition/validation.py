@@ -198,6 +198,11 @@ def check_definition(
     )
     if problems:
         return None, problems
+    # Terms next: the other checks compare terms, so they run only on terms that read.
+    problems = sorted(Problem(source, *doc.position(path), message)
+                      for path, message in _term_problems(doc.data))
+    if problems:
+        return None, problems
     bpmn_xml = None
     for path, message in _semantic_problems(doc.data):
         problems.append(Problem(source, *doc.position(path), message))
@@ -447,6 +452,48 @@ def _regex_problem(pattern: str, path: tuple) -> Iterator[tuple[tuple, str]]:
     except PatternError as exc:
         yield path, (f"pattern is not a regular expression RE2 accepts: {exc.reason} (patterns run in "
                      f"linear time: no backreferences or lookaround; see docs/authoring.md)")
+
+
+_TERM_REF = "#/$defs/term"
+
+
+def _term_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
+    """Every place the schema types as a term must read as `okno due` reads it (engine/terms.py):
+    one term language, with the accepted forms listed when a text does not read."""
+    from engine.terms import TermError, parse_term
+
+    for path, text in dict(_term_values(_schema(), data, ())).items():  # a path once
+        try:
+            parse_term(text)
+        except TermError as exc:
+            yield path, str(exc)
+
+
+def _term_values(schema: Any, value: Any, path: tuple) -> Iterator[tuple[tuple, Any]]:
+    """(path, value) of each value of `value` the schema types as a term. The walk follows the
+    already validated data, so it is bounded by the definition's size."""
+    if not isinstance(schema, dict):
+        return
+    ref = schema.get("$ref")
+    if ref == _TERM_REF:
+        if isinstance(value, str):
+            yield path, value
+        return
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        yield from _term_values(_schema()["$defs"][ref.removeprefix("#/$defs/")], value, path)
+    for key in ("allOf", "anyOf", "oneOf"):
+        for sub in schema.get(key, ()):
+            yield from _term_values(sub, value, path)
+    for key in ("then", "else"):  # the data passed the schema: a branch's terms are the data's
+        yield from _term_values(schema.get(key), value, path)
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        for name, item in value.items():
+            if name in props:
+                yield from _term_values(props[name], item, (*path, name))
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            yield from _term_values(schema["items"], item, (*path, i))
 
 
 def _term_days(text: str) -> float:

@@ -27,7 +27,7 @@ MAX_TASKS = 500  # task rows shown (a case has a few dozen at most)
 def case_page(db: Engine, case_id: str, versions: Versions, *, today: date,
               calendar: WorkCalendar) -> dict[str, Any] | None:
     """The case page's facts; None when the case does not exist."""
-    view = case_view(db, case_id, versions)
+    view = case_view(db, case_id, versions, calendar)
     if view is None:
         return None
     procedure = versions.get(view["version"])

@@ -36,7 +36,7 @@ def exists(view: dict[str, Any], kind: str) -> bool:
 def printable(db: Engine, versions: Versions, case_id: str, kind: str,
               calendar: WorkCalendar) -> dict[str, Any] | None:
     """What document `kind` of the case says; None if the case or the document does not exist."""
-    view = case_view(db, case_id, versions)
+    view = case_view(db, case_id, versions, calendar)
     if view is None or not exists(view, kind):
         return None
     procedure = versions.get(view["version"])

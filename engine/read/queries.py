@@ -26,6 +26,7 @@ from engine.read.notices import case_notices
 from engine.store.fast_path import for_engine
 from engine.store.tables import case_documents, cases, events, procedure_versions, tasks
 from engine.store.versions import Versions
+from engine.terms import WorkCalendar, default_calendar
 
 NEEDED, MAYBE = "yes", "maybe"
 # A list counts its matches up to this many and beyond says only "more than COUNT_CAP": an exact
@@ -129,10 +130,12 @@ def case_status(conn_or_db: Connection | Engine, case_id: str) -> dict[str, Any]
 
 
 def case_view(conn_or_db: Connection | Engine, case_id: str,
-              versions: Versions) -> dict[str, Any] | None:
+              versions: Versions, calendar: WorkCalendar | None = None) -> dict[str, Any] | None:
     """Everything a clerk needs on one screen; None when the case does not exist.
 
-    `versions` gives the case's procedure version from the process's cache.
+    `versions` gives the case's procedure version from the process's cache; `calendar` (the
+    engine's) says whether the due date is provisional: counted through a year whose working-day
+    transfers are not known yet (`due_provisional_years`), until the year is loaded.
     """
     with _conn(conn_or_db) as conn:
         row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
@@ -158,6 +161,7 @@ def case_view(conn_or_db: Connection | Engine, case_id: str,
         "fee": {"kind": procedure.fee.kind, "base_units": c["fee"], "category": c["category"],
                 "exempt": bool(c["exempt"])},
         "started_at": c["started_at"], "start_date": c["start_date"], "due_date": c["due_date"],
+        **provisional(calendar, c["start_date"], c["due_date"]),
         "overdue": bool(c["overdue"]), "suspended_on": c["suspended_on"],
         "closed_at": c["closed_at"], "documents_requested": bool(c["documents_requested"]),
         "row_version": c["row_version"],
@@ -167,6 +171,14 @@ def case_view(conn_or_db: Connection | Engine, case_id: str,
         **appeal_fields(c, procedure),
         "notices": notice_list,
     }
+
+
+def provisional(calendar: WorkCalendar | None, start: date | None,
+                due: date | None) -> dict[str, Any]:
+    """`due_provisional` and the years that make it so (none when the calendar knows them)."""
+    cal = calendar if calendar is not None else default_calendar()
+    years = list(cal.unknown_years(start, due)) if start is not None and due is not None else []
+    return {"due_provisional": bool(years), "due_provisional_years": years}
 
 
 def form_data(trail) -> tuple[dict[str, Any], set[str]]:
