@@ -117,3 +117,17 @@ def test_a_case_whose_term_runs_into_an_unknown_year_shows_a_provisional_due_dat
     view = case_view(late.db, case_id, late.versions, late.cases.calendar)
     assert view["due_date"].year == UNKNOWN
     assert (view["due_provisional"], view["due_provisional_years"]) == (True, [UNKNOWN])
+
+
+def test_the_case_json_and_page_mark_the_provisional_due_date(tmp_path) -> None:
+    from engine.clock import FixedClock
+    from tests.pages_support import sign_in_client
+    from tests.test_api_support import Api
+
+    api = Api(tmp_path, FixedClock(datetime(KNOWN, 12, 21, 9, 0, tzinfo=UTC)))
+    case_id = api.start("1.1.5", applicant="Иванов Иван Иванович")["id"]  # 1 month
+    body = api.get(f"/api/cases/{case_id}").json()
+    assert (body["due_provisional"], body["due_provisional_years"]) == (True, [UNKNOWN])
+    sign_in_client(api, "clerk")
+    html = api.client.get(f"/cases/{case_id}").text
+    assert 'id="due-provisional"' in html and f"на {UNKNOWN} год ещё не утверждены" in html
