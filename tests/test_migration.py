@@ -1,0 +1,137 @@
+"""Moving running cases to a new version of their procedure (engine/runtime/migration.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from engine.definition.validation import load_definition
+from engine.errors import InvalidInput
+from engine.store.tables import cases, events, tasks
+from tests.casework import CATALOG, Engine
+
+# Version 2 of 2.1: the term is shorter (5 days → 1), the intake step has a new title, the review
+# step a new required field, and the intake's `copies` at most 5 (it was 10).
+CHANGES = (
+    ('max: "5 days"', 'max: "1 day"'),
+    ('title: "Прием заявления (устного или письменного)"', 'title: "Прием заявления"'),
+    ('    kind: review\n    title: "Изготовление и заверение выписки (копии)"\n    role: clerk\n',
+     '    kind: review\n    title: "Изготовление и заверение выписки (копии)"\n    role: clerk\n'
+     '    fields:\n      - id: checked\n        title: "Сверено с книжкой"\n        type: boolean\n'
+     '        required: true\n'),
+    ("        max: 10\n", "        max: 5\n"),
+)
+
+
+def version_2(tmp_path: Path):
+    text = (CATALOG / "2.1.yaml").read_text(encoding="utf-8")
+    for old, new in CHANGES:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path = tmp_path / "2.1.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_definition(text.encode(), str(path))
+
+
+def _open(eng: Engine, case_id: str) -> dict:
+    (task,) = eng.open_tasks(case_id)
+    return task
+
+
+def _stored(eng: Engine, case_id: str) -> tuple:
+    with eng.db.connect() as conn:
+        row = conn.execute(select(cases).where(cases.c.id == case_id)).one()
+        task_rows = conn.execute(select(tasks).where(tasks.c.case_id == case_id)
+                                 .order_by(tasks.c.id)).all()
+        n_events = len(conn.execute(select(events.c.seq).where(events.c.case_id == case_id)).all())
+    return tuple(row), [tuple(t) for t in task_rows], n_events
+
+
+@pytest.fixture
+def world(tmp_path):
+    """Four cases of 2.1 on version 1: at intake, at review, at review with 8 copies, ended;
+    then version 2 published."""
+    eng = Engine(tmp_path / "okno.db")
+    v1 = eng.versions.current("2.1").version
+    at_intake = eng.start("2.1")
+    at_review = eng.start("2.1")
+    eng.cases.complete_task(at_review, _open(eng, at_review)["id"],
+                            {"copy_kind": "extract", "copies": 2}, actor="clerk-1")
+    too_many = eng.start("2.1")
+    eng.cases.complete_task(too_many, _open(eng, too_many)["id"],
+                            {"copy_kind": "extract", "copies": 8}, actor="clerk-1")
+    ended = eng.start("2.1")
+    eng.cases.withdraw(ended, actor="clerk-1")
+    v2 = version_2(tmp_path)
+    assert eng.versions.publish([v2]) == [v2.version]
+    return eng, v1, v2, {"intake": at_intake, "review": at_review, "too_many": too_many, "ended": ended}
+
+
+def test_dry_run_lists_movable_and_blocked_cases_with_reasons(world):
+    eng, v1, v2, ids = world
+    before = {k: _stored(eng, c) for k, c in ids.items()}
+    verdicts = {v.case_id: v for v in eng.cases.migrate_procedure("2.1", "current", actor="analyst",
+                                                                  dry_run=True)}
+    assert set(verdicts) == {ids["intake"], ids["review"], ids["too_many"]}  # the ended one is not running
+    assert verdicts[ids["intake"]].movable and not verdicts[ids["intake"]].moved
+    review = verdicts[ids["review"]]
+    assert [r.code for r in review.reasons] == ["field_required_added"]
+    assert "Сверено с книжкой" in review.reasons[0].text
+    codes = [r.code for r in verdicts[ids["too_many"]].reasons]
+    assert "data_invalid" in codes and "field_required_added" in codes
+    assert all(v.from_version == v1 and v.to_version == v2.version for v in verdicts.values())
+    assert {k: _stored(eng, c) for k, c in ids.items()} == before  # a dry run writes nothing
+
+
+def test_apply_moves_only_movable_cases_and_audit_verifies(world):
+    eng, v1, v2, ids = world
+    before = {k: _stored(eng, c) for k, c in ids.items()}
+    old_due = eng.case(ids["intake"])["due_date"]
+    verdicts = {v.case_id: v for v in eng.cases.migrate_procedure("2.1", v2.version[:8],
+                                                                  actor="analyst")}
+    assert verdicts[ids["intake"]].moved
+    assert not verdicts[ids["review"]].moved and not verdicts[ids["too_many"]].moved
+    moved = eng.case(ids["intake"])
+    assert moved["version"] == v2.version
+    assert moved["due_date"] < old_due  # the term got shorter: so did the due date
+    task = _open(eng, ids["intake"])
+    assert task["title"] == "Прием заявления" and task["due_date"] == moved["due_date"]
+    with eng.db.connect() as conn:
+        last = conn.execute(select(events).where(events.c.case_id == ids["intake"])
+                            .order_by(events.c.seq.desc())).first()
+    assert last.action == "migrate"
+    for key in ("review", "too_many", "ended"):  # untouched, to the byte
+        assert _stored(eng, ids[key]) == before[key]
+    checked, breaks = eng.verify()
+    assert checked == 4 and breaks == []
+    # The moved case runs to its end on the new version, and its chain still verifies.
+    done = eng.run_to_end(ids["intake"])
+    assert done == ["intake", "review", "decision", "issue"]
+    assert eng.case(ids["intake"])["status"] == "completed"
+    assert eng.verify(ids["intake"]) == (1, [])
+    # Running it again finds nothing more to move: the blocked ones stay blocked.
+    again = eng.cases.migrate_procedure("2.1", "current", actor="analyst")
+    assert {v.case_id for v in again} == {ids["review"], ids["too_many"]}
+    assert not any(v.moved for v in again)
+
+
+def test_a_longer_term_blocks_and_an_ended_case_cannot_move(world, tmp_path):
+    eng, v1, v2, ids = world
+    verdict = eng.cases.migrate(ids["ended"], v2.version, actor="analyst")
+    assert [r.code for r in verdict.reasons] == ["not_running"] and not verdict.moved
+    moved = eng.cases.migrate(ids["intake"], v2.version, actor="analyst")
+    assert moved.moved
+    back = eng.cases.migrate(ids["intake"], v1, actor="analyst")  # 1 day back to 5: longer
+    assert [r.code for r in back.reasons] == ["term_longer"] and not back.moved
+    assert eng.case(ids["intake"])["version"] == v2.version
+
+
+def test_version_names_are_checked(world):
+    eng, v1, v2, ids = world
+    for bad in ("", "abc", "zzzzzzzz", 5):
+        with pytest.raises(InvalidInput) as exc:
+            eng.cases.resolve_version("2.1", bad)
+        assert exc.value.field == "to"
+    assert eng.cases.resolve_version("2.1", v1[:10]) == v1
+    assert eng.cases.resolve_version("2.1", "current") == v2.version
