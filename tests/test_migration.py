@@ -10,6 +10,8 @@ from engine.definition.validation import load_definition
 from engine.errors import InvalidInput
 from engine.store.tables import cases, events, tasks
 from tests.casework import CATALOG, Engine
+from tests.pages_support import sign_in_client
+from tests.test_api_support import Api
 
 # Version 2 of 2.1: the term is shorter (5 days → 1), the intake step has a new title, the review
 # step a new required field, and the intake's `copies` at most 5 (it was 10).
@@ -135,3 +137,52 @@ def test_version_names_are_checked(world):
         assert exc.value.field == "to"
     assert eng.cases.resolve_version("2.1", v1[:10]) == v1
     assert eng.cases.resolve_version("2.1", "current") == v2.version
+
+
+# ------------------------------------------------------------------------------- the faces
+
+def _api_world(tmp_path):
+    api = Api(tmp_path)
+    v1 = api.services.versions.current("2.1").version
+    at_intake = api.start("2.1")["id"]
+    at_review = api.start("2.1")["id"]
+    api.advance(at_review, "2.1", until_kind="review")
+    v2 = version_2(tmp_path)
+    api.services.versions.publish([v2])
+    return api, v1, v2, at_intake, at_review
+
+
+def test_api_migrates_and_the_case_shows_its_version_and_migrations(tmp_path):
+    api, v1, v2, at_intake, at_review = _api_world(tmp_path)
+    path = "/api/procedures/2.1/migrations"
+    assert api.post(path, "clerk", {"to": "current"}).status_code == 403
+    r = api.post(path, "analyst", {"to": "current", "dry_run": True})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["to"] == v2.version and body["dry_run"] is True
+    by_id = {c["case_id"]: c for c in body["cases"]}
+    assert by_id[at_intake]["movable"] and not by_id[at_intake]["moved"]
+    assert [x["code"] for x in by_id[at_review]["reasons"]] == ["field_required_added"]
+    r = api.post(path, "analyst", {"to": v2.version[:12]})
+    assert {c["case_id"]: c["moved"] for c in r.json()["cases"]} == {at_intake: True, at_review: False}
+    case = api.get(f"/api/cases/{at_intake}", "auditor").json()
+    assert case["version"] == v2.version
+    assert [(m["from"], m["to"]) for m in case["migrations"]] == [(v1, v2.version)]
+    assert api.get(f"/api/cases/{at_review}", "auditor").json()["migrations"] == []
+    sign_in_client(api, "clerk")
+    page = api.client.get(f"/cases/{at_intake}")
+    assert page.status_code == 200
+    assert v2.version[:12] in page.text and "переведено с версии" in page.text
+    events = api.get(f"/api/cases/{at_intake}/events", "auditor").json()
+    assert events["chain_ok"] and events["events"][-1]["action"] == "migrate"
+
+
+@pytest.mark.parametrize("body, field", [({"to": "xyz"}, "to"), ({"to": "abcdef"}, "to"),
+                                         ({"to": "current", "extra": 1}, "extra"), ({}, "to")])
+def test_api_refuses_bad_input_with_a_problem(tmp_path, body, field):
+    api = Api(tmp_path)
+    r = api.post("/api/procedures/2.1/migrations", "analyst", body)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert field in r.json()["field"]
+    assert api.post("/api/procedures/99.9/migrations", "analyst", {"to": "current"}).status_code == 404
