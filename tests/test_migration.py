@@ -9,7 +9,11 @@ from sqlalchemy import select
 from engine.definition.validation import load_definition
 from engine.errors import InvalidInput
 from engine.store.tables import cases, events, tasks
-from tests.casework import CATALOG, Engine
+from typer.testing import CliRunner
+
+from api.cli import app
+from tests.casework import AUDIT_KEY, CATALOG, Engine
+from tests.db_support import url as db_url
 from tests.pages_support import sign_in_client
 from tests.test_api_support import Api
 
@@ -140,6 +144,28 @@ def test_version_names_are_checked(world):
 
 
 # ------------------------------------------------------------------------------- the faces
+
+def test_cli_lists_moves_and_exits_1_when_some_are_blocked(world, tmp_path, monkeypatch):
+    eng, v1, v2, ids = world
+    monkeypatch.setenv("OKNO_AUDIT_KEY", AUDIT_KEY)
+    monkeypatch.setenv("OKNO_AUDIT_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    url = db_url(tmp_path / "okno.db")
+    runner = CliRunner()
+    base = ["cases", "migrate", "--procedure", "2.1", "--database", url]
+    dry = runner.invoke(app, [*base, "--to", "current", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert dry.output.count(": movable") == 1 and dry.output.count(": blocked") == 2
+    assert "field_required_added: в открытом шаге" in dry.output
+    assert eng.case(ids["intake"])["version"] == v1
+    applied = runner.invoke(app, [*base, "--to", v2.version[:10]])
+    assert applied.exit_code == 1, applied.output
+    assert "3 running case(s) on other versions: 1 moved, 2 blocked" in applied.output
+    assert eng.case(ids["intake"])["version"] == v2.version
+    verified = runner.invoke(app, ["audit", "verify", "--database", url])
+    assert verified.exit_code == 0 and "4 case(s) checked, 0 problem(s)" in verified.output
+    bad = runner.invoke(app, [*base, "--to", "nosuch"])
+    assert bad.exit_code == 2 and "error:" in bad.output
+
 
 def _api_world(tmp_path):
     api = Api(tmp_path)
