@@ -5,13 +5,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-
-from engine.definition.validation import load_definition
-from engine.errors import InvalidInput
-from engine.store.tables import cases, events, tasks
 from typer.testing import CliRunner
 
 from api.cli import app
+from engine.definition.validation import load_definition
+from engine.errors import InvalidInput
+from engine.store.tables import cases, events, tasks
 from tests.casework import AUDIT_KEY, CATALOG, Engine
 from tests.db_support import url as db_url
 from tests.pages_support import sign_in_client
@@ -131,6 +130,23 @@ def test_a_longer_term_blocks_and_an_ended_case_cannot_move(world, tmp_path):
     back = eng.cases.migrate(ids["intake"], v1, actor="analyst")  # 1 day back to 5: longer
     assert [r.code for r in back.reasons] == ["term_longer"] and not back.moved
     assert eng.case(ids["intake"])["version"] == v2.version
+
+
+def test_an_open_step_the_new_version_removed_blocks(world, tmp_path):
+    eng, v1, v2, ids = world
+    text = (CATALOG / "2.1.yaml").read_text(encoding="utf-8")
+    review = ('  - id: review\n    kind: review\n    title: "Изготовление и заверение выписки '
+              '(копии)"\n    role: clerk\n')
+    assert text.count(review) == 1
+    v3 = load_definition(text.replace(review, "").encode(), str(tmp_path / "2.1.yaml"))
+    eng.versions.publish([v3])
+    blocked = eng.cases.migrate(ids["review"], v3.version, actor="analyst")
+    assert [r.code for r in blocked.reasons] == ["task_removed"] and "(review)" in blocked.reasons[0].text
+    assert "review" in blocked.diff["removed"]
+    moved = eng.cases.migrate(ids["intake"], v3.version, actor="analyst")
+    assert moved.moved, moved.reasons
+    assert eng.run_to_end(ids["intake"]) == ["intake", "decision", "issue"]
+    assert eng.verify() == (4, [])
 
 
 def test_version_names_are_checked(world):

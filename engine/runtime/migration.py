@@ -103,13 +103,17 @@ def check_and_move(case: Case, target: Procedure) -> Verdict:
     verdict.diff = _summary(top, subs)
     verdict.reasons.extend(_open_task_reasons(case, target, top, subs))
     verdict.reasons.extend(_completed_data_reasons(case, target))
+    gone = sorted(case.workflow.subprocesses[sp_id].spec.name for sp_id, d in subs.items() if d is None)
+    if gone:
+        verdict.reasons.append(Reason("state_incompatible", "подпроцессов дела нет в новой версии: "
+                                      f"{', '.join(gone[:MAX_LISTED])}"))
     if verdict.reasons:
         return verdict
-    _move(case, target, top, subs, parsed)
+    failed = _move(case, target, top, subs, parsed)
     leftover = _foreign_tasks(case, parsed)
-    if leftover:
-        verdict.reasons.append(Reason("state_incompatible", "в процессе дела остаются элементы, "
-                                      f"которых нет в новой версии: {', '.join(leftover)}"))
+    if failed is not None or leftover:
+        verdict.reasons.append(Reason("state_incompatible", failed or "в процессе дела остаются "
+                                      f"элементы, которых нет в новой версии: {', '.join(leftover)}"))
         return verdict
     verdict.moved = True
     case.action, case.step = ACTION, None
@@ -166,9 +170,10 @@ def _completed_data_reasons(case: Case, new: Procedure) -> list[Reason]:
     """Each completed step that still exists: the values it recorded against its new form."""
     reasons: list[Reason] = []
     seen: set[str] = set()
+    steps = {s.id for s in new.steps}
     for task in case.workflow.get_tasks(state=TaskState.COMPLETED):
         spec = task.task_spec
-        if not spec.manual or spec.name in seen or not _has_step(new, spec.name):
+        if not spec.manual or spec.name in seen or spec.name not in steps:
             continue
         seen.add(spec.name)
         fields = _fields(new, spec.name)
@@ -184,9 +189,10 @@ def _completed_data_reasons(case: Case, new: Procedure) -> list[Reason]:
 
 # --------------------------------------------------------------------------------------- move
 
-def _move(case: Case, new: Procedure, top, subs, parsed) -> None:
+def _move(case: Case, new: Procedure, top, subs, parsed) -> str | None:
     """Realign the workflow with the new spec (SpiffWorkflow's migrate_workflow), reset its ready
-    tasks on it, and record the case's new version, task rows and due date."""
+    tasks on it, and record the case's new version, task rows and due date; the reason (for
+    clerks) when the flow fails on the new version (the unit of work then writes nothing)."""
     workflow = case.workflow
     migrate_workflow(top, workflow, parsed.spec, reset_mask=TaskState.READY)
     for sp_id, d in subs.items():
@@ -197,7 +203,7 @@ def _move(case: Case, new: Procedure, top, subs, parsed) -> None:
         with clock(case.now):
             workflow.do_engine_steps()
     except (WorkflowException, ExpressionError) as exc:
-        raise InvalidInput(f"the case's flow failed on the new version: {exc}", field="to") from None
+        return f"процесс дела не выполняется по новой версии: {exc}"
     old = case.procedure
     case.procedure = new
     case.changes["version"] = new.version
@@ -207,6 +213,7 @@ def _move(case: Case, new: Procedure, top, subs, parsed) -> None:
     due = _shorter_due(case, old, new)
     if due is not None:
         case.changes.update(due_date=due, overdue=due < case.today)
+    return None
 
 
 def _shorter_due(case: Case, old: Procedure, new: Procedure) -> date | None:
@@ -251,11 +258,8 @@ def _summary(top, subs) -> dict[str, list[str]]:
 
 
 def _fields(proc: Procedure, step_id: str) -> tuple[Field, ...]:
-    return proc.step(step_id).fields if _has_step(proc, step_id) else ()
-
-
-def _has_step(proc: Procedure, step_id: str) -> bool:
-    return any(s.id == step_id for s in proc.steps)
+    """The form of step `step_id` of a `steps:` definition; none for a drawn task."""
+    return next((s.fields for s in proc.steps if s.id == step_id), ())
 
 
 def conflicted(case_id: str, to_version: str) -> Verdict:
