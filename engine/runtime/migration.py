@@ -194,11 +194,19 @@ def _move(case: Case, new: Procedure, top, subs, parsed) -> str | None:
     tasks on it, and record the case's new version, task rows and due date; the reason (for
     clerks) when the flow fails on the new version (the unit of work then writes nothing)."""
     workflow = case.workflow
+    # Resetting a task gives it its parent's data: what a command set on the ready task itself
+    # (documents_requested, engine.runtime.case.record_document) is put back.
+    kept = {task.id: dict(task.data) for task in case.ready_before.values()}
     migrate_workflow(top, workflow, parsed.spec, reset_mask=TaskState.READY)
     for sp_id, d in subs.items():
         sp = workflow.subprocesses[sp_id]
         migrate_workflow(d, sp, parsed.subprocess_specs[sp.spec.name], reset_mask=TaskState.READY)
     workflow.subprocess_specs = parsed.subprocess_specs
+    for wf in (workflow, *workflow.subprocesses.values()):
+        for task_id, data in kept.items():
+            task = wf.tasks.get(task_id)
+            if task is not None:
+                task.data = data
     try:
         with clock(case.now):
             workflow.do_engine_steps()
