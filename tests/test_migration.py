@@ -149,6 +149,29 @@ def test_an_open_step_the_new_version_removed_blocks(world, tmp_path):
     assert eng.verify() == (4, [])
 
 
+def test_a_moved_case_keeps_its_requested_documents_and_due_date(tmp_path):
+    eng = Engine(tmp_path / "okno.db")
+    case_id = eng.start("2.6")
+    eng.cases.record_document(case_id, "household_certificate", "requested", actor="clerk-1")
+    due = eng.case(case_id)["due_date"]
+    text = (CATALOG / "2.6.yaml").read_text(encoding="utf-8")
+    old = 'title: "Прием заявления и документов"'
+    assert text.count(old) == 1
+    v2 = load_definition(text.replace(old, 'title: "Прием документов"').encode(),
+                         str(tmp_path / "2.6.yaml"))
+    eng.versions.publish([v2])
+    assert eng.cases.migrate(case_id, v2.version, actor="analyst").moved
+    assert eng.case(case_id)["due_date"] == due  # the same term: the due date is kept
+    assert _open(eng, case_id)["title"] == "Прием документов"
+    eng.cases.live = type(eng.cases.live)()  # restore from the stored state, not the cache
+    with eng.cases.unit_of_work("auditor") as uow:
+        case = uow.cases.get(case_id)
+        (task,) = case.ready_before.values()
+        assert task.data["documents_requested"] is True
+        assert case.procedure.version == v2.version
+    assert eng.verify(case_id) == (1, [])
+
+
 def test_version_names_are_checked(world):
     eng, v1, v2, ids = world
     for bad in ("", "abc", "zzzzzzzz", 5):
