@@ -171,17 +171,6 @@ def case_view(conn_or_db: Connection | Engine, case_id: str,
     }
 
 
-def migrations(trail) -> list[dict[str, Any]]:
-    """The case's moves to other versions of its procedure (its `migrate` events), oldest first."""
-    moves = []
-    for action, _step, raw, at, actor in trail:
-        if action == "migrate":
-            payload = orjson.loads(raw)
-            moves.append({"at": at, "actor": actor, "from": payload.get("from"),
-                          "to": payload.get("to"), "diff": payload.get("diff") or {}})
-    return moves
-
-
 def form_data(trail) -> tuple[dict[str, Any], set[str]]:
     """The form data of a case from its audit events (action, step, data JSON), and the steps done.
 
@@ -374,3 +363,14 @@ def catalog_as_of(db: Connection | Engine, at: datetime) -> dict[str, str]:
         rows = conn.execute(select(pv.c.number, pv.c.version).join(
             newest, (newest.c.number == pv.c.number) & (newest.c.seq == pv.c.seq))).all()
     return {number: version for number, version in rows}
+
+
+def migrations(trail) -> list[dict[str, Any]]:
+    """The case's moves to other versions of its procedure (its `migrate` events), oldest first."""
+    moves = []
+    for action, _step, raw, at, actor in trail:
+        if action == "migrate":
+            payload = orjson.loads(raw)
+            moves.append({"at": at, "actor": actor, "from": payload.get("from"),
+                          "to": payload.get("to"), "diff": payload.get("diff") or {}})
+    return moves
