@@ -36,6 +36,7 @@ from api.routes import (
     cases,
     catalog,
     health,
+    migrations,
     notices,
     open311,
     public_answers,
@@ -78,6 +79,7 @@ def create_app(database_url: str | None = None, clock: SystemClock | None = None
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(catalog.router)
+    app.include_router(migrations.router)
     app.include_router(cases.router)
     app.include_router(notices.router)
     app.include_router(signup.router)

@@ -348,6 +348,50 @@ def worker(
                outbox=outbox)
 
 
+cases_app = typer.Typer(no_args_is_help=True, help="Commands on running cases.")
+app.add_typer(cases_app, name="cases")
+
+
+@cases_app.command("migrate")
+def cases_migrate(
+    procedure: str = typer.Option(..., "--procedure", help="Procedure number, e.g. 2.1."),
+    to: str = typer.Option(..., "--to", metavar="VERSION",
+                           help="A stored version: its hash, a prefix of 6+ characters, or 'current'."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check only: move nothing."),
+    actor: str = typer.Option("system:cli", "--actor", help="Who the audit events name."),
+    database: str = typer.Option(None, "--database", help=DATABASE_HELP),
+) -> None:
+    """Move the running cases of a procedure to another of its versions: one line per case,
+    movable (dry run), moved or blocked with the reasons; the blocked ones are left as they are.
+    Exit 0 if every case moved (or on a dry run), 1 if some are blocked, 2 on a bad option."""
+    from engine.clock import SystemClock
+    from engine.errors import OknoError
+    from engine.runtime.commands import Cases
+    from engine.store.connect import connect
+    from engine.store.versions import Versions
+    from engine.terms import default_calendar
+
+    settings = _settings(database_url=database)
+    db = connect(settings.database_url)
+    cases = Cases(db, Versions(db, SystemClock(settings.timezone)),
+                  calendar=default_calendar(settings.calendar_overrides), ledger=_ledger(settings))
+    try:
+        verdicts = cases.migrate_procedure(procedure, to, actor=actor, dry_run=dry_run)
+    except OknoError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    for v in verdicts:
+        state = "moved" if v.moved else "movable" if v.movable else "blocked"
+        typer.echo(f"{v.reg_number or v.case_id} {v.from_version[:12]} -> {v.to_version[:12]}: {state}")
+        for reason in v.reasons:
+            typer.echo(f"  {reason.code}: {reason.text}")
+    blocked = sum(not v.movable for v in verdicts)
+    typer.echo(f"{len(verdicts)} running case(s) on other versions: {len(verdicts) - blocked} "
+               f"{'movable' if dry_run else 'moved'}, {blocked} blocked")
+    if blocked and not dry_run:
+        raise typer.Exit(code=1)
+
+
 @app.command("serve")
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),

@@ -418,6 +418,14 @@ Outcome = Annotated[str, Field(description="a procedure: approved | refused; an 
                                            "entry: answered")]
 
 
+class MigrationOut(BaseModel):
+    at: datetime
+    actor: str
+    from_: str = Field(alias="from", description="the version the case ran before")
+    to: str = Field(description="the version it runs since")
+    diff: dict[str, list[str]] = Field(description="the steps of its tasks removed and changed")
+
+
 class CaseOut(BaseModel):
     id: str
     number: str
@@ -457,6 +465,9 @@ class CaseOut(BaseModel):
     tasks: list[TaskOut]
     documents: list[ChecklistItem]
     data: dict[str, Any] = Field(description="form data collected so far (from the audit trail)")
+    migrations: list[MigrationOut] = Field(default_factory=list, description=(
+        "the case's moves to other versions of its procedure, oldest first (docs/engine.md, "
+        "*Migrating running cases*); `version` is the one it runs now"))
 
 
 class CaseSummary(BaseModel):

@@ -3,7 +3,8 @@
 Each event carries its command's `effects`: exactly what the command wrote to the case's rows
 (the changed columns of `cases`, the stored workflow state as its SHA-256, the tasks closed and
 opened and by whom, the claim, the timers, the document statuses, a new due date of open tasks,
-the authority open tasks moved to when the case was forwarded).
+the authority open tasks moved to when the case was forwarded, the open task rows a move to
+another version rewrote).
 `replay` folds them, in the order `CaseRows.write` applies them, from the case's first event (a
 `start` holds the whole row) or from a `seal` (a snapshot: see `legacy`); `differences` compares
 the result with the stored rows. So `UPDATE cases SET outcome='approved'` on a refused case, an
@@ -61,6 +62,8 @@ def effects(w: CaseWrite, state_read: bytes | None = None) -> dict[str, Any]:
         out["tasks_due"] = plain(w.tasks_due)
     if w.tasks_authority is not None:
         out["tasks_authority"] = w.tasks_authority
+    if w.retask:
+        out["retask"] = w.retask
     return out
 
 
@@ -153,6 +156,9 @@ def _apply(facts: Facts, eff: dict[str, Any], at: str, actor: str) -> None:
         for task in facts.tasks.values():
             if task["state"] == _OPEN:
                 task.update(authority=eff["tasks_authority"], assignee=None)
+    for task_id, columns in eff.get("retask", {}).items():  # moved to another version
+        if task_id in facts.tasks:
+            facts.tasks[task_id].update(columns)
 
 
 def differences(recorded: Facts, actual: Facts) -> Iterator[str]:

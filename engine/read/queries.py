@@ -148,10 +148,11 @@ def case_view(conn_or_db: Connection | Engine, case_id: str,
             .order_by(tasks.c.created_at, tasks.c.id)).all()
         docs = dict(conn.execute(select(case_documents.c.document, case_documents.c.status)
                                  .where(case_documents.c.case_id == case_id)).all())
-        trail = conn.execute(select(events.c.action, events.c.step, events.c.data)
+        trail = conn.execute(select(events.c.action, events.c.step, events.c.data, events.c.at,
+                                    events.c.actor)
                              .where(events.c.case_id == case_id).order_by(events.c.seq)).all()
         notice_list = case_notices(conn, case_id)
-    data, done_steps = form_data(trail)
+    data, done_steps = form_data([(action, step, raw) for action, step, raw, _at, _actor in trail])
     names = condition_names(procedure, data, done_steps, c)
     return {
         "id": c["id"], "number": c["number"], "version": c["version"], "procedure": procedure.name,
@@ -170,6 +171,7 @@ def case_view(conn_or_db: Connection | Engine, case_id: str,
         "data": data,
         **appeal_fields(c, procedure),
         "notices": notice_list,
+        "migrations": migrations(trail),
     }
 
 
@@ -373,3 +375,14 @@ def catalog_as_of(db: Connection | Engine, at: datetime) -> dict[str, str]:
         rows = conn.execute(select(pv.c.number, pv.c.version).join(
             newest, (newest.c.number == pv.c.number) & (newest.c.seq == pv.c.seq))).all()
     return {number: version for number, version in rows}
+
+
+def migrations(trail) -> list[dict[str, Any]]:
+    """The case's moves to other versions of its procedure (its `migrate` events), oldest first."""
+    moves = []
+    for action, _step, raw, at, actor in trail:
+        if action == "migrate":
+            payload = orjson.loads(raw)
+            moves.append({"at": at, "actor": actor, "from": payload.get("from"),
+                          "to": payload.get("to"), "diff": payload.get("diff") or {}})
+    return moves

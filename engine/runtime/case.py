@@ -78,6 +78,9 @@ class Case:
     ready_before: dict[str, Task] = field(default_factory=dict)
     ready_after: dict[str, Task] | None = None  # set by the unit of work when it wrote the case
     timers_before: list[tuple[str, datetime]] = field(default_factory=list)
+    # Open task rows whose columns change in place (a case moved to another version:
+    # engine.runtime.migration): task id -> the new values of kind, title, role, acts_as.
+    retask: dict[str, dict[str, Any]] = field(default_factory=dict)
     notices: list[NoticeDraft] = field(default_factory=list)  # stored with the command's event
     # Notices the command generates, rendered when the write seals (a new case's notices quote
     # its registration number, given in the write transaction): (text, extra values, due by).

@@ -18,18 +18,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from SpiffWorkflow.task import Task
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from engine import accounts
 from engine.appeal_registers import correspondence
 from engine.audit.ledger import Ledger
 from engine.clock import SystemClock
-from engine.errors import InvalidInput, NotAllowed
+from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from engine.idempotency import Remember
+from engine.runtime import migration
 from engine.runtime.case import Case, Opened
 from engine.runtime.unit_of_work import LiveWorkflows, UnitOfWork
-from engine.statuses import DocumentStatus
+from engine.statuses import ACTIVE, DocumentStatus
 from engine.store.case_rows import CaseRows
+from engine.store.tables import cases as cases_table
 from engine.store.versions import Versions
 from engine.terms import WorkCalendar, default_calendar
 
@@ -208,6 +211,60 @@ class Cases:
                 exc.field = "reply"
             raise
 
+    # ---------------------------------------------------------------- moving to another version
+
+    def migrate(self, case_id: str, to_version: str, *, actor: str,
+                dry_run: bool = False) -> migration.Verdict:
+        """Check whether a running case can move to the stored version `to_version` of its
+        procedure and, unless `dry_run` or something blocks it, move it: one transaction, one
+        audit event (engine.runtime.migration). A blocked case is left as it is."""
+        target = self.versions.get(to_version)
+        with self.unit_of_work(actor) as uow:
+            case = uow.cases.get(case_id)
+            verdict = migration.check_and_move(case, target)
+            if verdict.moved and not dry_run:
+                uow.commit()
+            else:
+                verdict.moved = False
+        return verdict
+
+    def migrate_procedure(self, number: str, to: str, *, actor: str,
+                          dry_run: bool = False) -> list[migration.Verdict]:
+        """`migrate` every running case of procedure `number` that is on another version than
+        `to` (a version hash, a prefix of one, or "current"), oldest first, at most
+        MAX_MIGRATED per call; each case in a transaction of its own."""
+        target = self.resolve_version(number, to)
+        with self.db.connect() as conn:
+            ids = conn.execute(select(cases_table.c.id).where(
+                cases_table.c.number == number, cases_table.c.version != target,
+                cases_table.c.status.in_([s.value for s in ACTIVE]))
+                .order_by(cases_table.c.started_at, cases_table.c.id).limit(MAX_MIGRATED)).scalars().all()
+        verdicts = []
+        for case_id in ids:
+            try:
+                verdicts.append(self.migrate(case_id, target, actor=actor, dry_run=dry_run))
+            except Conflict:
+                verdicts.append(migration.conflicted(case_id, target))
+        return verdicts
+
+    def resolve_version(self, number: str, to: str) -> str:
+        """The stored version of `number` that `to` names: "current", a full hash or a prefix
+        of at least 6 characters naming one version; InvalidInput(field="to") otherwise."""
+        if not isinstance(to, str) or not 0 < len(to) <= 128:
+            raise InvalidInput("to must be a version hash, a prefix of one, or \"current\"", field="to")
+        history = self.versions.history(number)
+        if not history:
+            raise NotFound(f"procedure {number} is not in the catalog", field="number")
+        if to == "current":
+            return self.versions.current_versions()[number]
+        if len(to) < MIN_PREFIX:
+            raise InvalidInput(f"a version prefix has at least {MIN_PREFIX} characters", field="to")
+        found = sorted({h["version"] for h in history if h["version"].startswith(to.lower())})
+        if len(found) != 1:
+            raise InvalidInput(f"{to!r} names {'no' if not found else 'more than one'} stored "
+                               f"version of {number}", field="to")
+        return found[0]
+
     # ---------------------------------------------------------------- the one shape of a command
 
     def _run(self, case_id: str, actor: str, apply: Callable[[Case, UnitOfWork], None], *,
@@ -221,6 +278,8 @@ class Cases:
 
 
 MAX_NOTE = 4000  # characters of a clerk's note a notice quotes
+MAX_MIGRATED = 10_000  # running cases one migration call checks (run it again for more)
+MIN_PREFIX = 6  # characters of a version hash that may name it
 
 
 def _check_note(note: str | None) -> None:

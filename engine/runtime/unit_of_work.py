@@ -212,6 +212,7 @@ class UnitOfWork:
             notices=case.notices,
             register=(row["authority"], case.today.year) if case.new else None,
             tasks_authority=case.changes.get("authority") if not case.new else None,
+            retask=case.retask,
         )
 
         def seal(w: CaseWrite) -> None:

@@ -87,6 +87,10 @@ _STATEMENTS = {
     "move_tasks": update(tasks).where(
         tasks.c.case_id == _p("_case", tasks.c.case_id), tasks.c.state == TaskStatus.OPEN.value
     ).values(authority=_p("authority", tasks.c.authority), assignee=_p("assignee", tasks.c.assignee)),
+    "retask": update(tasks).where(
+        tasks.c.id == _p("_task", tasks.c.id), tasks.c.case_id == _p("_case", tasks.c.case_id)
+    ).values(kind=_p("kind", tasks.c.kind), title=_p("title", tasks.c.title),
+             role=_p("role", tasks.c.role), acts_as=_p("acts_as", tasks.c.acts_as)),
     "insert_notice": insert(notices),
     "insert_outbox": insert(outbox),
 }
@@ -126,6 +130,7 @@ class CaseWrite:
     notices: list[Any] = field(default_factory=list)  # engine.notices.drafts.NoticeDraft
     register: tuple[str, int] | None = None  # (authority, year): give the new case its reg number
     tasks_authority: str | None = None  # the case's open tasks move to this authority (unclaimed)
+    retask: dict[str, dict[str, Any]] = field(default_factory=dict)  # task id -> kind, title, role, acts_as
 
 
 def _next_number(dialect: str):
@@ -248,6 +253,8 @@ class CaseRows:
         if w.tasks_authority is not None:
             sql["move_tasks"].run(cur, {"_case": case_id, "authority": w.tasks_authority,
                                         "assignee": None})
+        for task_id, columns in w.retask.items():
+            sql["retask"].run(cur, {**columns, "_task": task_id, "_case": case_id})
         for notice in w.notices:
             sql["insert_notice"].run(cur, {
                 "id": notice.id, "case_id": case_id, "kind": notice.kind, "title": notice.title,
