@@ -126,7 +126,11 @@ def validate(
     if files == 0 and not problems:
         typer.echo(f"no procedure definitions (*.yaml) found in {' '.join(paths)}")
         raise typer.Exit(code=1)
-    warnings = []
+    # Every definition cites its source (docs/authoring.md, "The source block"): a missing one
+    # is reported, not refused, so that a draft can be validated before its source is found.
+    warnings = [Problem(p.source, 1, 1, "no source block: cite the act (or the page reproducing "
+                        "it), its edition and the day you checked it") for p in procedures
+                if p.citation is None]
     if authorities is not None:
         folder = Path(authorities)
         if not folder.is_dir():

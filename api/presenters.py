@@ -48,12 +48,20 @@ def procedure_summary(proc: Procedure, money: FeeOnDate) -> dict[str, Any]:
     }
 
 
+def citation(proc: Procedure) -> dict[str, Any] | None:
+    """The definition's source block: the act or page its facts come from, the edition, the check."""
+    c = proc.citation
+    return None if c is None else {"kind": c.kind, "act": c.act, "url": c.url, "edition": c.edition,
+                                   "checked": c.checked, "notes": c.notes}
+
+
 def procedure_detail(proc: Procedure, history: list[dict[str, Any]], current: str | None,
                      money: FeeOnDate) -> dict:
     """A procedure version in full: definition, checklists, fee, term, validity, version history."""
     return {
         **procedure_summary(proc, money),
         "chapter": proc.chapter, "legal_basis": list(proc.legal_basis),
+        "source": citation(proc),
         "authorities": [{"kind": a.kind, "title": a.title} for a in proc.authorities],
         "documents": [{"id": d.id, "title": d.title, "notes": d.notes, "condition": d.condition}
                       for d in proc.documents],

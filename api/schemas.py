@@ -264,9 +264,20 @@ class ExtensionOut(BaseModel):
     term: str
 
 
+class CitationOut(BaseModel):
+    kind: Literal["official", "secondary", "unverified"] = Field(
+        description="official text / a page reproducing the list / from knowledge, not compared")
+    act: str | None = None
+    url: str | None = None
+    edition: str | None = Field(None, description="ISO date of the act's edition followed")
+    checked: str = Field(description="ISO date the definition was last compared with the source")
+    notes: str | None = None
+
+
 class ProcedureDetail(ProcedureSummary):
     chapter: int
     legal_basis: list[str]
+    source: CitationOut | None = Field(description="where the definition's facts come from")
     authorities: list[AuthorityOut]
     documents: list[PresentedDocumentOut]
     requested_documents: list[RequestedDocumentOut]

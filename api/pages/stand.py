@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
+from api.pages.commands import ru_date
 from api.pages.rendering import render, templates
 from api.pages.session import page_user
 from engine.authorities.authority import WEEKDAYS, Authority
@@ -60,7 +61,7 @@ def day_ru(day: date) -> str:
     return day.strftime("%d.%m.%Y")
 
 
-templates.env.filters.update(rub=rub, base_units_ru=base_units_ru, day_ru=day_ru,
+templates.env.filters.update(rub=rub, base_units_ru=base_units_ru, day_ru=day_ru, date_ru=ru_date,
                              term_ru=term_ru, validity_ru=validity_ru)
 templates.env.globals.update(WEEKDAYS=WEEKDAYS, WEEKDAYS_RU=WEEKDAYS_RU, CHANNEL_RU=CHANNEL_RU)
 

@@ -197,6 +197,19 @@ class Validity:
 
 
 @dataclass(frozen=True, slots=True)
+class Citation:
+    """Where the definition's facts come from (its `source` block): kind is 'official',
+    'secondary' or 'unverified'; dates are ISO days."""
+
+    kind: str
+    checked: str
+    act: str | None = None
+    url: str | None = None
+    edition: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Appeal:
     superior_body: str
     term: str
@@ -270,6 +283,7 @@ class Procedure:
     version: str
     source: str
     legal_basis: tuple[str, ...] = ()
+    citation: Citation | None = None  # the definition's `source` block (`source` is the file)
     appeal: Appeal | None = None
     bpmn: str | None = None
     bpmn_xml: str | None = field(default=None, repr=False)

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -281,6 +282,21 @@ def _read_bpmn(data: dict[str, Any], base_dir: Path | None) -> tuple[str | None,
     return xml, None
 
 
+def _citation_problems(citation: dict[str, Any] | None) -> Iterator[tuple[tuple, str]]:
+    """The source block's dates are real days, and the edition is not later than the check."""
+    if citation is None:
+        return
+    days = {}
+    for key in ("edition", "checked"):
+        if key in citation:
+            try:
+                days[key] = date.fromisoformat(citation[key])
+            except ValueError:
+                yield ("source", key), f"{citation[key]!r} is not a day of the calendar (YYYY-MM-DD)"
+    if len(days) == 2 and days["edition"] > days["checked"]:
+        yield ("source", "edition"), "the edition is later than the day the source was checked"
+
+
 def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
     """What the schema cannot say: consistency across fields of one definition."""
     if data.get("type", "procedure") == "procedure":
@@ -290,6 +306,7 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
     else:
         yield from _appeal_problems(data)
     yield from _notice_problems(data)
+    yield from _citation_problems(data.get("source"))
 
     yield from _unique(data.get("roles", []), ("roles",), "role")
     all_docs = [("documents", d) for d in data.get("documents", [])] + [

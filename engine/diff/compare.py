@@ -99,6 +99,17 @@ def _compare_cached(old: Term, new: Term, calendar: WorkCalendar, year: int) -> 
     return TermComparison(later, earlier, len(a), year, same_unit)
 
 
+def _citation_text(proc: Procedure) -> str | None:
+    """The source block in one line: the act (or URL), the edition, the day it was checked."""
+    c = proc.citation
+    if c is None:
+        return None
+    kind = {"official": "официальный текст", "secondary": "вторичный источник",
+            "unverified": "не сверено"}[c.kind]
+    edition = f", редакция от {c.edition}" if c.edition else ""
+    return f"{c.act or c.url}{edition}; {kind}, {c.checked}"
+
+
 def compare_terms(old: str | Term, new: str | Term, calendar: WorkCalendar | None = None,
                   year: int = REFERENCE_YEAR) -> TermComparison:
     """Compare two terms by their deadlines counted from every day of ``year`` (default
@@ -238,6 +249,10 @@ class ProcedurePair:
             a, b = od.get("result", {}).get("form"), nd.get("result", {}).get("form")
             self.add("result.changed", "result.form", a, b,
                      f"Изменена форма результата: {quoted(a)} → {quoted(b)}")
+        if od.get("source") != nd.get("source"):
+            self.add("source.changed", "source", _citation_text(o), _citation_text(n),
+                     f"Изменён источник сведений: {quoted(_citation_text(o))} → "
+                     f"{quoted(_citation_text(n))}")
         if od.get("notes") != nd.get("notes"):
             self.add("procedure.notes_changed", "notes", od.get("notes"), nd.get("notes"),
                      "Изменено примечание к процедуре")

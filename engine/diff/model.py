@@ -49,6 +49,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "procedure.renamed": (NEUTRAL, "изменено наименование (тот же номер)"),
     "procedure.translation_changed": (NEUTRAL, "изменён перевод наименования (be, en)"),
     "procedure.notes_changed": (NEUTRAL, "изменено примечание к процедуре"),
+    "source.changed": (NEUTRAL, "изменён источник сведений (акт, редакция, дата сверки)"),
     "legal_basis.added": (NEUTRAL, "добавлено основание (акт)"),
     "legal_basis.removed": (NEUTRAL, "исключено основание (акт)"),
     "result.changed": (NEUTRAL, "изменён результат процедуры"),
