@@ -251,6 +251,18 @@ SCHEMA_VALID = {
         "id": "f", "title": "t", "type": "integer", "required": False, "pattern": "^[0-9]+$",
         "min": 1, "max": 10, "max_length": 100}]),
     "notes": setitem("notes", "заметка"),
+    "source official with act": setitem("source", {"kind": "official", "act": "Указ № 200, п. 6.1.1", "checked": "2026-12-02"}),
+    "source secondary with url, edition and notes": setitem("source", {
+        "kind": "secondary", "url": "https://example.by/odno-okno", "edition": "2024-06-17",
+        "checked": "2026-12-02", "notes": "сверено по стенду организации"}),
+    "source unverified with notes": setitem("source", {"kind": "unverified", "checked": "2026-12-02",
+                                                       "notes": "по памяти"}),
+    "authority roles": setitem("authorities", [
+        {"kind": "housing_organisation", "title": "принимает", "role": "receives"},
+        {"kind": "internal_affairs_body", "title": "решает", "role": "decides"}]),
+    **{f"authority kind {k}": setitem("authorities", [{"kind": k, "title": "t"}]) for k in (
+        "tax_agent", "social_insurance_fund", "pension_body", "property_registration_organisation",
+        "archive", "bank", "notary", "military_commissariat")},
     "text of 4000 characters": setitem("result", "title", "я" * 4000),
 }
 
@@ -452,6 +464,24 @@ SCHEMA_INVALID = {
                            ("bpmn", "does not match")),
     "bpmn not .bpmn": (both(delitem("steps"), setitem("bpmn", "flow.xml")), ("bpmn",),
                        ("bpmn", "does not match")),
+    # source
+    "source without checked": (setitem("source", {"kind": "official", "act": "a"}), ("source",),
+                               ("'checked'", "required")),
+    "source official without act or url": (setitem("source", {"kind": "official",
+                                                              "checked": "2026-12-02"}),
+                                           ("source",), ("source",)),
+    "source unverified without notes": (setitem("source", {"kind": "unverified",
+                                                           "checked": "2026-12-02"}),
+                                        ("source",), ("'notes'", "required")),
+    "source kind unknown": (setitem("source", {"kind": "memory", "act": "Указ № 200, п. 6.1.1", "checked": "2026-12-02"}),
+                            ("source", "kind"), ("'memory'",)),
+    "source checked not a date": (setitem("source", {"kind": "unverified", "notes": "n", "checked": "2.12.2026"}), ("source", "checked"),
+                                  ("does not match",)),
+    "source url not http": (setitem("source", {"kind": "secondary", "url": "javascript:alert(1)",
+                                                  "checked": "2026-12-02"}), ("source", "url"),
+                            ("does not match",)),
+    "authority role unknown": (setitem("authorities", 0, "role", "signs"), ("authorities", 0, "role"),
+                               ("'signs'",)),
 }
 
 
@@ -471,7 +501,7 @@ def test_every_top_level_key_of_the_schema_is_exercised():
     # every optional top-level property has a passing example above or in BASE; the keys of
     # appeal and remarks definitions (type) are exercised in tests/test_appeals_definition.py
     optional = set(schema["properties"]) - set(SCHEMA_REQUIRED)
-    assert optional == {"legal_basis", "requested_documents", "appeal", "suspension",
+    assert optional == {"legal_basis", "source", "requested_documents", "appeal", "suspension",
                         "refusal_grounds", "steps", "bpmn", "notes", "type", "kinds", "topics",
                         "outcomes", "leave_grounds", "forwarding", "anonymous", "notices"}
 
@@ -682,6 +712,15 @@ SEMANTIC_INVALID = {
         ("requested_documents", 0, "condition"), ("'foo'",)),
     "document condition refused": (setitem("documents", 3, "condition", "lambda: 1"),
                                    ("documents", 3, "condition"), ("condition refused",)),
+    "source checked not a day": (setitem("source", {"kind": "official", "act": "Указ № 200, п. 6.1.1", "checked": "2026-02-30"}),
+                                 ("source", "checked"), ("'2026-02-30'", "not a day")),
+    "source edition after the check": (
+        setitem("source", {"kind": "official", "act": "a", "edition": "2027-01-01",
+                           "checked": "2026-12-02"}),
+        ("source", "edition"), ("edition is later",)),
+    "every body only receives": (
+        setitem("authorities", [{"kind": "housing_organisation", "title": "t", "role": "receives"}]),
+        ("authorities",), ("name the one that decides",)),
 }
 
 
@@ -897,6 +936,27 @@ def test_real_procedures_folder_validates_clean():
     procedures, problems = validate_paths([ROOT / "procedures"])
     assert problems == [], "\n".join(map(str, problems))
     assert len(procedures) == len(definition_files([ROOT / "procedures"]))
+
+
+def test_every_file_of_the_catalog_cites_its_source():
+    procedures, _ = validate_paths([ROOT / "procedures"])
+    missing = [p.number for p in procedures if p.citation is None]
+    assert missing == [], f"no source block in {missing} (docs/authoring.md, The source block)"
+    assert all(p.citation.checked and (p.citation.act or p.citation.url) for p in procedures)
+
+
+def test_the_corrected_rows():
+    catalog = load_catalog()
+    # 2.13: the citizen presents only the sick-leave sheet (Directive No. 2, §2.2)
+    assert [d.id for d in catalog["2.13"].documents] == ["sick_leave"]
+    assert catalog["6.1.1"].name == ("Выдача дубликатов документа об образовании, приложения к нему, "
+                                     "документа об обучении")
+    assert "house_register" in {d.id for d in catalog["1.1.5"].documents}
+    assert {"child_birth_certificate", "employment_extracts"} <= {d.id for d in catalog["2.9"].documents}
+    assert "pension_body" in {a.kind for a in catalog["2.35"].authorities}
+    bodies = {a.kind: a for a in catalog["13.2"].authorities}
+    assert bodies["internal_affairs_body"].decides and not bodies["internal_affairs_body"].receives
+    assert bodies["housing_organisation"].receives and not bodies["housing_organisation"].decides
 
 
 def test_a_copy_of_procedures_validates_clean(tmp_path):

@@ -43,8 +43,19 @@ class Ground:
 
 @dataclass(frozen=True, slots=True)
 class Authority:
+    """A body of the row; `role`: it receives the application, decides, or both."""
+
     kind: str
     title: str
+    role: str = "both"
+
+    @property
+    def decides(self) -> bool:
+        return self.role != "receives"
+
+    @property
+    def receives(self) -> bool:
+        return self.role != "decides"
 
 
 @dataclass(frozen=True, slots=True)

@@ -307,6 +307,9 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
         yield from _appeal_problems(data)
     yield from _notice_problems(data)
     yield from _citation_problems(data.get("source"))
+    bodies = data.get("authorities", [])
+    if bodies and all(a.get("role") == "receives" for a in bodies):
+        yield ("authorities",), "every body only receives the application: name the one that decides"
 
     yield from _unique(data.get("roles", []), ("roles",), "role")
     all_docs = [("documents", d) for d in data.get("documents", [])] + [

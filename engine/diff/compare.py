@@ -99,6 +99,10 @@ def _compare_cached(old: Term, new: Term, calendar: WorkCalendar, year: int) -> 
     return TermComparison(later, earlier, len(a), year, same_unit)
 
 
+AUTHORITY_ROLE_RU = {"receives": "принимает заявление", "decides": "принимает решение",
+                     "both": "принимает заявление и решение"}
+
+
 def _citation_text(proc: Procedure) -> str | None:
     """The source block in one line: the act (or URL), the edition, the day it was checked."""
     c = proc.citation
@@ -560,6 +564,9 @@ class ProcedurePair:
             if x.title != y.title:
                 self.add("authority.changed", f"authorities[{y.kind}]", x.title, y.title,
                          f"Изменено наименование органа: {quoted(x.title)} → {quoted(y.title)}")
+            if x.role != y.role:
+                self.add("authority.role_changed", f"authorities[{y.kind}].role", x.role, y.role,
+                         f"{y.title}: {AUTHORITY_ROLE_RU[x.role]} → {AUTHORITY_ROLE_RU[y.role]}")
         for a in added:
             self.add("authority.added", f"authorities[{a.kind}]", None, a.title,
                      f"Добавлен орган: {quoted(a.title)}")

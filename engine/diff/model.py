@@ -105,6 +105,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "authority.added": (NEUTRAL, "добавлен орган"),
     "authority.removed": (NEUTRAL, "исключён орган"),
     "authority.changed": (NEUTRAL, "изменено наименование органа"),
+    "authority.role_changed": (NEUTRAL, "изменено, принимает ли орган заявление или решение"),
     "step.added": (NEUTRAL, "добавлен шаг"),
     "step.removed": (NEUTRAL, "исключён шаг"),
     "step.changed": (NEUTRAL, "изменён шаг"),
