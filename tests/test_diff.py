@@ -314,6 +314,17 @@ CASES: dict[str, tuple[Mutator | None, Mutator | None, list[tuple[str, str]]]] =
         {"kind": "other", "title": "организация-правопреемник"}), None, [("authority.removed", N)]),
     "authority_changed": (None, _set("authorities.0.title", "учреждение образования, выдавшее документ"),
                           [("authority.changed", N)]),
+    "authority_now_only_receives": (
+        lambda d: d["authorities"].append({"kind": "other", "title": "орган, принимающий решение"}),
+        lambda d: (d["authorities"].append({"kind": "other", "title": "орган, принимающий решение",
+                                            "role": "decides"}),
+                   d["authorities"][0].update(role="receives")),
+        [("authority.role_changed", N), ("authority.role_changed", N)]),
+    "source_added": (None, _set("source", {"kind": "unverified", "checked": "2026-12-02",
+                                           "notes": "по памяти"}), [("source.changed", N)]),
+    "source_checked_again": (_set("source", {"kind": "unverified", "checked": "2026-12-02", "notes": "n"}),
+                             _set("source", {"kind": "official", "act": "Указ № 200", "checked": "2027-01-10"}),
+                             [("source.changed", N)]),
     # roles, steps, BPMN
     "role_added": (None, lambda d: d["roles"].append(
         {"id": "archivist", "title": "архивариус", "acts_as": "clerk"}), [("role.added", N)]),
