@@ -391,6 +391,9 @@ def test_procedures_routes(api: Api) -> None:
     assert [d["id"] for d in detail["documents"]] == [d.id for d in proc.documents]
     assert detail["history"][-1]["current"] is True
     assert detail["definition"]["number"] == number
+    assert detail["source"] == {"kind": proc.citation.kind, "act": proc.citation.act,
+                                "url": proc.citation.url, "edition": proc.citation.edition,
+                                "checked": proc.citation.checked, "notes": proc.citation.notes}
     again = api.get(f"/api/procedures/{number}?version={proc.version}", "analyst")
     assert again.json()["version"] == proc.version
     other = next(p for p in catalog().values() if p.number != number)

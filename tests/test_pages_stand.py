@@ -159,6 +159,33 @@ def test_a_changed_definition_shows_on_the_next_request(api: Api) -> None:
     assert "Срок действия справки, другого документа (решения) 12 месяцев." in after
 
 
+def test_the_stand_cites_the_source_of_the_row(api: Api) -> None:
+    proc = catalog()["1.1.5"]
+    page = api.client.get(f"/stand/{SOVETSKY}/1.1.5").text
+    cited = text_of(re.search(r'<p id="citation">(.*?)</p>', page, re.S).group(1))
+    assert proc.citation.act in cited and "сверено 02.12.2026" in cited
+    assert "с официальным текстом не сверено" in cited  # kind unverified, said so
+    assert f'href="{proc.citation.url}"' in page
+    api.services.versions.publish([changed(proc, source={
+        "kind": "official", "act": "Указ № 200, подп. 1.1.5", "edition": "2024-06-17",
+        "checked": "2027-01-10"})])
+    cited = text_of(re.search(r'<p id="citation">(.*?)</p>',
+                              api.client.get(f"/stand/{SOVETSKY}/1.1.5").text, re.S).group(1))
+    assert cited == "Указ № 200, подп. 1.1.5, редакция от 17.06.2024; сверено 10.01.2027."
+
+
+def test_the_stand_says_which_body_receives_and_which_decides(api: Api) -> None:
+    proc = catalog()["1.1.5"]
+    assert 'id="bodies"' not in api.client.get(f"/stand/{SOVETSKY}/1.1.5").text  # all do both
+    api.services.versions.publish([changed(proc, authorities=[
+        {"kind": "local_executive_committee", "title": "исполнительный комитет", "role": "receives"},
+        {"kind": "other", "title": "комиссия по жилищным вопросам", "role": "decides"}])])
+    bodies = text_of(re.search(r'<ul id="bodies">(.*?)</ul>',
+                               api.client.get(f"/stand/{SOVETSKY}/1.1.5").text, re.S).group(1))
+    assert bodies == ("исполнительный комитет — принимает заявление "
+                      "комиссия по жилищным вопросам — принимает решение")
+
+
 def test_a_changed_authorities_file_shows_on_the_next_request(api: Api, tmp_path) -> None:
     folder = tmp_path / "authorities"
     folder.mkdir()
