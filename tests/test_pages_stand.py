@@ -165,7 +165,7 @@ def test_the_stand_cites_the_source_of_the_row(api: Api) -> None:
     cited = text_of(re.search(r'<p id="citation">(.*?)</p>', page, re.S).group(1))
     assert proc.citation.act in cited and "сверено 02.12.2026" in cited
     assert "с официальным текстом не сверено" in cited  # kind unverified, said so
-    assert f'href="{proc.citation.url}"' in page
+    assert f'href="{html.escape(proc.citation.url)}"' in page
     api.services.versions.publish([changed(proc, source={
         "kind": "official", "act": "Указ № 200, подп. 1.1.5", "edition": "2024-06-17",
         "checked": "2027-01-10"})])
