@@ -110,8 +110,8 @@ def test_compiled_bpmn_parses_and_has_a_full_diagram(number):
     _assert_diagram_complete(root)
 
     used_roles = {s.role for s in procedure.steps}
-    lanes = {lane.get("name") for lane in root.iter(_q("lane"))}
-    assert lanes == used_roles
+    lanes = {lane.get("id"): lane.get("name") for lane in root.iter(_q("lane"))}
+    assert lanes == {f"Lane_{r}": procedure.role(r).title for r in used_roles}  # lanes show titles
     tasks = {t.get("id"): t.get("name") for t in root.iter(_q("userTask"))}
     assert tasks == {s.id: s.title for s in procedure.steps}
     assert {e.get("id") for e in root.iter(_q("endEvent"))} == {"end_approved", "end_refused"}
@@ -122,10 +122,15 @@ def test_compiled_bpmn_parses_and_has_a_full_diagram(number):
     spec = parser.get_spec(process_id(number))
     for step in procedure.steps:
         task_spec = spec.task_specs[step.id]
-        assert task_spec.lane == step.role  # how the engine learns who performs a task
+        assert task_spec.lane == procedure.role(step.role).title  # SpiffWorkflow: the lane's name
         assert task_spec.bpmn_name == step.title
         assert step_kind(task_spec) == step.kind
-    check_bpmn(xml, {r.id for r in procedure.roles})
+    loaded = load_spec(procedure).spec  # the loaded spec maps titles back to role ids
+    for step in procedure.steps:
+        assert loaded.task_specs[step.id].lane == step.role  # how the engine learns who performs it
+    with pytest.raises(BpmnError, match="is not a declared role"):
+        check_bpmn(xml, {r.id for r in procedure.roles})  # titles are lanes only given the mapping
+    check_bpmn(xml, {r.id for r in procedure.roles}, {r.title: r.id for r in procedure.roles})
 
 
 @pytest.mark.parametrize("number", COMPILED)
