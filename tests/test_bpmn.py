@@ -7,6 +7,7 @@ import threading
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 import pytest
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -185,6 +186,28 @@ def test_conditional_steps_after_each_other_and_after_the_decision():
     assert run("post", "approve") == (["intake", "check_a", "decision", "notify"], ["end_approved"])
     assert run("portal", "approve") == (["intake", "check_b", "decision"], ["end_approved"])
     assert run("in_person", "refuse") == (["intake", "decision"], ["end_refused"])
+
+
+def test_lanes_named_by_role_id_still_give_tasks_their_roles():
+    """A version pinned before lanes showed titles (lane name = role id) runs as before; roles
+    whose titles are ambiguous are compiled to lanes named by id."""
+    procedure = CATALOG["6.1.1"]
+    xml = compile_procedure(procedure)
+    for role in procedure.roles:
+        xml = xml.replace(f"name={quoteattr(role.title)}", f'name="{role.id}"')
+    assert "name=\"clerk\"" in xml
+    pinned = dataclasses.replace(procedure, pinned_xml=xml, version="test-id-lanes")
+    spec = load_spec(pinned).spec
+    assert {spec.task_specs[s.id].lane for s in procedure.steps} == {s.role for s in procedure.steps}
+    for step in procedure.steps:
+        assert spec.task_specs[step.id].lane == step.role
+
+    same = tuple(dataclasses.replace(r, title="специалист") for r in procedure.roles)
+    ambiguous = dataclasses.replace(procedure, roles=same, version="test-same-titles")
+    root = ET.fromstring(compile_procedure(ambiguous).encode("utf-8"))
+    assert {lane.get("name") for lane in root.iter(_q("lane"))} == {s.role for s in procedure.steps}
+    for step in procedure.steps:
+        assert load_spec(ambiguous).spec.task_specs[step.id].lane == step.role
 
 
 def test_compile_refuses_what_it_cannot_draw():
