@@ -152,8 +152,9 @@ def test_task_and_lane_names_fit_by_the_layout_rule():
                   for s in root.iter("{http://www.omg.org/spec/BPMN/20100524/DI}BPMNShape")}
         for task in root.iter(f"{{{BPMN}}}userTask"):
             b = shapes[task.get("id")]
-            assert fits(task.get("name"), float(b.get("width")), float(b.get("height"))), \
-                f"{procedure.number} {task.get('id')}: {task.get('name')}"
+            name, width = task.get("name"), float(b.get("width"))
+            assert fits(name, width, float(b.get("height"))), f"{procedure.number}: {name}"
+            assert " ".join(wrap(name, width)).split() == name.split()  # no word cut in two
             checked += 1
         for lane in root.iter(f"{{{BPMN}}}lane"):
             b = shapes[lane.get("id")]

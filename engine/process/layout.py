@@ -48,8 +48,10 @@ def fits(text: str, width: float, height: float) -> bool:
 
 
 def _task_width(title: str) -> int:
+    """The narrowest task width its title fits in without a word cut in two."""
     h = _SIZE["task"][1]
-    return next((w for w in _TASK_WIDTHS if fits(title, w, h)), _TASK_WIDTHS[-1])
+    longest = max((len(word) for word in title.split()), default=0) * _CHAR_W + 2 * _PAD
+    return next((w for w in _TASK_WIDTHS if w >= longest and fits(title, w, h)), _TASK_WIDTHS[-1])
 
 
 def _lane_height(title: str) -> int:
