@@ -11,6 +11,9 @@ STAMP := $(VENV)/.installed
 # The pages' front-end assets (htmx, bpmn-js, axe-core), from the npm lock, served from the package.
 VENDOR := api/pages/vendor
 VENDOR_STAMP := $(VENDOR)/node_modules/.installed
+# The Node tools the suite runs (bpmnlint on the exported BPMN), from their own npm lock.
+TESTS_JS := tests/js
+TESTS_JS_STAMP := $(TESTS_JS)/node_modules/.installed
 # Use the machine's Python; never download an interpreter.
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
@@ -29,17 +32,21 @@ $(VENDOR_STAMP): $(VENDOR)/package.json $(VENDOR)/package-lock.json
 	npm ci --prefix $(VENDOR) --no-audit --no-fund --loglevel=error
 	touch $(VENDOR_STAMP)
 
+$(TESTS_JS_STAMP): $(TESTS_JS)/package.json $(TESTS_JS)/package-lock.json
+	npm ci --prefix $(TESTS_JS) --no-audit --no-fund --loglevel=error
+	touch $(TESTS_JS_STAMP)
+
 run: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/okno run
 
-test: $(STAMP) $(VENDOR_STAMP)
+test: $(STAMP) $(VENDOR_STAMP) $(TESTS_JS_STAMP)
 	$(BIN)/pytest
 
 # The same suite on PostgreSQL: on the server OKNO_TEST_DATABASE_URL names
 # (postgresql+psycopg://user@host:port/postgres; each test gets a database of its own there), or
 # without it on a throwaway server .ci/with-postgres starts and stops (PostgreSQL's programs from
 # PATH or /usr/lib/postgresql/*/bin).
-test-postgres: $(STAMP) $(VENDOR_STAMP)
+test-postgres: $(STAMP) $(VENDOR_STAMP) $(TESTS_JS_STAMP)
 ifdef OKNO_TEST_DATABASE_URL
 	$(BIN)/pytest
 else

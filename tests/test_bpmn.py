@@ -7,6 +7,7 @@ import threading
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 import pytest
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -110,8 +111,8 @@ def test_compiled_bpmn_parses_and_has_a_full_diagram(number):
     _assert_diagram_complete(root)
 
     used_roles = {s.role for s in procedure.steps}
-    lanes = {lane.get("name") for lane in root.iter(_q("lane"))}
-    assert lanes == used_roles
+    lanes = {lane.get("id"): lane.get("name") for lane in root.iter(_q("lane"))}
+    assert lanes == {f"Lane_{r}": procedure.role(r).title for r in used_roles}  # lanes show titles
     tasks = {t.get("id"): t.get("name") for t in root.iter(_q("userTask"))}
     assert tasks == {s.id: s.title for s in procedure.steps}
     assert {e.get("id") for e in root.iter(_q("endEvent"))} == {"end_approved", "end_refused"}
@@ -122,10 +123,15 @@ def test_compiled_bpmn_parses_and_has_a_full_diagram(number):
     spec = parser.get_spec(process_id(number))
     for step in procedure.steps:
         task_spec = spec.task_specs[step.id]
-        assert task_spec.lane == step.role  # how the engine learns who performs a task
+        assert task_spec.lane == procedure.role(step.role).title  # SpiffWorkflow: the lane's name
         assert task_spec.bpmn_name == step.title
         assert step_kind(task_spec) == step.kind
-    check_bpmn(xml, {r.id for r in procedure.roles})
+    loaded = load_spec(procedure).spec  # the loaded spec maps titles back to role ids
+    for step in procedure.steps:
+        assert loaded.task_specs[step.id].lane == step.role  # how the engine learns who performs it
+    with pytest.raises(BpmnError, match="is not a declared role"):
+        check_bpmn(xml, {r.id for r in procedure.roles})  # titles are lanes only given the mapping
+    check_bpmn(xml, {r.id for r in procedure.roles}, {r.title: r.id for r in procedure.roles})
 
 
 @pytest.mark.parametrize("number", COMPILED)
@@ -180,6 +186,28 @@ def test_conditional_steps_after_each_other_and_after_the_decision():
     assert run("post", "approve") == (["intake", "check_a", "decision", "notify"], ["end_approved"])
     assert run("portal", "approve") == (["intake", "check_b", "decision"], ["end_approved"])
     assert run("in_person", "refuse") == (["intake", "decision"], ["end_refused"])
+
+
+def test_lanes_named_by_role_id_still_give_tasks_their_roles():
+    """A version pinned before lanes showed titles (lane name = role id) runs as before; roles
+    whose titles are ambiguous are compiled to lanes named by id."""
+    procedure = CATALOG["6.1.1"]
+    xml = compile_procedure(procedure)
+    for role in procedure.roles:
+        xml = xml.replace(f"name={quoteattr(role.title)}", f'name="{role.id}"')
+    assert "name=\"clerk\"" in xml
+    pinned = dataclasses.replace(procedure, pinned_xml=xml, version="test-id-lanes")
+    spec = load_spec(pinned).spec
+    assert {spec.task_specs[s.id].lane for s in procedure.steps} == {s.role for s in procedure.steps}
+    for step in procedure.steps:
+        assert spec.task_specs[step.id].lane == step.role
+
+    same = tuple(dataclasses.replace(r, title="специалист") for r in procedure.roles)
+    ambiguous = dataclasses.replace(procedure, roles=same, version="test-same-titles")
+    root = ET.fromstring(compile_procedure(ambiguous).encode("utf-8"))
+    assert {lane.get("name") for lane in root.iter(_q("lane"))} == {s.role for s in procedure.steps}
+    for step in procedure.steps:
+        assert load_spec(ambiguous).spec.task_specs[step.id].lane == step.role
 
 
 def test_compile_refuses_what_it_cannot_draw():

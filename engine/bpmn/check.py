@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,13 +148,13 @@ def _main_process(root: Any) -> Any:
     return main
 
 
-def _check_lanes(root: Any, roles: set[str]) -> None:
+def _check_lanes(root: Any, roles: set[str], titles: Mapping[str, str]) -> None:
     for lane in root.iter(_q("lane")):
         name = (lane.get("name") or "").strip()
         if not name:
             raise BpmnError(f"{_line(lane)}lane {lane.get('id')!r} has no name; name each lane "
                             f"after a role: {', '.join(sorted(roles))}")
-        if name not in roles:
+        if name not in roles and titles.get(name) not in roles:
             raise BpmnError(f"{_line(lane)}lane {name!r} is not a declared role; declared roles: "
                             f"{', '.join(sorted(roles)) or 'none'}")
         if lane.find(_q("childLaneSet")) is not None:
@@ -240,8 +241,15 @@ def _spiff_message(exc: Exception, root: Any = None) -> str:
     return f"line {line}: {text}" if line else text
 
 
-def parse(xml: str, roles: set[str], version: str = "") -> ParsedSpec:
-    """Check `xml` and parse it with SpiffWorkflow; raise BpmnError for anything unsafe or broken."""
+def parse(xml: str, roles: set[str], version: str = "",
+          titles: Mapping[str, str] | None = None) -> ParsedSpec:
+    """Check `xml` and parse it with SpiffWorkflow; raise BpmnError for anything unsafe or broken.
+
+    A lane is named by a role id or by one of `titles` (lane name → role id: the role titles the
+    compiler names lanes with); a task in a titled lane gets the role id as its `lane`, which is
+    how the engine learns who performs it.
+    """
+    titles = titles or {}
     root = _read_xml(xml)
     with _PARSE_LOCK:
         try:
@@ -249,7 +257,7 @@ def parse(xml: str, roles: set[str], version: str = "") -> ParsedSpec:
         except SpiffWorkflowException as exc:
             raise BpmnError(f"not valid BPMN 2.0: {_spiff_message(exc)}") from None
     main = _main_process(root)
-    _check_lanes(root, roles)
+    _check_lanes(root, roles, titles)
     _check_expressions(root)
     pid = main.get("id")
     with _PARSE_LOCK:
@@ -268,6 +276,8 @@ def parse(xml: str, roles: set[str], version: str = "") -> ParsedSpec:
             if not getattr(task_spec, "manual", False):
                 continue
             node = by_id.get(task_spec.name)
+            if task_spec.lane and task_spec.lane.strip() in titles:
+                task_spec.lane = titles[task_spec.lane.strip()]
             if not task_spec.lane:
                 raise BpmnError(f"{_line(node)}{_describe(node) if node is not None else task_spec.name}"
                                 f" is in no lane: put every user task in a role's lane")
@@ -277,7 +287,7 @@ def parse(xml: str, roles: set[str], version: str = "") -> ParsedSpec:
     return ParsedSpec(version, pid, spec, subprocess_specs, xml)
 
 
-def check_bpmn(xml: str, roles: set[str]) -> None:
+def check_bpmn(xml: str, roles: set[str], titles: Mapping[str, str] | None = None) -> None:
     """Raise BpmnError unless `xml` is well-formed, valid BPMN that runs safely with `roles` as lanes.
 
     Refused: malformed XML or a DOCTYPE; no executable process, or more than one top-level
@@ -285,6 +295,6 @@ def check_bpmn(xml: str, roles: set[str]) -> None:
     tasks outside a lane; service, send, receive and DMN tasks; conditions, timers and scripts the
     safe evaluator refuses; anything SpiffWorkflow's XSD validator or parser rejects.
     """
-    parse(xml, set(roles))
+    parse(xml, set(roles), titles=titles)
 
 

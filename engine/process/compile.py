@@ -3,12 +3,16 @@ Modeler or bpmn.io.
 
 Shape of a compiled procedure :
 
-- a pool (collaboration participant) with one horizontal lane per role; the lane *name* is the role
-  id, so the engine reads a task's role as `task.task_spec.lane`;
+- a pool (collaboration participant) with one horizontal lane per role; the lane *name* is the
+  role's title (`layout.lane_names`: its id when titles are ambiguous). SpiffWorkflow reads a task's
+  role as `task.task_spec.lane`, the lane's name: `engine.bpmn.check.parse` maps titles back to role
+  ids when the spec is loaded;
 - `start` → one `userTask` per step (id = step id, name = step title, a spiffworkflow property
   `kind` = step kind, read back with `step_kind`) → `end_approved`;
 - a step with a `condition` sits between two exclusive gateways: the condition flow runs it, the
-  default flow skips it;
+  default flow skips it. The condition flow is labelled in Russian from the fields' and choices'
+  titles (`engine.process.labels`), never with the expression; a label too long for the diagram is
+  shortened and the full text kept in the flow's documentation;
 - after the decision step an exclusive gateway sends `outcome == 'approve'` on to the remaining
   steps and `end_approved`, and everything else (the refusal) to `end_refused`. The engine sets
   `outcome` ('approve' / 'refuse') and `ground` in the decision task's data when it completes it.
@@ -23,7 +27,6 @@ from engine.bpmn.xml import NS, TARGET_NAMESPACE, BpmnError, process_id
 from engine.definition.procedure import Procedure
 from engine.process.layout import (
     _FIRST_GAP,
-    _LANE_H,
     _POOL_HEADER,
     _POOL_X,
     _POOL_Y,
@@ -79,7 +82,7 @@ def _render(procedure: Procedure, layout: _Layout) -> str:
       + '</bpmn:documentation>')
     w('    <bpmn:laneSet id="LaneSet_1">')
     for i, role_id in enumerate(layout.lanes):
-        w(f'      <bpmn:lane id="Lane_{role_id}" name="{role_id}">')
+        w(f'      <bpmn:lane id="Lane_{role_id}" name={quoteattr(layout.names[i])}>')
         for node in layout.nodes:
             if node.lane == i:
                 w(f'        <bpmn:flowNodeRef>{node.id}</bpmn:flowNodeRef>')
@@ -117,12 +120,17 @@ def _render(procedure: Procedure, layout: _Layout) -> str:
         if flow.name:
             attrs += f" name={quoteattr(flow.name)}"
         attrs += f' sourceRef="{flow.source.id}" targetRef="{flow.target.id}"'
-        if flow.condition is None:
+        long = flow.title if flow.title != flow.name else None
+        if flow.condition is None and long is None:
             w(f"    <bpmn:sequenceFlow {attrs} />")
         else:
             w(f"    <bpmn:sequenceFlow {attrs}>")
+            if long:
+                w(f"      <bpmn:documentation>{escape(long)}</bpmn:documentation>")
+        if flow.condition is not None:
             w(f'      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">'
               f"{escape(flow.condition)}</bpmn:conditionExpression>")
+        if flow.condition is not None or long is not None:
             w("    </bpmn:sequenceFlow>")
     w("  </bpmn:process>")
 
@@ -134,13 +142,13 @@ def _render(procedure: Procedure, layout: _Layout) -> str:
     w(f'      <bpmndi:BPMNShape id="Participant_{pid}_di" bpmnElement="Participant_{pid}" '
       f'isHorizontal="true">')
     w(f'        <dc:Bounds x="{_POOL_X}" y="{_POOL_Y}" width="{pool_w}" '
-      f'height="{_LANE_H * len(layout.lanes)}" />')
+      f'height="{layout.height}" />')
     w("      </bpmndi:BPMNShape>")
     for i, role_id in enumerate(layout.lanes):
         w(f'      <bpmndi:BPMNShape id="Lane_{role_id}_di" bpmnElement="Lane_{role_id}" '
           f'isHorizontal="true">')
         w(f'        <dc:Bounds x="{_POOL_X + _POOL_HEADER}" y="{layout.lane_top(i)}" '
-          f'width="{pool_w - _POOL_HEADER}" height="{_LANE_H}" />')
+          f'width="{pool_w - _POOL_HEADER}" height="{layout.lane_h(i)}" />')
         w("      </bpmndi:BPMNShape>")
     for node in layout.nodes:
         extra = ' isMarkerVisible="true"' if node.kind == "gateway" else ""
@@ -148,7 +156,8 @@ def _render(procedure: Procedure, layout: _Layout) -> str:
         w(f'        <dc:Bounds x="{node.x}" y="{node.y(layout)}" width="{node.w}" '
           f'height="{node.h}" />')
         if node.kind != "task" and node.name:
-            above = node.id == "end_refused" or node.kind == "gateway"
+            # the split gateway's label goes below: its skip route runs above it
+            above = node.id == "end_refused" or node.id.startswith("Gateway_outcome_")
             ly = node.y(layout) - 32 if above else node.y(layout) + node.h + 5
             w(f'        <bpmndi:BPMNLabel><dc:Bounds x="{node.cx - 45}" y="{ly}" width="90" '
               f'height="27" /></bpmndi:BPMNLabel>')

@@ -13,6 +13,7 @@ from engine.bpmn.check import ParsedSpec, parse
 from engine.definition.procedure import Procedure
 from engine.expressions import SafeScriptEngine
 from engine.process.compile import bpmn_text
+from engine.process.layout import lane_names
 
 # ------------------------------------------------------------------------------------------------
 # The spec cache
@@ -26,7 +27,8 @@ def load_spec(procedure: Procedure) -> ParsedSpec:
 
     A pinned Procedure (rebuilt from the database) is the authority on its version's XML: if the
     cached spec was parsed from another text (a fresh compilation of the same definition by this
-    release), the pinned text is parsed and replaces it.
+    release), the pinned text is parsed and replaces it. Lanes named by a role's title (as compiled)
+    or by its id (drawn files, versions pinned before titles) both give tasks the role's id.
     """
     parsed = _SPECS.get(procedure.version)
     if parsed is not None and _same_xml(parsed, procedure):
@@ -35,7 +37,8 @@ def load_spec(procedure: Procedure) -> ParsedSpec:
         parsed = _SPECS.get(procedure.version)
         if parsed is None or not _same_xml(parsed, procedure):
             xml = bpmn_text(procedure)
-            parsed = parse(xml, {r.id for r in procedure.roles}, procedure.version)
+            titles = {name: role for role, name in lane_names(procedure).items()}
+            parsed = parse(xml, {r.id for r in procedure.roles}, procedure.version, titles)
             _SPECS[procedure.version] = parsed
     return parsed
 
