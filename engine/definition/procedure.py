@@ -227,8 +227,8 @@ class Field:
     type: str
     required: bool = False
     pattern: str | None = None
-    min: float | None = None
-    max: float | None = None
+    min: float | str | None = None  # a date field's bound is text (engine.definition.date_bound)
+    max: float | str | None = None
     max_length: int | None = None
     choices: tuple[Choice, ...] = ()
 

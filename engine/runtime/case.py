@@ -561,7 +561,7 @@ class Case:
             extra = {"outcome": outcome, "ground": ground}
             self.changes.update(outcome="approved" if outcome == "approve" else "refused", ground=ground)
         fields = proc.step(name).fields if proc.steps and _has_step(proc, name) else ()
-        clean = clean_form(fields, data) if (fields or proc.steps) else _plain(data)
+        clean = clean_form(fields, data, self.today) if (fields or proc.steps) else _plain(data)
         task.set_data(**clean, **extra)
         try:
             task.run()
