@@ -109,3 +109,67 @@ def test_the_api_reports_all_eight_in_russian(tmp_path):
     [err] = r.json()["errors"]
     assert err["field"] == "data.child_birth_date"
     assert api.get(f"/api/cases/{case['id']}").json()["tasks"][0]["id"] == task["id"]
+
+
+# ------------------------------------------------------------- the decision waits for documents
+
+def _to_decision(eng, number="6.1.1"):
+    """A case on `number` with `archive_record` requested, run up to its decision task."""
+    case_id = eng.start(number)
+    eng.cases.record_document(case_id, "archive_record", "requested", actor="clerk-1")
+    proc = eng.versions.get(eng.case(case_id)["version"])
+    for _ in range(10):
+        task = eng.open_tasks(case_id)[0]
+        if task["kind"] == "decision":
+            return case_id, task, proc
+        eng.cases.complete_task(case_id, task["id"], sample_form(proc.step(task["step"]).fields),
+                                actor="clerk-1")
+    raise AssertionError("no decision task")
+
+
+def test_an_approval_waits_for_the_requested_documents(eng):
+    from engine.errors import DocumentsOutstanding
+
+    case_id, task, _ = _to_decision(eng)
+    before = eng.case(case_id)
+    with pytest.raises(DocumentsOutstanding) as exc:
+        eng.cases.decide(case_id, "approve", actor="clerk-1")
+    assert [e.field for e in exc.value.errors] == ["documents.archive_record"]
+    assert CYRILLIC.search(exc.value.errors[0].message)
+    assert eng.case(case_id) == before
+    eng.cases.record_document(case_id, "archive_record", "received", actor="clerk-1")
+    eng.cases.decide(case_id, "approve", actor="clerk-1")
+    assert eng.case(case_id)["outcome"] == "approved"
+
+
+def test_a_refusal_does_not_wait(eng):
+    case_id, _, proc = _to_decision(eng)
+    eng.cases.decide(case_id, "refuse", ground=proc.refusal_grounds[0].id, actor="clerk-1")
+    assert eng.case(case_id)["outcome"] == "refused"
+
+
+def test_a_decision_step_may_opt_out_of_waiting(tmp_path):
+    from engine.definition.build import build_procedure
+
+    data = catalog()["6.1.1"].definition
+    for step in data["steps"]:
+        if step["kind"] == "decision":
+            step["waits_for_documents"] = False
+    proc = build_procedure(data, "6.1.1.yaml")
+    assert proc.step(next(s.id for s in proc.steps if s.kind == "decision")).waits_for_documents is False
+    eng = Engine(tmp_path / "opt-out.db", procedures={"6.1.1": proc})
+    case_id, _, _ = _to_decision(eng)
+    eng.cases.decide(case_id, "approve", actor="clerk-1")
+    assert eng.case(case_id)["outcome"] == "approved"
+
+
+def test_the_api_answers_409_listing_the_outstanding_documents(tmp_path):
+    api = Api(tmp_path)
+    case = api.start("6.1.1")
+    assert api.post(f"/api/cases/{case['id']}/documents/archive_record",
+                    json={"status": "requested"}).status_code in (200, 204)
+    api.advance(case["id"], "6.1.1", until_kind="decision")
+    task = next(t for t in api.open_tasks(case["id"]) if t["kind"] == "decision")
+    r = api.complete(case["id"], task, "6.1.1")
+    assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in r.json()["errors"]] == ["documents.archive_record"]

@@ -243,6 +243,7 @@ class Step:
     condition: str | None = None
     term: str | None = None
     notes: str | None = None
+    waits_for_documents: bool = True  # a decision: approval waits for every requested document
 
 
 @dataclass(frozen=True, slots=True)
