@@ -21,6 +21,7 @@ from starlette.responses import Response
 from api.allow import allowed_methods
 from engine.errors import (
     Conflict,
+    DocumentsOutstanding,
     Forbidden,
     InvalidForm,
     InvalidInput,
@@ -145,7 +146,7 @@ def install(app: FastAPI) -> None:
     async def _okno(_request: Request, exc: OknoError) -> Response:
         status, title, slug = engine_problem(exc)
         errors = ([{"field": e.field, "detail": e.detail} for e in exc.errors]
-                  if isinstance(exc, InvalidForm) else None)
+                  if isinstance(exc, (InvalidForm, DocumentsOutstanding)) else None)
         return problem(status, exc.detail, title=title, field=exc.field, slug=slug,
                        errors=errors)
 

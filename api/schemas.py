@@ -224,8 +224,8 @@ class FieldOut(BaseModel):
     type: str
     required: bool
     pattern: str | None = None
-    min: float | None = None
-    max: float | None = None
+    min: float | str | None = None  # a date field's bound: YYYY-MM-DD or 'today - 150 years'
+    max: float | str | None = None
     max_length: int | None = None
     choices: list[ChoiceOut]
 

@@ -52,6 +52,15 @@ class NotAllowed(OknoError):
     """The command does not fit the case's current state (or the law forbids it)."""
 
 
+class DocumentsOutstanding(NotAllowed):
+    """The decision waits for requested documents: every one outstanding, in `errors`."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = tuple(errors)
+        super().__init__("решение ожидает истребованные документы: "
+                         + "; ".join(e.title for e in self.errors), field=self.errors[0].field)
+
+
 class Conflict(OknoError):
     """Another command changed the case first; reload and retry."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -71,7 +72,7 @@ def _capital(text: str) -> str:
 
 def form_errors(fields: tuple[Field, ...], data: dict[str, Any], kind: str,
                 form: Mapping[str, Any], refusal_ids: set[str],
-                outcome_ids: tuple[str, ...] = ()) -> dict[str, str]:
+                outcome_ids: tuple[str, ...] = (), today: date | None = None) -> dict[str, str]:
     """Every error of the form, by input name (Russian): the decision's outcome and ground (an
     appeal's reply: an outcome of `outcome_ids`, no ground), then each field as the engine's
     `clean_form` finds it."""
@@ -86,7 +87,7 @@ def form_errors(fields: tuple[Field, ...], data: dict[str, Any], kind: str,
         elif outcome == "refuse" and str(form.get("ground") or "") not in refusal_ids:
             errors["ground"] = "Выберите основание отказа из списка."
     try:
-        clean_form(fields, data)
+        clean_form(fields, data, today)
     except InvalidForm as exc:
         for err in exc.errors:
             errors[input_name(err.field.removeprefix("data."))] = _capital(err.message)
@@ -154,7 +155,7 @@ async def submit_task(request: Request, case_id: str, task_id: str) -> Response:
     context.update(values=typed, outcome=outcome, ground=ground)
     refusal_ids = {g.id for g in context["refusal_grounds"]}
     errors = form_errors(context["fields"], data, kind, form, refusal_ids,
-                         tuple(o.id for o in context["appeal_outcomes"]))
+                         tuple(o.id for o in context["appeal_outcomes"]), svc.cases.clock.today())
     if errors:
         return _page(request, {**context, "errors": errors}, status=422)
     try:

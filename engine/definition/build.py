@@ -89,6 +89,7 @@ def build_procedure(data: dict[str, Any], source: str, bpmn_xml: str | None = No
                     for f in s.get("fields", [])
                 ),
                 condition=s.get("condition"), term=s.get("term"), notes=s.get("notes"),
+                waits_for_documents=s.get("waits_for_documents", True),
             )
             for s in data.get("steps", [])
         ),

@@ -251,8 +251,8 @@ class Field:
     type: str
     required: bool = False
     pattern: str | None = None
-    min: float | None = None
-    max: float | None = None
+    min: float | str | None = None  # a date field's bound is text (engine.definition.date_bound)
+    max: float | str | None = None
     max_length: int | None = None
     choices: tuple[Choice, ...] = ()
 
@@ -267,6 +267,7 @@ class Step:
     condition: str | None = None
     term: str | None = None
     notes: str | None = None
+    waits_for_documents: bool = True  # a decision: approval waits for every requested document
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ import jsonschema
 
 from engine.definition.build import build_procedure, number_key
 from engine.definition.catalog_files import CatalogFileError, read_catalog_file
+from engine.definition.date_bound import bound_problem, resolve
 from engine.definition.field_pattern import PatternError, compile_pattern
 from engine.definition.law import general_grounds
 from engine.definition.procedure import (
@@ -377,8 +378,7 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
                 yield ("steps", i, "fields", j, "id"), f"field id {fld['id']!r} is reserved"
             if fld.get("pattern"):
                 yield from _regex_problem(fld["pattern"], ("steps", i, "fields", j, "pattern"))
-            if "min" in fld and "max" in fld and fld["min"] > fld["max"]:
-                yield ("steps", i, "fields", j, "min"), "min is greater than max"
+            yield from _bound_problems(fld, ("steps", i, "fields", j))
         if "condition" in step:
             yield from _condition_problems(step["condition"], known_names, ("steps", i, "condition"),
                                            "a field of an earlier step")
@@ -522,3 +522,28 @@ def _term_days(text: str) -> float:
     return parse_term(text).approx_days
 
 
+
+
+def _bound_problems(fld: dict[str, Any], where: tuple[Any, ...]) -> Iterator[tuple[tuple, str]]:
+    """A field's `min`/`max`: numbers on a number field, date bounds on a date field (none on
+    the others), and min not above max (relative bounds compared on one day)."""
+    bounds = {k: fld[k] for k in ("min", "max") if k in fld}
+    numeric = fld["type"] in ("integer", "number")
+    for key, value in bounds.items():
+        if fld["type"] == "date":
+            problem = bound_problem(value)
+            if problem is not None:
+                yield (*where, key), problem
+                return
+        elif not numeric:
+            yield (*where, key), f"a {fld['type']} field takes no {key}"
+            return
+        elif isinstance(value, str):
+            yield (*where, key), f"{key} of a {fld['type']} field must be a number"
+            return
+    if len(bounds) == 2:
+        low, high = bounds["min"], bounds["max"]
+        if fld["type"] == "date":
+            low, high = resolve(low, date(2000, 1, 1)), resolve(high, date(2000, 1, 1))
+        if low > high:
+            yield (*where, "min"), "min is greater than max"

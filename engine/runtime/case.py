@@ -32,7 +32,14 @@ from engine.definition.procedure import (
     Procedure,
 )
 from engine.definition.validation import RESERVED_FIELD_IDS
-from engine.errors import Forbidden, InvalidInput, NotAllowed, NotFound
+from engine.errors import (
+    DocumentsOutstanding,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+)
 from engine.expressions import ExpressionError
 from engine.notices.drafts import NoticeDraft, draft
 from engine.process.specs import load_spec, new_workflow
@@ -70,6 +77,7 @@ class Case:
     step: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     documents: dict[str, str] = field(default_factory=dict)
+    recorded: dict[str, str] | None = None  # the documents as stored (loaded for intake/decision)
     done_task: str | None = None
     assign: tuple[str, str | None] | None = None
     workflow_changed: bool = True
@@ -561,7 +569,10 @@ class Case:
             extra = {"outcome": outcome, "ground": ground}
             self.changes.update(outcome="approved" if outcome == "approve" else "refused", ground=ground)
         fields = proc.step(name).fields if proc.steps and _has_step(proc, name) else ()
-        clean = clean_form(fields, data) if (fields or proc.steps) else _plain(data)
+        clean = clean_form(fields, data, self.today) if (fields or proc.steps) else _plain(data)
+        if (proc.is_procedure and extra.get("outcome") == "approve"
+                and (not _has_step(proc, name) or proc.step(name).waits_for_documents)):
+            self._requested_arrived()
         task.set_data(**clean, **extra)
         try:
             task.run()
@@ -570,6 +581,17 @@ class Case:
         self._engine_steps()
         self.step, self.done_task = name, str(task.id)
         self.data = {"task": str(task.id), "data": {**clean, **extra}}
+
+    def _requested_arrived(self) -> None:
+        """An approval waits until every document the authority requested has arrived."""
+        recorded = {**(self.recorded or {}), **self.documents}
+        titles = {d.id: d.title for d in (*self.procedure.documents,
+                                          *self.procedure.requested_documents)}
+        waiting = [FieldError(f"documents.{doc}", titles.get(doc, doc), "документ истребован и ещё "
+                              "не поступил") for doc, status in sorted(recorded.items())
+                   if status == DocumentStatus.REQUESTED]
+        if waiting:
+            raise DocumentsOutstanding(waiting)
 
     def _reply(self, data: dict[str, Any]) -> dict[str, Any]:
         """The reply to an appeal: an outcome of the definition (no ground), and its notice with

@@ -113,7 +113,8 @@ class Cases:
                       actor: str, expected_version: int | None = None,
                       remember: Remember | None = None) -> list[Opened]:
         """Complete a human task with form data validated against its step's fields."""
-        return self._run(case_id, actor, lambda case, uow: case.complete_task(task_id, data),
+        return self._run(case_id, actor, lambda case, uow: _recorded(case, uow).complete_task(
+            task_id, data),
                          task_id=task_id, expected_version=expected_version, remember=remember)
 
     def claim(self, case_id: str, task_id: str, *, actor: str) -> None:
@@ -137,7 +138,7 @@ class Cases:
 
         `task_id` names the task when the caller has checked it already (its claim holds either way).
         """
-        return self._run(case_id, actor, lambda case, uow: case.decide(
+        return self._run(case_id, actor, lambda case, uow: _recorded(case, uow).decide(
             outcome, ground, data, _task_of_kind(uow, case, "decision", task_id)), task_id=task_id)
 
     def issue_result(self, case_id: str, *, actor: str, data: dict[str, Any] | None = None,
@@ -280,6 +281,12 @@ class Cases:
 MAX_NOTE = 4000  # characters of a clerk's note a notice quotes
 MAX_MIGRATED = 10_000  # running cases one migration call checks (run it again for more)
 MIN_PREFIX = 6  # characters of a version hash that may name it
+
+
+def _recorded(case: Case, uow: UnitOfWork) -> Case:
+    """`case` with its stored documents loaded (intake and the decision check them)."""
+    case.recorded = uow.cases.documents(case.id)
+    return case
 
 
 def _check_note(note: str | None) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from engine.definition.date_bound import resolve
 from engine.definition.field_pattern import compile_pattern
 from engine.definition.procedure import Field
 from engine.errors import FieldError, InvalidForm, InvalidInput
@@ -26,8 +27,11 @@ class _Refused(Exception):
     """One field's value is refused; the message says why (Russian)."""
 
 
-def clean_form(fields: tuple[Field, ...], data: dict[str, Any]) -> dict[str, Any]:
-    """The submitted values converted to their types; InvalidForm names every field at fault."""
+def clean_form(fields: tuple[Field, ...], data: dict[str, Any],
+               today: date | None = None) -> dict[str, Any]:
+    """The submitted values converted to their types; InvalidForm names every field at fault.
+    `today` (the injected clock's day) resolves a date field's relative `min`/`max`
+    (`engine.definition.date_bound`); without it a relative bound is not checked."""
     if not isinstance(data, dict):
         raise InvalidInput("данные формы должны быть объектом (JSON object)", field="data")
     known = {f.id: f for f in fields}
@@ -49,7 +53,7 @@ def clean_form(fields: tuple[Field, ...], data: dict[str, Any]) -> dict[str, Any
                 if fld.required:
                     raise _Refused("обязательное поле: заполните его")
                 continue
-            clean[fld.id] = _value(fld, value)
+            clean[fld.id] = _value(fld, value, today)
         except _Refused as refused:
             errors.append(FieldError(f"data.{fld.id}", fld.title, str(refused)))
     if errors:
@@ -81,7 +85,7 @@ def _characters(n: int) -> str:
     return "символа" if n % 10 == 1 and n % 100 != 11 else "символов"
 
 
-def _value(fld: Field, value: Any) -> Any:
+def _value(fld: Field, value: Any, today: date | None) -> Any:
     if fld.type in ("string", "text"):
         if not isinstance(value, str):
             raise _Refused("ожидается текст")
@@ -116,15 +120,41 @@ def _value(fld: Field, value: Any) -> Any:
         return value
     if fld.type == "date":
         try:
-            return date.fromisoformat(value).isoformat() if isinstance(value, str) else _bad()
+            day = date.fromisoformat(value) if isinstance(value, str) else _bad()
         except (ValueError, TypeError):
             raise _Refused("ожидается дата в формате ГГГГ-ММ-ДД (например, 2025-06-01)") from None
+        low, high = _date_bound(fld.min, today), _date_bound(fld.max, today)
+        if low is not None and day < low:
+            raise _Refused(f"дата должна быть не раньше {low:%d.%m.%Y}")
+        if high is not None and day > high:
+            raise _Refused(f"дата должна быть не позже {high:%d.%m.%Y}")
+        return day.isoformat()
     if fld.type == "choice":
         ids = [c.id for c in fld.choices]
         if value not in ids:
             raise _Refused(f"выберите один из вариантов ({', '.join(ids)})")
         return value
     raise _Refused(f"неподдерживаемый тип поля {fld.type}")
+
+
+def _date_bound(bound: float | str | None, today: date | None) -> date | None:
+    """A date field's bound on `today`; None when there is none (or it is relative and no day
+    was given). The definition was checked, so the bound parses."""
+    if not isinstance(bound, str) or (today is None and bound.strip().startswith("today")):
+        return None
+    return resolve(bound, today or date.min)
+
+
+def _example_date(f: Field) -> str:
+    """2025-06-01, or the nearest day to it within the field's absolute bounds (relative ones
+    are taken on that day)."""
+    day = date(2025, 6, 1)
+    low, high = _date_bound(f.min, day), _date_bound(f.max, day)
+    if low is not None and day < low:
+        day = low
+    if high is not None and day > high:
+        day = high
+    return day.isoformat()
 
 
 def _bad() -> Any:
@@ -147,7 +177,7 @@ def example_form(fields: tuple[Field, ...]) -> dict[str, Any]:
         elif f.type in ("integer", "number"):
             data[f.id] = int(f.min) if f.min is not None else 1
         elif f.type == "date":
-            data[f.id] = "2025-06-01"
+            data[f.id] = _example_date(f)
         elif f.pattern:
             pattern = compile_pattern(f.pattern)
             matching = [c for c in _PATTERN_SAMPLES if pattern.matches(c)]

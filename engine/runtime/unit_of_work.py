@@ -97,6 +97,9 @@ class CaseRepository:
     def documents_pending(self, case_id: str, exclude: str) -> bool:
         return self._uow.rows.documents_pending(case_id, exclude)
 
+    def documents(self, case_id: str) -> dict[str, str]:
+        return self._uow.rows.documents(case_id)
+
     def _workflow(self, row: dict, proc: Procedure) -> BpmnWorkflow:
         uow = self._uow
         workflow = uow.live.take(row["id"], row["row_version"])

@@ -84,6 +84,9 @@ _STATEMENTS = {
              updated_at=_p("updated_at", case_documents.c.updated_at),
              actor=_p("actor", case_documents.c.actor)),
     "insert_document": insert(case_documents),
+    "documents": (select(case_documents.c.document, case_documents.c.status).where(
+        case_documents.c.case_id == _p("case_id", case_documents.c.case_id)),
+        (case_documents.c.document, case_documents.c.status)),
     "move_tasks": update(tasks).where(
         tasks.c.case_id == _p("_case", tasks.c.case_id), tasks.c.state == TaskStatus.OPEN.value
     ).values(authority=_p("authority", tasks.c.authority), assignee=_p("assignee", tasks.c.assignee)),
@@ -188,6 +191,11 @@ class CaseRows:
         """Whether a requested document other than `exclude` has not arrived yet."""
         with self.raw.read() as cursor:
             return self.sql["pending"].one(cursor, {"case_id": case_id, "exclude": exclude}) is not None
+
+    def documents(self, case_id: str) -> dict[str, str]:
+        """The case's recorded documents: id -> status."""
+        with self.raw.read() as cursor:
+            return {r["document"]: r["status"] for r in self.sql["documents"].all(cursor, {"case_id": case_id})}
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[tuple[Connection, Any]]:

@@ -62,8 +62,14 @@ class Prepared:
         """The first row as a dict keyed by column, values converted as Core would."""
         cursor.execute(self.sql, self.params(values))
         row = cursor.fetchone()
-        if row is None:
-            return None
+        return None if row is None else self._row(row)
+
+    def all(self, cursor, values: dict) -> list[dict]:
+        """Every row, as `one` gives the first (for short lists: a case's documents)."""
+        cursor.execute(self.sql, self.params(values))
+        return [self._row(row) for row in cursor.fetchall()]
+
+    def _row(self, row) -> dict:
         return {key: (proc(value) if proc is not None and value is not None else value)
                 for key, proc, value in zip(self.columns, self.results, row, strict=True)}
 
