@@ -645,6 +645,12 @@ class DocumentStatus(Request):
     status: Literal["presented", "requested", "received"]
 
 
+class InformationIn(Request):
+    body: Annotated[Text, Field(min_length=1, max_length=500)]
+    asked: Annotated[Text, Field(min_length=1, max_length=500)]
+    received: bool = False
+
+
 class Withdraw(Request):
     reason: Annotated[Text, Field(max_length=2000)] | None = None
 

@@ -196,6 +196,18 @@ def test_requesting_a_document_extends_the_term(api: Api) -> None:
     assert r.json()["due_date"] > case["due_date"]
 
 
+def test_a_free_request_extends_the_term(api: Api) -> None:
+    case = api.start("2.5")
+    r = api.post(f"/api/cases/{case['id']}/information",
+                 json={"body": "ФСЗН", "asked": "сведения о стаже"})
+    assert r.status_code == 200, r.text
+    assert r.json()["due_date"] > case["due_date"]
+    before = api.count(events)
+    _problem(api.post(f"/api/cases/{case['id']}/information", json={"body": "ФСЗН", "asked": ""}),
+             422, "asked")
+    assert api.count(events) == before
+
+
 # ------------------------------------------------------------------------------------ checklist
 
 def test_checklist_follows_conditions_over_collected_data() -> None:

@@ -651,9 +651,6 @@ SEMANTIC_INVALID = {
     "suspension grounds but not allowed": (setitem("suspension", {"allowed": False,
                                                                   "grounds": [GROUND]}),
                                            ("suspension", "grounds"), ("not allowed",)),
-    "when_documents_requested without requested documents": (
-        both(no_requested_documents, setitem("term", "when_documents_requested", "1 month")),
-        ("term", "when_documents_requested"), ("requested_documents",)),
     "when_documents_requested shorter than max": (
         setitem("term", {"max": "2 months", "when_documents_requested": "1 month"}),
         ("term", "when_documents_requested"), ("shorter than the maximum",)),

@@ -39,6 +39,7 @@ from api.schemas import (
     ExtendIn,
     ForwardIn,
     GroundIn,
+    InformationIn,
     IsoDate,
     Issue,
     LeaveIn,
@@ -288,6 +289,17 @@ async def record_document(case_id: CaseId, doc_id: DocId, body: DocumentStatus, 
     the procedure does not list is refused (409): Directive No. 2, §2.2."""
     _case(svc, user, case_id, STAFF)
     svc.cases.record_document(case_id, doc_id, body.status, actor=user.name)
+    return _result(svc, case_id)
+
+
+@router.post("/cases/{case_id}/information", response_model=CommandResult,
+             tags=["documents"], responses=errors(401, 403, 404, 409))
+async def record_information(case_id: CaseId, body: InformationIn, user: CurrentUser, svc: Svc):
+    """Record a free request of documents or information from another body (`received: false`)
+    or its answer (`received: true`); the request extends the term to `when_documents_requested`."""
+    _case(svc, user, case_id, STAFF)
+    svc.cases.record_information(case_id, body.body, body.asked, actor=user.name,
+                                 received=body.received)
     return _result(svc, case_id)
 
 

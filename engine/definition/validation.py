@@ -336,12 +336,11 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
     yield from _unique(fee.get("exemptions", []), ("fee", "exemptions"), "exemption")
 
     term = data["term"]
-    if "when_documents_requested" in term:
-        if not data.get("requested_documents"):
-            yield ("term", "when_documents_requested"), "a term for requested documents, but no requested_documents"
-        elif _term_days(term["when_documents_requested"]) < _term_days(term["max"]):
-            yield (("term", "when_documents_requested"),
-                   "the term when documents are requested is shorter than the maximum term")
+    # Without requested_documents the clerk records free requests (Case.record_information).
+    if ("when_documents_requested" in term
+            and _term_days(term["when_documents_requested"]) < _term_days(term["max"])):
+        yield (("term", "when_documents_requested"),
+               "the term when documents are requested is shorter than the maximum term")
 
     roles = {r["id"] for r in data.get("roles", [])}
     known_names = set(BUILTIN_NAMES)

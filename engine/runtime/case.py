@@ -49,6 +49,8 @@ from engine.statuses import ACTIVE, ENDED, CaseStatus, DocumentStatus, TaskStatu
 from engine.store import workflow_state
 from engine.terms import WorkCalendar, due_date, extend_due, shift_by_pause
 
+INFORMATION_TEXT_MAX = 500  # the body asked and what is asked of it, in a free request
+
 LEGAL_22 = ("Directive No. 2, §2.2: demanding documents that the procedure does not list is a "
             "gross violation")
 
@@ -271,20 +273,45 @@ class Case:
         self.documents[document] = status
         self.data = {"document": document, "status": status}
         self.workflow_changed = False
-        if status == DocumentStatus.REQUESTED and not self.row["documents_requested"]:
-            self.changes["documents_requested"] = True
-            if proc.term.when_documents_requested:
-                base = extend_due(self.row["start_date"], proc.term.max,
-                                  proc.term.when_documents_requested, self.calendar)
-                self.changes["due_date"] = self._after_pauses(base, self.row["paused_days"])
-            for task in self.workflow.get_tasks(state=TaskState.READY):
-                task.data["documents_requested"] = True
-            self.workflow_changed = True
+        if status == DocumentStatus.REQUESTED:
+            self._documents_requested()
         if self.needs_pending_check(document, status) and not others_pending:
             # The term counts from the day the last requested document arrived.
             term = proc.term.when_documents_requested or proc.term.max
             self.changes.update(due_date=due_date(self.today, term, self.calendar), paused_days=0)
             self.data["term_starts"] = self.today.isoformat()
+
+    def _documents_requested(self) -> None:
+        """The first request of documents or information: the longer term applies from now on."""
+        if self.row["documents_requested"]:
+            return
+        proc = self.procedure
+        self.changes["documents_requested"] = True
+        if proc.term.when_documents_requested:
+            base = extend_due(self.row["start_date"], proc.term.max,
+                              proc.term.when_documents_requested, self.calendar)
+            self.changes["due_date"] = self._after_pauses(base, self.row["paused_days"])
+        for task in self.workflow.get_tasks(state=TaskState.READY):
+            task.data["documents_requested"] = True
+        self.workflow_changed = True
+
+    def record_information(self, body: str, asked: str, *, received: bool) -> None:
+        """Record a free request of documents or information from another body (one not in the
+        catalog's requested_documents), or its answer; the request extends the term exactly as a
+        catalog document request does."""
+        self.action = "information"
+        for name, text in (("body", body), ("asked", asked)):
+            if not text.strip() or len(text) > INFORMATION_TEXT_MAX:
+                raise InvalidInput(f"{name} must be 1 to {INFORMATION_TEXT_MAX} characters",
+                                   field=name)
+        if not self.procedure.term.when_documents_requested:
+            raise NotAllowed(f"procedure {self.procedure.number} has no term for requested "
+                             "documents or information", field="asked")
+        self._require_active()
+        self.data = {"body": body, "asked": asked, "status": "received" if received else "requested"}
+        self.workflow_changed = False
+        if not received:
+            self._documents_requested()
 
     def needs_pending_check(self, document: str, status: str) -> bool:
         """Whether receiving `document` may start the term (if no other requested one is pending)."""

@@ -160,6 +160,12 @@ class Cases:
             case.record_document(document, status, others_pending=pending)
         self._run(case_id, actor, apply)
 
+    def record_information(self, case_id: str, body: str, asked: str, *, actor: str,
+                           received: bool = False) -> None:
+        """Record a free request of documents or information from another body, or its answer."""
+        self._run(case_id, actor,
+                  lambda case, uow: case.record_information(body, asked, received=received))
+
     # ---------------------------------------------------------------- case lifecycle
 
     def withdraw(self, case_id: str, *, actor: str, reason: str | None = None) -> None:
