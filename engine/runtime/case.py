@@ -15,6 +15,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task, TaskState
 
@@ -32,7 +34,7 @@ from engine.definition.procedure import (
     Procedure,
 )
 from engine.definition.validation import RESERVED_FIELD_IDS
-from engine.errors import Forbidden, InvalidInput, NotAllowed, NotFound
+from engine.errors import Conflict, Forbidden, InvalidInput, NotAllowed, NotFound
 from engine.expressions import ExpressionError
 from engine.notices.drafts import NoticeDraft, draft
 from engine.process.specs import load_spec, new_workflow
@@ -469,6 +471,28 @@ class Case:
                                      for t in gone}))
         self.data = {"timers": gone}
 
+    def deliver_message(self, name: str, variables: dict[str, Any] | None) -> None:
+        """Deliver the BPMN message `name` to the event of this case that waits for it (an
+        intermediate catch event, a boundary event, an event-based gateway's branch); its
+        `variables` (plain values, as a drawn task's form) land in the catching task's data."""
+        self.action, self.step = "message", name
+        self._require_open()
+        waiting = waiting_messages(self.workflow)
+        if name not in waiting:
+            raise Conflict(f"no event of this case waits for message {name!r}; waiting: "
+                           f"{sorted(waiting) or 'none'}", field="name")
+        try:
+            payload = _plain(dict(variables or {}))
+        except InvalidInput as exc:
+            exc.field = "variables" + (exc.field or "").removeprefix("data")
+            raise
+        try:
+            self.workflow.send_event(BpmnEvent(waiting[name], payload=payload))
+        except (WorkflowException, ExpressionError) as exc:
+            raise NotAllowed(f"the message could not be delivered: {exc}") from None
+        self._engine_steps()
+        self.data = {"message": name, "variables": payload}
+
     def mark_overdue(self) -> None:
         self.action = "overdue"
         if self.row["overdue"] or self.status != CaseStatus.OPEN:
@@ -632,6 +656,16 @@ def ready_tasks(workflow: BpmnWorkflow) -> dict[str, Task]:
         for task in wf.tasks.values()
         if task.state == TaskState.READY and task.task_spec.manual
     }
+
+
+def waiting_messages(workflow: BpmnWorkflow) -> dict[str, MessageEventDefinition]:
+    """The messages the workflow's waiting events catch, by message name."""
+    found: dict[str, MessageEventDefinition] = {}
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition):
+            found.setdefault(definition.name, definition)
+    return found
 
 
 def step_kind(proc: Procedure, task_spec: Any) -> str:

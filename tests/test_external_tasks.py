@@ -1,0 +1,51 @@
+"""BPMN messages delivered to a drawn process: a message catch event waits until its message
+arrives (engine and HTTP API). External (service) tasks are not built yet."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from engine.definition.build import build_procedure
+from engine.definition.validation import load_catalog
+from engine.errors import Conflict, InvalidInput
+from engine.store.tables import events
+from tests.casework import CATALOG, Engine
+
+MESSAGE = (Path(__file__).parent / "data" / "message.bpmn").read_text(encoding="utf-8")
+
+
+def _engine(tmp_path) -> Engine:
+    data = load_catalog(CATALOG)["2.1"].definition
+    del data["steps"]
+    data["bpmn"] = "2.1.bpmn"
+    proc = build_procedure(data, "2.1.yaml", MESSAGE)
+    return Engine(tmp_path / "okno.db", procedures={proc.number: proc})
+
+
+def test_a_message_moves_a_waiting_case_to_its_end(tmp_path):
+    eng = _engine(tmp_path)
+    case_id = eng.start("2.1")
+    with pytest.raises(Conflict) as early:  # the catch event is not reached yet
+        eng.cases.deliver_message(case_id, "documents_received", actor="clerk-1")
+    assert early.value.field == "name"
+    eng.cases.complete_task(case_id, eng.open_tasks(case_id)[0]["id"], {}, actor="clerk-1")
+    assert eng.open_tasks(case_id) == [] and eng.case(case_id)["status"] == "open"
+    with pytest.raises(Conflict) as unknown:
+        eng.cases.deliver_message(case_id, "no_such_message", actor="clerk-1")
+    assert unknown.value.field == "name" and "documents_received" in str(unknown.value)
+    with pytest.raises(InvalidInput) as bad:
+        eng.cases.deliver_message(case_id, "documents_received", {"x": [1]}, actor="clerk-1")
+    assert bad.value.field == "variables.x"
+    assert eng.case(case_id)["status"] == "open"  # refused deliveries changed nothing
+    eng.cases.deliver_message(case_id, "documents_received", {"register_no": "Р-17"},
+                              actor="clerk-1")
+    assert eng.case(case_id)["status"] == "completed"
+    with eng.db.connect() as conn:
+        rows = conn.execute(select(events.c.action, events.c.data)
+                            .where(events.c.case_id == case_id)).all()
+    delivered = [json.loads(data) for action, data in rows if action == "message"]
+    assert len(delivered) == 1 and delivered[0]["variables"] == {"register_no": "Р-17"}
+    assert eng.verify()[1] == []
