@@ -638,6 +638,12 @@ class Withdraw(Request):
     reason: Annotated[Text, Field(max_length=2000)] | None = None
 
 
+class MessageIn(Request):
+    name: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$",
+                               description="the BPMN message name a waiting event catches")]
+    variables: FormData = Field(default_factory=dict, description="set in the catching task's data")
+
+
 class GroundIn(Request):
     ground: Id
 

@@ -13,6 +13,7 @@ from engine.definition.validation import load_catalog
 from engine.errors import Conflict, InvalidInput
 from engine.store.tables import events
 from tests.casework import CATALOG, Engine
+from tests.test_api_support import Api
 
 MESSAGE = (Path(__file__).parent / "data" / "message.bpmn").read_text(encoding="utf-8")
 
@@ -49,3 +50,25 @@ def test_a_message_moves_a_waiting_case_to_its_end(tmp_path):
     delivered = [json.loads(data) for action, data in rows if action == "message"]
     assert len(delivered) == 1 and delivered[0]["variables"] == {"register_no": "Р-17"}
     assert eng.verify()[1] == []
+
+
+def test_messages_route_delivers_and_refuses_naming_the_field(tmp_path):
+    api = Api(tmp_path)
+    data = load_catalog(CATALOG)["2.1"].definition
+    del data["steps"]
+    data["bpmn"] = "2.1.bpmn"
+    api.services.versions.publish([build_procedure(data, "2.1.yaml", MESSAGE)])
+    case_id = api.start("2.1")["id"]
+    route = f"/api/cases/{case_id}/messages"
+    early = api.post(route, json={"name": "documents_received"})
+    assert early.status_code == 409 and early.json()["field"] == "name", early.text
+    task = api.get(f"/api/cases/{case_id}").json()["tasks"][0]["id"]
+    r = api.post(f"/api/cases/{case_id}/tasks/{task}/complete", json={"data": {}})
+    assert r.status_code == 200, r.text
+    wrong = api.post(route, json={"name": "no_such_message"})
+    assert wrong.status_code == 409 and wrong.json()["field"] == "name"
+    assert wrong.headers["content-type"] == "application/problem+json"
+    assert api.post(route, user="ivan", json={"name": "documents_received"}).status_code == 403
+    done = api.post(route, json={"name": "documents_received", "variables": {"register_no": "Р-17"}})
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "completed"
