@@ -24,6 +24,7 @@ from engine.accounts import STAFF, Account
 from engine.appeals.notice_values import notice_values
 from engine.appeals.registration import ANONYMOUS_APPLICANT, registration
 from engine.audit.chain import GENESIS
+from engine.bpmn.external import ExternalTask
 from engine.bpmn.timer_clock import clock, timer_due_times
 from engine.bpmn.xml import BpmnError
 from engine.definition.procedure import (
@@ -471,6 +472,24 @@ class Case:
                                      for t in gone}))
         self.data = {"timers": gone}
 
+    def complete_external(self, task_id: str, variables: dict[str, Any] | None) -> None:
+        """A worker completed the external (service) task `task_id`: its variables (plain values)
+        land in the task's data and the flow goes on."""
+        self.action = "external_complete"
+        self._require_open()
+        task = external_tasks(self.workflow).get(task_id)
+        if task is None:
+            raise NotFound(f"no external task {task_id} waits in case {self.id}", field="task_id")
+        payload = _checked_variables(variables)
+        task.set_data(**payload)
+        try:
+            task.complete()
+        except (WorkflowException, ExpressionError) as exc:
+            raise NotAllowed(f"the external task could not complete: {exc}") from None
+        self._engine_steps()
+        self.step, self.done_task = task.task_spec.name, task_id
+        self.data = {"task": task_id, "topic": task.task_spec.topic, "variables": payload}
+
     def deliver_message(self, name: str, variables: dict[str, Any] | None) -> None:
         """Deliver the BPMN message `name` to the event of this case that waits for it (an
         intermediate catch event, a boundary event, an event-based gateway's branch); its
@@ -481,11 +500,7 @@ class Case:
         if name not in waiting:
             raise Conflict(f"no event of this case waits for message {name!r}; waiting: "
                            f"{sorted(waiting) or 'none'}", field="name")
-        try:
-            payload = _plain(dict(variables or {}))
-        except InvalidInput as exc:
-            exc.field = "variables" + (exc.field or "").removeprefix("data")
-            raise
+        payload = _checked_variables(variables)
         try:
             self.workflow.send_event(BpmnEvent(waiting[name], payload=payload))
         except (WorkflowException, ExpressionError) as exc:
@@ -656,6 +671,21 @@ def ready_tasks(workflow: BpmnWorkflow) -> dict[str, Task]:
         for task in wf.tasks.values()
         if task.state == TaskState.READY and task.task_spec.manual
     }
+
+
+def external_tasks(workflow: BpmnWorkflow) -> dict[str, Task]:
+    """The external (service) tasks waiting for a worker, by task id."""
+    return {str(t.id): t for t in workflow.get_tasks(state=TaskState.STARTED)
+            if isinstance(t.task_spec, ExternalTask)}
+
+
+def _checked_variables(variables: dict[str, Any] | None) -> dict[str, Any]:
+    """Variables a worker or a message sets: checked as a drawn task's form data."""
+    try:
+        return _plain(dict(variables or {}))
+    except InvalidInput as exc:
+        exc.field = "variables" + (exc.field or "").removeprefix("data")
+        raise
 
 
 def waiting_messages(workflow: BpmnWorkflow) -> dict[str, MessageEventDefinition]:

@@ -181,6 +181,15 @@ class Cases:
         """Archive a case that has ended (completed, withdrawn or not accepted)."""
         self._run(case_id, actor, lambda case, uow: case.close())
 
+    # ---------------------------------------------------------------- external tasks
+
+    def complete_external(self, case_id: str, task_id: str,
+                          variables: dict[str, Any] | None = None, *, actor: str) -> list[Opened]:
+        """A worker completed the external (service) task `task_id` of the case."""
+        _check_variables(variables)
+        return self._run(case_id, actor,
+                         lambda case, uow: case.complete_external(task_id, variables))
+
     # ---------------------------------------------------------------- BPMN messages
 
     def deliver_message(self, case_id: str, name: str, variables: dict[str, Any] | None = None,
@@ -189,10 +198,7 @@ class Cases:
         for it; Conflict(field="name") if none waits for that name."""
         if not isinstance(name, str) or not 0 < len(name) <= MAX_MESSAGE_NAME:
             raise InvalidInput(f"name must be 1 to {MAX_MESSAGE_NAME} characters", field="name")
-        if variables is not None and (not isinstance(variables, dict)
-                                      or len(variables) > MAX_MESSAGE_VARIABLES):
-            raise InvalidInput(f"variables must be an object of at most {MAX_MESSAGE_VARIABLES} "
-                               f"names", field="variables")
+        _check_variables(variables)
         return self._run(case_id, actor, lambda case, uow: case.deliver_message(name, variables))
 
     # ---------------------------------------------------------------- appeals (Law 300-З)
@@ -296,6 +302,13 @@ MAX_MESSAGE_VARIABLES = 64  # names a delivered message sets
 MAX_NOTE = 4000  # characters of a clerk's note a notice quotes
 MAX_MIGRATED = 10_000  # running cases one migration call checks (run it again for more)
 MIN_PREFIX = 6  # characters of a version hash that may name it
+
+
+def _check_variables(variables: dict[str, Any] | None) -> None:
+    if variables is not None and (not isinstance(variables, dict)
+                                  or len(variables) > MAX_MESSAGE_VARIABLES):
+        raise InvalidInput(f"variables must be an object of at most {MAX_MESSAGE_VARIABLES} "
+                           f"names", field="variables")
 
 
 def _check_note(note: str | None) -> None:
