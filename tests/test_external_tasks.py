@@ -26,12 +26,6 @@ def _engine(tmp_path) -> Engine:
     return Engine(tmp_path / "okno.db", procedures={proc.number: proc})
 
 
-def _external_ids(eng, case_id: str) -> list[str]:
-    from engine.runtime.case import external_tasks
-    with eng.cases.unit_of_work("reader") as uow:
-        return list(external_tasks(uow.cases.get(case_id).workflow))
-
-
 def test_a_message_moves_a_waiting_case_to_its_end(tmp_path):
     eng = _engine(tmp_path)
     case_id = eng.start("2.1")
@@ -42,9 +36,14 @@ def test_a_message_moves_a_waiting_case_to_its_end(tmp_path):
     assert eng.open_tasks(case_id) == [] and eng.case(case_id)["status"] == "open"
     with pytest.raises(Conflict):  # the service task waits first
         eng.cases.deliver_message(case_id, "documents_received", actor="clerk-1")
-    ext = _external_ids(eng, case_id)
-    assert len(ext) == 1
-    eng.cases.complete_external(case_id, ext[0], {"in_registry": True}, actor="worker-1")
+    [task] = eng.cases.fetch_and_lock("w1", {"registry-check": 60_000}, 10, actor="w1")
+    assert (task["case_id"], task["topic"], task["step"]) == (case_id, "registry-check", "check_registry")
+    assert "channel" in task["variables"]  # the case data the task sees
+    assert eng.cases.fetch_and_lock("w2", {"registry-check": 60_000}, 10, actor="w2") == []
+    with pytest.raises(Conflict) as wrong:
+        eng.cases.complete_external(task["id"], "w2", {}, actor="w2")
+    assert wrong.value.field == "worker_id"
+    eng.cases.complete_external(task["id"], "w1", {"in_registry": True}, actor="w1")
     with pytest.raises(Conflict) as unknown:
         eng.cases.deliver_message(case_id, "no_such_message", actor="clerk-1")
     assert unknown.value.field == "name" and "documents_received" in str(unknown.value)
@@ -80,8 +79,8 @@ def test_messages_route_delivers_and_refuses_naming_the_field(tmp_path):
     assert wrong.status_code == 409 and wrong.json()["field"] == "name"
     assert wrong.headers["content-type"] == "application/problem+json"
     assert api.post(route, user="ivan", json={"name": "documents_received"}).status_code == 403
-    ext = _external_ids(api.services, case_id)
-    api.services.cases.complete_external(case_id, ext[0], {}, actor="worker-1")
+    [task] = api.services.cases.fetch_and_lock("w1", {"registry-check": 1000}, 1, actor="w1")
+    api.services.cases.complete_external(task["id"], "w1", {}, actor="w1")
     done = api.post(route, json={"name": "documents_received", "variables": {"register_no": "Р-17"}})
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "completed"

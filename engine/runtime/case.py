@@ -85,6 +85,9 @@ class Case:
     # engine.runtime.migration): task id -> the new values of kind, title, role, acts_as.
     retask: dict[str, dict[str, Any]] = field(default_factory=dict)
     notices: list[NoticeDraft] = field(default_factory=list)  # stored with the command's event
+    external_before: set[str] = field(default_factory=set)  # waiting external task ids
+    # Columns of external task rows the command changes in place (a worker's failure).
+    external_update: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Notices the command generates, rendered when the write seals (a new case's notices quote
     # its registration number, given in the write transaction): (text, extra values, due by).
     notice_requests: list[tuple[NoticeText, dict[str, Any], date | None]] = field(default_factory=list)
@@ -93,6 +96,7 @@ class Case:
         if self.new:  # a workflow not started yet: no task is ready, no timer waits
             return
         self.ready_before = ready_tasks(self.workflow)
+        self.external_before = set(external_tasks(self.workflow))
         if self.has_timers:
             self.timers_before = timer_due_times(self.workflow)
 
@@ -489,6 +493,24 @@ class Case:
         self._engine_steps()
         self.step, self.done_task = task.task_spec.name, task_id
         self.data = {"task": task_id, "topic": task.task_spec.topic, "variables": payload}
+
+    def fail_external(self, task_id: str, error_message: str, retries: int,
+                      retry_timeout_ms: int) -> None:
+        """A worker reports that the external task `task_id` failed: with `retries` left it may
+        be fetched again after `retry_timeout_ms`; at 0 it is an incident (staff must act)."""
+        self.action = "external_failure"
+        self._require_open()
+        task = external_tasks(self.workflow).get(task_id)
+        if task is None:
+            raise NotFound(f"no external task {task_id} waits in case {self.id}", field="task_id")
+        incident = retries == 0
+        self.external_update[task_id] = {
+            "worker_id": None, "retries": retries, "error_message": error_message,
+            "incident": incident,
+            "lock_expires_at": None if incident else self.now + timedelta(milliseconds=retry_timeout_ms)}
+        self.step, self.workflow_changed = task.task_spec.name, False
+        self.data = {"task": task_id, "topic": task.task_spec.topic, "error_message": error_message,
+                     "retries": retries, "incident": incident}
 
     def deliver_message(self, name: str, variables: dict[str, Any] | None) -> None:
         """Deliver the BPMN message `name` to the event of this case that waits for it (an

@@ -28,9 +28,10 @@ from engine.clock import SystemClock
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from engine.idempotency import Remember
 from engine.runtime import migration
-from engine.runtime.case import Case, Opened
+from engine.runtime.case import Case, Opened, external_tasks
 from engine.runtime.unit_of_work import LiveWorkflows, UnitOfWork
 from engine.statuses import ACTIVE, DocumentStatus
+from engine.store import external_tasks as external_store
 from engine.store.case_rows import CaseRows
 from engine.store.tables import cases as cases_table
 from engine.store.versions import Versions
@@ -183,12 +184,36 @@ class Cases:
 
     # ---------------------------------------------------------------- external tasks
 
-    def complete_external(self, case_id: str, task_id: str,
+    def fetch_and_lock(self, worker_id: str, topics: dict[str, int], max_tasks: int, *,
+                       actor: str) -> list[dict[str, Any]]:
+        """Lock up to `max_tasks` waiting external tasks of `topics` (name -> lock duration, ms)
+        for `worker_id`; each with its case's variables (the task's data)."""
+        locked = external_store.fetch_and_lock(self.db, worker_id, topics, max_tasks, self.now())
+        for row in locked:
+            with self.unit_of_work(actor) as uow:
+                task = external_tasks(uow.cases.get(row["case_id"]).workflow).get(row["id"])
+            row["variables"] = _json_values(task.data) if task is not None else {}
+        return locked
+
+    def complete_external(self, task_id: str, worker_id: str,
                           variables: dict[str, Any] | None = None, *, actor: str) -> list[Opened]:
-        """A worker completed the external (service) task `task_id` of the case."""
+        """The worker holding the lock on external task `task_id` completed it: the flow goes on."""
         _check_variables(variables)
-        return self._run(case_id, actor,
+        row = external_store.lock_holder(self.db, task_id, worker_id, self.now())
+        return self._run(row["case_id"], actor,
                          lambda case, uow: case.complete_external(task_id, variables))
+
+    def fail_external(self, task_id: str, worker_id: str, error_message: str, retries: int,
+                      retry_timeout_ms: int, *, actor: str) -> str:
+        """The worker holding the lock reports a failure (audited); the case id."""
+        row = external_store.lock_holder(self.db, task_id, worker_id, self.now())
+        self._run(row["case_id"], actor, lambda case, uow: case.fail_external(
+            task_id, error_message, retries, retry_timeout_ms))
+        return row["case_id"]
+
+    def extend_lock(self, task_id: str, worker_id: str, duration_ms: int) -> datetime:
+        """The lock `worker_id` holds on `task_id` runs `duration_ms` from now."""
+        return external_store.extend_lock(self.db, task_id, worker_id, duration_ms, self.now())
 
     # ---------------------------------------------------------------- BPMN messages
 
@@ -309,6 +334,12 @@ def _check_variables(variables: dict[str, Any] | None) -> None:
                                   or len(variables) > MAX_MESSAGE_VARIABLES):
         raise InvalidInput(f"variables must be an object of at most {MAX_MESSAGE_VARIABLES} "
                            f"names", field="variables")
+
+
+def _json_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The plain JSON values of a task's data (what a worker receives as variables)."""
+    return {k: v for k, v in data.items()
+            if isinstance(k, str) and not k.startswith("_") and isinstance(v, (str, int, float, bool, type(None)))}
 
 
 def _check_note(note: str | None) -> None:
