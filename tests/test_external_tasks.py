@@ -79,8 +79,68 @@ def test_messages_route_delivers_and_refuses_naming_the_field(tmp_path):
     assert wrong.status_code == 409 and wrong.json()["field"] == "name"
     assert wrong.headers["content-type"] == "application/problem+json"
     assert api.post(route, user="ivan", json={"name": "documents_received"}).status_code == 403
-    [task] = api.services.cases.fetch_and_lock("w1", {"registry-check": 1000}, 1, actor="w1")
-    api.services.cases.complete_external(task["id"], "w1", {}, actor="w1")
+    fetch = {"worker_id": "w1", "max_tasks": 5,
+             "topics": [{"name": "registry-check", "lock_duration": 60_000}]}
+    [task] = api.post("/api/external-tasks/fetch-and-lock", "supervisor", fetch).json()
+    assert (task["case_id"], task["topic"], task["worker_id"]) == (case_id, "registry-check", "w1")
+    ext = f"/api/external-tasks/{task['id']}"
+    r = api.post(f"{ext}/complete", "supervisor", {"worker_id": "w2", "variables": {}})
+    assert r.status_code == 409 and r.json()["field"] == "worker_id", r.text
+    r = api.post("/api/external-tasks/no-such-task/complete", "supervisor", {"worker_id": "w1"})
+    assert r.status_code == 404 and r.json()["field"] == "task_id"
+    assert api.post("/api/external-tasks/fetch-and-lock", "clerk", fetch).status_code == 403
+    r = api.post(f"{ext}/complete", "supervisor", {"worker_id": "w1", "variables": {"found": True}})
+    assert r.status_code == 200, r.text
     done = api.post(route, json={"name": "documents_received", "variables": {"register_no": "Р-17"}})
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "completed"
+
+
+def _api_case(tmp_path):
+    api = Api(tmp_path)
+    data = load_catalog(CATALOG)["2.1"].definition
+    del data["steps"]
+    data["bpmn"] = "2.1.bpmn"
+    api.services.versions.publish([build_procedure(data, "2.1.yaml", MESSAGE)])
+    case_id = api.start("2.1")["id"]
+    task = api.get(f"/api/cases/{case_id}").json()["tasks"][0]["id"]
+    assert api.post(f"/api/cases/{case_id}/tasks/{task}/complete", json={"data": {}}).status_code == 200
+    return api, case_id
+
+
+def _fetch(api, worker: str, lock_ms: int = 60_000) -> list[dict]:
+    r = api.post("/api/external-tasks/fetch-and-lock", "supervisor", {
+        "worker_id": worker, "max_tasks": 1, "topics": [{"name": "registry-check",
+                                                         "lock_duration": lock_ms}]})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_an_expired_lock_lets_another_worker_fetch_and_failures_end_in_an_incident(tmp_path):
+    api, case_id = _api_case(tmp_path)
+    [task] = _fetch(api, "w1", lock_ms=1000)
+    assert _fetch(api, "w2") == []  # locked by w1
+    ext = f"/api/external-tasks/{task['id']}"
+    assert api.post(f"{ext}/extend-lock", "supervisor",
+                    {"worker_id": "w1", "new_duration": 2000}).status_code == 200
+    api.clock.advance(seconds=3)
+    r = api.post(f"{ext}/complete", "supervisor", {"worker_id": "w1"})
+    assert r.status_code == 409 and r.json()["field"] == "worker_id"  # the lock expired
+    assert [t["id"] for t in _fetch(api, "w2")] == [task["id"]]
+    r = api.post(f"{ext}/failure", "supervisor", {"worker_id": "w2", "error_message": "реестр недоступен",
+                                                  "retries": 1, "retry_timeout": 5000})
+    assert r.status_code == 200, r.text
+    assert _fetch(api, "w3") == []  # waits for its retry timeout
+    api.clock.advance(seconds=6)
+    assert [t["retries"] for t in _fetch(api, "w3")] == [1]
+    r = api.post(f"{ext}/failure", "supervisor", {"worker_id": "w3", "error_message": "снова",
+                                                  "retries": 0})
+    assert r.status_code == 200
+    api.clock.advance(seconds=60)
+    assert _fetch(api, "w4") == []  # an incident is not fetched again
+    view = api.get(f"/api/cases/{case_id}").json()
+    [open_task] = view["external_tasks"]
+    assert (open_task["incident"], open_task["retries"], open_task["error_message"]) == (True, 0, "снова")
+    trail = api.get(f"/api/cases/{case_id}/events").json()
+    assert trail["chain_ok"] is True
+    assert [e["action"] for e in trail["events"]].count("external_failure") == 2

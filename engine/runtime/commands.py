@@ -185,10 +185,11 @@ class Cases:
     # ---------------------------------------------------------------- external tasks
 
     def fetch_and_lock(self, worker_id: str, topics: dict[str, int], max_tasks: int, *,
-                       actor: str) -> list[dict[str, Any]]:
+                       actor: str, authority: str | None = None) -> list[dict[str, Any]]:
         """Lock up to `max_tasks` waiting external tasks of `topics` (name -> lock duration, ms)
-        for `worker_id`; each with its case's variables (the task's data)."""
-        locked = external_store.fetch_and_lock(self.db, worker_id, topics, max_tasks, self.now())
+        for `worker_id` (of cases of `authority`, if given); each with its task's variables."""
+        locked = external_store.fetch_and_lock(self.db, worker_id, topics, max_tasks, self.now(),
+                                               authority)
         for row in locked:
             with self.unit_of_work(actor) as uow:
                 task = external_tasks(uow.cases.get(row["case_id"]).workflow).get(row["id"])
@@ -196,24 +197,28 @@ class Cases:
         return locked
 
     def complete_external(self, task_id: str, worker_id: str,
-                          variables: dict[str, Any] | None = None, *, actor: str) -> list[Opened]:
-        """The worker holding the lock on external task `task_id` completed it: the flow goes on."""
+                          variables: dict[str, Any] | None = None, *, actor: str,
+                          authority: str | None = None) -> str:
+        """The worker holding the lock on external task `task_id` completed it: the flow goes
+        on; the case id."""
         _check_variables(variables)
-        row = external_store.lock_holder(self.db, task_id, worker_id, self.now())
-        return self._run(row["case_id"], actor,
-                         lambda case, uow: case.complete_external(task_id, variables))
+        row = external_store.lock_holder(self.db, task_id, worker_id, self.now(), authority)
+        self._run(row["case_id"], actor, lambda case, uow: case.complete_external(task_id, variables))
+        return row["case_id"]
 
     def fail_external(self, task_id: str, worker_id: str, error_message: str, retries: int,
-                      retry_timeout_ms: int, *, actor: str) -> str:
+                      retry_timeout_ms: int, *, actor: str, authority: str | None = None) -> str:
         """The worker holding the lock reports a failure (audited); the case id."""
-        row = external_store.lock_holder(self.db, task_id, worker_id, self.now())
+        row = external_store.lock_holder(self.db, task_id, worker_id, self.now(), authority)
         self._run(row["case_id"], actor, lambda case, uow: case.fail_external(
             task_id, error_message, retries, retry_timeout_ms))
         return row["case_id"]
 
-    def extend_lock(self, task_id: str, worker_id: str, duration_ms: int) -> datetime:
+    def extend_lock(self, task_id: str, worker_id: str, duration_ms: int, *,
+                    authority: str | None = None) -> datetime:
         """The lock `worker_id` holds on `task_id` runs `duration_ms` from now."""
-        return external_store.extend_lock(self.db, task_id, worker_id, duration_ms, self.now())
+        return external_store.extend_lock(self.db, task_id, worker_id, duration_ms, self.now(),
+                                          authority)
 
     # ---------------------------------------------------------------- BPMN messages
 

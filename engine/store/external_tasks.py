@@ -26,7 +26,7 @@ def _write(db: Engine):
 
 
 def fetch_and_lock(db: Engine, worker_id: str, topics: dict[str, int], max_tasks: int,
-                   now: datetime) -> list[dict[str, Any]]:
+                   now: datetime, authority: str | None = None) -> list[dict[str, Any]]:
     """Lock up to `max_tasks` free tasks of `topics` (name -> lock duration in ms) for
     `worker_id`, oldest first: not locked or the lock expired, no incident, the case open."""
     t = external_tasks
@@ -34,7 +34,8 @@ def fetch_and_lock(db: Engine, worker_id: str, topics: dict[str, int], max_tasks
         rows = conn.execute(select(*(t.c[c] for c in COLUMNS)).join(cases, cases.c.id == t.c.case_id)
                             .where(t.c.topic.in_(list(topics)), t.c.incident.is_(False),
                                    or_(t.c.lock_expires_at.is_(None), t.c.lock_expires_at <= now),
-                                   cases.c.status == CaseStatus.OPEN.value)
+                                   cases.c.status == CaseStatus.OPEN.value,
+                                   *([cases.c.authority == authority] if authority else []))
                             .order_by(t.c.created_at, t.c.id).limit(max_tasks)
                             .with_for_update(skip_locked=True, of=t)).mappings().all()
         locked = []
@@ -46,11 +47,14 @@ def fetch_and_lock(db: Engine, worker_id: str, topics: dict[str, int], max_tasks
     return locked
 
 
-def held(conn: Connection, task_id: str, worker_id: str, now: datetime) -> dict[str, Any]:
-    """The row of `task_id` if `worker_id` holds its lock now; NotFound / Conflict otherwise."""
-    row = conn.execute(select(*(external_tasks.c[c] for c in COLUMNS))
+def held(conn: Connection, task_id: str, worker_id: str, now: datetime,
+         authority: str | None = None) -> dict[str, Any]:
+    """The row of `task_id` if `worker_id` holds its lock now; NotFound (also for a task of
+    another authority than `authority`) or Conflict otherwise."""
+    row = conn.execute(select(*(external_tasks.c[c] for c in COLUMNS), cases.c.authority)
+                       .join(cases, cases.c.id == external_tasks.c.case_id)
                        .where(external_tasks.c.id == task_id)).mappings().first()
-    if row is None:
+    if row is None or (authority is not None and row["authority"] != authority):
         raise NotFound(f"no external task {task_id} is waiting", field="task_id")
     if row["worker_id"] != worker_id:
         raise Conflict(f"external task {task_id} is not locked by worker {worker_id!r}",
@@ -62,16 +66,18 @@ def held(conn: Connection, task_id: str, worker_id: str, now: datetime) -> dict[
     return dict(row)
 
 
-def lock_holder(db: Engine, task_id: str, worker_id: str, now: datetime) -> dict[str, Any]:
+def lock_holder(db: Engine, task_id: str, worker_id: str, now: datetime,
+                authority: str | None = None) -> dict[str, Any]:
     """`held`, in a read of its own."""
     with db.connect() as conn:
-        return held(conn, task_id, worker_id, now)
+        return held(conn, task_id, worker_id, now, authority)
 
 
-def extend_lock(db: Engine, task_id: str, worker_id: str, duration_ms: int, now: datetime) -> datetime:
+def extend_lock(db: Engine, task_id: str, worker_id: str, duration_ms: int, now: datetime,
+                authority: str | None = None) -> datetime:
     """The lock `worker_id` holds on `task_id` runs `duration_ms` from now."""
     with _write(db) as conn:
-        held(conn, task_id, worker_id, now)
+        held(conn, task_id, worker_id, now, authority)
         until = now + timedelta(milliseconds=duration_ms)
         conn.execute(update(external_tasks).where(external_tasks.c.id == task_id)
                      .values(lock_expires_at=until))
