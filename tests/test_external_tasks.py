@@ -1,5 +1,6 @@
-"""BPMN messages delivered to a drawn process: a message catch event waits until its message
-arrives (engine and HTTP API). External (service) tasks are not built yet."""
+"""A drawn process (lane, user task, external service task, message catch event) run through
+the engine and the HTTP API: fetch-and-lock, complete, lock expiry, failures to an incident,
+message delivery, the audit chain."""
 from __future__ import annotations
 
 import json
