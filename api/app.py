@@ -35,6 +35,7 @@ from api.routes import (
     cabinet,
     cases,
     catalog,
+    external_tasks,
     health,
     migrations,
     notices,
@@ -81,6 +82,7 @@ def create_app(database_url: str | None = None, clock: SystemClock | None = None
     app.include_router(catalog.router)
     app.include_router(migrations.router)
     app.include_router(cases.router)
+    app.include_router(external_tasks.router)
     app.include_router(notices.router)
     app.include_router(signup.router)
     app.include_router(cabinet.router)

@@ -437,6 +437,17 @@ class MigrationOut(BaseModel):
     diff: dict[str, list[str]] = Field(description="the steps of its tasks removed and changed")
 
 
+class ExternalTaskOut(BaseModel):
+    id: str
+    topic: str
+    step: str
+    locked_by: str | None
+    lock_expires_at: datetime | None
+    retries: int | None
+    error_message: str | None
+    incident: bool
+
+
 class CaseOut(BaseModel):
     id: str
     number: str
@@ -476,6 +487,8 @@ class CaseOut(BaseModel):
     tasks: list[TaskOut]
     documents: list[ChecklistItem]
     data: dict[str, Any] = Field(description="form data collected so far (from the audit trail)")
+    external_tasks: list[ExternalTaskOut] = Field(default_factory=list, description=(
+        "drawn service tasks waiting for a worker (docs/engine.md, External tasks)"))
     migrations: list[MigrationOut] = Field(default_factory=list, description=(
         "the case's moves to other versions of its procedure, oldest first (docs/engine.md, "
         "*Migrating running cases*); `version` is the one it runs now"))
@@ -653,6 +666,12 @@ class InformationIn(Request):
 
 class Withdraw(Request):
     reason: Annotated[Text, Field(max_length=2000)] | None = None
+
+
+class MessageIn(Request):
+    name: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$",
+                               description="the BPMN message name a waiting event catches")]
+    variables: FormData = Field(default_factory=dict, description="set in the catching task's data")
 
 
 class GroundIn(Request):

@@ -458,7 +458,7 @@ def test_check_refuses_scripts_and_service_tasks():
               '<bpmn:userTask id="remind"')
     _refused(GOOD.replace('<bpmn:userTask id="remind"', script), "script refused")
     _refused(GOOD.replace('<bpmn:userTask id="remind"', '<bpmn:serviceTask id="s1" /><bpmn:userTask id="remind"'),
-             "service tasks are not supported")
+             "has no topic")
 
 
 def test_check_refuses_processes_it_cannot_run():

@@ -43,6 +43,7 @@ from api.schemas import (
     IsoDate,
     Issue,
     LeaveIn,
+    MessageIn,
     RemarksPage,
     ReplyIn,
     TaskPage,
@@ -336,6 +337,16 @@ async def resume(case_id: CaseId, user: CurrentUser, svc: Svc):
     """Resume a suspended case; the due date moves by the days it was suspended."""
     _case(svc, user, case_id, STAFF)
     svc.cases.resume(case_id, actor=user.name)
+    return _result(svc, case_id)
+
+
+@router.post("/cases/{case_id}/messages", response_model=CommandResult,
+             responses=errors(401, 403, 404, 409, 422), openapi_extra=checked_by_engine("name"))
+async def deliver_message(case_id: CaseId, body: MessageIn, user: CurrentUser, svc: Svc):
+    """Deliver a BPMN message to the event of a drawn process that waits for it (409 naming
+    `name` if none does); its variables land in the catching task's data."""
+    _case(svc, user, case_id, STAFF)
+    svc.cases.deliver_message(case_id, body.name, body.variables, actor=user.name)
     return _result(svc, case_id)
 
 

@@ -16,8 +16,9 @@ from lxml import etree  # SpiffWorkflow's own XML dependency
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
+from engine.bpmn.external import OknoBpmnParser, check_service_tasks
 from engine.bpmn.xml import NS, BpmnError
 from engine.expressions import ExpressionError, compile_expression, compile_script
 
@@ -29,7 +30,6 @@ _EXPRESSION_TAGS = ("conditionExpression", "timeDate", "timeDuration", "timeCycl
                     "loopCondition", "completionCondition", "loopCardinality", "messagePath",
                     "formalExpression")
 _REFUSED_TAGS = {
-    "serviceTask": "service tasks are not supported (nothing may call out of the engine)",
     "businessRuleTask": "business rule (DMN) tasks are not supported",
     "sendTask": "send tasks are not supported",
     "receiveTask": "receive tasks are not supported",
@@ -259,9 +259,10 @@ def parse(xml: str, roles: set[str], version: str = "",
     main = _main_process(root)
     _check_lanes(root, roles, titles)
     _check_expressions(root)
+    check_service_tasks(root)  # external tasks (engine.bpmn.external)
     pid = main.get("id")
     with _PARSE_LOCK:
-        parser = SpiffBpmnParser()  # validated above, under the lock
+        parser = OknoBpmnParser()  # validated above, under the lock
         try:
             parser.add_bpmn_xml(root)
             spec = parser.get_spec(pid)
@@ -292,8 +293,8 @@ def check_bpmn(xml: str, roles: set[str], titles: Mapping[str, str] | None = Non
 
     Refused: malformed XML or a DOCTYPE; no executable process, or more than one top-level
     process besides call-activity targets; lanes not named after a declared role; user or manual
-    tasks outside a lane; service, send, receive and DMN tasks; conditions, timers and scripts the
-    safe evaluator refuses; anything SpiffWorkflow's XSD validator or parser rejects.
+    tasks outside a lane; service tasks without an external topic; send, receive and DMN tasks;
+    conditions, timers and scripts the safe evaluator refuses; anything SpiffWorkflow's XSD validator or parser rejects.
     """
     parse(xml, set(roles), titles=titles)
 

@@ -23,6 +23,7 @@ from engine.definition.procedure import Procedure
 from engine.expressions import ExpressionError, evaluate
 from engine.read.appeal_view import appeal_fields
 from engine.read.notices import case_notices
+from engine.store import external_tasks as external_store
 from engine.store.fast_path import for_engine
 from engine.store.tables import case_documents, cases, events, procedure_versions, tasks
 from engine.store.versions import Versions
@@ -152,6 +153,10 @@ def case_view(conn_or_db: Connection | Engine, case_id: str,
                                     events.c.actor)
                              .where(events.c.case_id == case_id).order_by(events.c.seq)).all()
         notice_list = case_notices(conn, case_id)
+        external = [{"id": t["id"], "topic": t["topic"], "step": t["step"],
+                     "locked_by": t["worker_id"], "lock_expires_at": t["lock_expires_at"],
+                     "retries": t["retries"], "error_message": t["error_message"],
+                     "incident": bool(t["incident"])} for t in external_store.of_case(conn, case_id)]
     data, done_steps = form_data([(action, step, raw) for action, step, raw, _at, _actor in trail])
     names = condition_names(procedure, data, done_steps, c)
     return {
@@ -172,6 +177,7 @@ def case_view(conn_or_db: Connection | Engine, case_id: str,
         **appeal_fields(c, procedure),
         "notices": notice_list,
         "migrations": migrations(trail),
+        "external_tasks": external,
     }
 
 

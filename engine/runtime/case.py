@@ -15,6 +15,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task, TaskState
 
@@ -22,6 +24,7 @@ from engine.accounts import STAFF, Account
 from engine.appeals.notice_values import notice_values
 from engine.appeals.registration import ANONYMOUS_APPLICANT, registration
 from engine.audit.chain import GENESIS
+from engine.bpmn.external import ExternalTask
 from engine.bpmn.timer_clock import clock, timer_due_times
 from engine.bpmn.xml import BpmnError
 from engine.definition.procedure import (
@@ -33,6 +36,7 @@ from engine.definition.procedure import (
 )
 from engine.definition.validation import RESERVED_FIELD_IDS
 from engine.errors import (
+    Conflict,
     DocumentsOutstanding,
     FieldError,
     Forbidden,
@@ -92,6 +96,9 @@ class Case:
     # engine.runtime.migration): task id -> the new values of kind, title, role, acts_as.
     retask: dict[str, dict[str, Any]] = field(default_factory=dict)
     notices: list[NoticeDraft] = field(default_factory=list)  # stored with the command's event
+    external_before: set[str] = field(default_factory=set)  # waiting external task ids
+    # Columns of external task rows the command changes in place (a worker's failure).
+    external_update: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Notices the command generates, rendered when the write seals (a new case's notices quote
     # its registration number, given in the write transaction): (text, extra values, due by).
     notice_requests: list[tuple[NoticeText, dict[str, Any], date | None]] = field(default_factory=list)
@@ -100,6 +107,7 @@ class Case:
         if self.new:  # a workflow not started yet: no task is ready, no timer waits
             return
         self.ready_before = ready_tasks(self.workflow)
+        self.external_before = set(external_tasks(self.workflow))
         if self.has_timers:
             self.timers_before = timer_due_times(self.workflow)
 
@@ -504,6 +512,60 @@ class Case:
                                      for t in gone}))
         self.data = {"timers": gone}
 
+    def complete_external(self, task_id: str, variables: dict[str, Any] | None) -> None:
+        """A worker completed the external (service) task `task_id`: its variables (plain values)
+        land in the task's data and the flow goes on."""
+        self.action = "external_complete"
+        self._require_open()
+        task = external_tasks(self.workflow).get(task_id)
+        if task is None:
+            raise NotFound(f"no external task {task_id} waits in case {self.id}", field="task_id")
+        payload = _checked_variables(variables)
+        task.set_data(**payload)
+        try:
+            task.complete()
+        except (WorkflowException, ExpressionError) as exc:
+            raise NotAllowed(f"the external task could not complete: {exc}") from None
+        self._engine_steps()
+        self.step, self.done_task = task.task_spec.name, task_id
+        self.data = {"task": task_id, "topic": task.task_spec.topic, "variables": payload}
+
+    def fail_external(self, task_id: str, error_message: str, retries: int,
+                      retry_timeout_ms: int) -> None:
+        """A worker reports that the external task `task_id` failed: with `retries` left it may
+        be fetched again after `retry_timeout_ms`; at 0 it is an incident (staff must act)."""
+        self.action = "external_failure"
+        self._require_open()
+        task = external_tasks(self.workflow).get(task_id)
+        if task is None:
+            raise NotFound(f"no external task {task_id} waits in case {self.id}", field="task_id")
+        incident = retries == 0
+        self.external_update[task_id] = {
+            "worker_id": None, "retries": retries, "error_message": error_message,
+            "incident": incident,
+            "lock_expires_at": None if incident else self.now + timedelta(milliseconds=retry_timeout_ms)}
+        self.step, self.workflow_changed = task.task_spec.name, False
+        self.data = {"task": task_id, "topic": task.task_spec.topic, "error_message": error_message,
+                     "retries": retries, "incident": incident}
+
+    def deliver_message(self, name: str, variables: dict[str, Any] | None) -> None:
+        """Deliver the BPMN message `name` to the event of this case that waits for it (an
+        intermediate catch event, a boundary event, an event-based gateway's branch); its
+        `variables` (plain values, as a drawn task's form) land in the catching task's data."""
+        self.action, self.step = "message", name
+        self._require_open()
+        waiting = waiting_messages(self.workflow)
+        if name not in waiting:
+            raise Conflict(f"no event of this case waits for message {name!r}; waiting: "
+                           f"{sorted(waiting) or 'none'}", field="name")
+        payload = _checked_variables(variables)
+        try:
+            self.workflow.send_event(BpmnEvent(waiting[name], payload=payload))
+        except (WorkflowException, ExpressionError) as exc:
+            raise NotAllowed(f"the message could not be delivered: {exc}") from None
+        self._engine_steps()
+        self.data = {"message": name, "variables": payload}
+
     def mark_overdue(self) -> None:
         self.action = "overdue"
         if self.row["overdue"] or self.status != CaseStatus.OPEN:
@@ -681,6 +743,31 @@ def ready_tasks(workflow: BpmnWorkflow) -> dict[str, Task]:
         for task in wf.tasks.values()
         if task.state == TaskState.READY and task.task_spec.manual
     }
+
+
+def external_tasks(workflow: BpmnWorkflow) -> dict[str, Task]:
+    """The external (service) tasks waiting for a worker, by task id."""
+    return {str(t.id): t for t in workflow.get_tasks(state=TaskState.STARTED)
+            if isinstance(t.task_spec, ExternalTask)}
+
+
+def _checked_variables(variables: dict[str, Any] | None) -> dict[str, Any]:
+    """Variables a worker or a message sets: checked as a drawn task's form data."""
+    try:
+        return _plain(dict(variables or {}))
+    except InvalidInput as exc:
+        exc.field = "variables" + (exc.field or "").removeprefix("data")
+        raise
+
+
+def waiting_messages(workflow: BpmnWorkflow) -> dict[str, MessageEventDefinition]:
+    """The messages the workflow's waiting events catch, by message name."""
+    found: dict[str, MessageEventDefinition] = {}
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition):
+            found.setdefault(definition.name, definition)
+    return found
 
 
 def step_kind(proc: Procedure, task_spec: Any) -> str:

@@ -28,9 +28,10 @@ from engine.clock import SystemClock
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from engine.idempotency import Remember
 from engine.runtime import migration
-from engine.runtime.case import Case, Opened
+from engine.runtime.case import Case, Opened, external_tasks
 from engine.runtime.unit_of_work import LiveWorkflows, UnitOfWork
 from engine.statuses import ACTIVE, DocumentStatus
+from engine.store import external_tasks as external_store
 from engine.store.case_rows import CaseRows
 from engine.store.tables import cases as cases_table
 from engine.store.versions import Versions
@@ -188,6 +189,55 @@ class Cases:
         """Archive a case that has ended (completed, withdrawn or not accepted)."""
         self._run(case_id, actor, lambda case, uow: case.close())
 
+    # ---------------------------------------------------------------- external tasks
+
+    def fetch_and_lock(self, worker_id: str, topics: dict[str, int], max_tasks: int, *,
+                       actor: str, authority: str | None = None) -> list[dict[str, Any]]:
+        """Lock up to `max_tasks` waiting external tasks of `topics` (name -> lock duration, ms)
+        for `worker_id` (of cases of `authority`, if given); each with its task's variables."""
+        locked = external_store.fetch_and_lock(self.db, worker_id, topics, max_tasks, self.now(),
+                                               authority)
+        for row in locked:
+            with self.unit_of_work(actor) as uow:
+                task = external_tasks(uow.cases.get(row["case_id"]).workflow).get(row["id"])
+            row["variables"] = _json_values(task.data) if task is not None else {}
+        return locked
+
+    def complete_external(self, task_id: str, worker_id: str,
+                          variables: dict[str, Any] | None = None, *, actor: str,
+                          authority: str | None = None) -> str:
+        """The worker holding the lock on external task `task_id` completed it: the flow goes
+        on; the case id."""
+        _check_variables(variables)
+        row = external_store.lock_holder(self.db, task_id, worker_id, self.now(), authority)
+        self._run(row["case_id"], actor, lambda case, uow: case.complete_external(task_id, variables))
+        return row["case_id"]
+
+    def fail_external(self, task_id: str, worker_id: str, error_message: str, retries: int,
+                      retry_timeout_ms: int, *, actor: str, authority: str | None = None) -> str:
+        """The worker holding the lock reports a failure (audited); the case id."""
+        row = external_store.lock_holder(self.db, task_id, worker_id, self.now(), authority)
+        self._run(row["case_id"], actor, lambda case, uow: case.fail_external(
+            task_id, error_message, retries, retry_timeout_ms))
+        return row["case_id"]
+
+    def extend_lock(self, task_id: str, worker_id: str, duration_ms: int, *,
+                    authority: str | None = None) -> datetime:
+        """The lock `worker_id` holds on `task_id` runs `duration_ms` from now."""
+        return external_store.extend_lock(self.db, task_id, worker_id, duration_ms, self.now(),
+                                          authority)
+
+    # ---------------------------------------------------------------- BPMN messages
+
+    def deliver_message(self, case_id: str, name: str, variables: dict[str, Any] | None = None,
+                        *, actor: str) -> list[Opened]:
+        """Deliver the BPMN message `name` (with `variables`) to the event of the case waiting
+        for it; Conflict(field="name") if none waits for that name."""
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_MESSAGE_NAME:
+            raise InvalidInput(f"name must be 1 to {MAX_MESSAGE_NAME} characters", field="name")
+        _check_variables(variables)
+        return self._run(case_id, actor, lambda case, uow: case.deliver_message(name, variables))
+
     # ---------------------------------------------------------------- appeals (Law 300-З)
 
     def forward(self, case_id: str, to: str, *, actor: str, note: str | None = None) -> None:
@@ -284,6 +334,8 @@ class Cases:
         return [] if case.noop else case.opened()
 
 
+MAX_MESSAGE_NAME = 128  # characters of a BPMN message name
+MAX_MESSAGE_VARIABLES = 64  # names a delivered message sets
 MAX_NOTE = 4000  # characters of a clerk's note a notice quotes
 MAX_MIGRATED = 10_000  # running cases one migration call checks (run it again for more)
 MIN_PREFIX = 6  # characters of a version hash that may name it
@@ -293,6 +345,18 @@ def _recorded(case: Case, uow: UnitOfWork) -> Case:
     """`case` with its stored documents loaded (intake and the decision check them)."""
     case.recorded = uow.cases.documents(case.id)
     return case
+
+def _check_variables(variables: dict[str, Any] | None) -> None:
+    if variables is not None and (not isinstance(variables, dict)
+                                  or len(variables) > MAX_MESSAGE_VARIABLES):
+        raise InvalidInput(f"variables must be an object of at most {MAX_MESSAGE_VARIABLES} "
+                           f"names", field="variables")
+
+
+def _json_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The plain JSON values of a task's data (what a worker receives as variables)."""
+    return {k: v for k, v in data.items()
+            if isinstance(k, str) and not k.startswith("_") and isinstance(v, (str, int, float, bool, type(None)))}
 
 
 def _check_note(note: str | None) -> None:

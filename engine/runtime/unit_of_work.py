@@ -33,7 +33,7 @@ from engine.bpmn.timer_clock import timer_due_times
 from engine.definition.procedure import Procedure
 from engine.errors import Conflict, NotAllowed, NotFound
 from engine.process.specs import load_spec
-from engine.runtime.case import Case, ready_tasks
+from engine.runtime.case import Case, external_tasks, ready_tasks
 from engine.statuses import CaseStatus
 from engine.store import closed_state, workflow_state
 from engine.store.case_rows import CaseRows, CaseWrite
@@ -203,6 +203,15 @@ class UnitOfWork:
             timers = timer_due_times(case.workflow)
             if timers == case.timers_before:
                 timers = None
+        external_opened, external_closed = [], []
+        if stepped:
+            waiting = external_tasks(case.workflow)
+            external_opened = [{"id": tid, "case_id": row["id"], "topic": t.task_spec.topic,
+                                "step": t.task_spec.name, "created_at": case.now, "incident": False,
+                                "worker_id": None, "lock_expires_at": None, "retries": None,
+                                "error_message": None}
+                               for tid, t in waiting.items() if tid not in case.external_before]
+            external_closed = sorted(case.external_before - waiting.keys())
         before = case.ready_before
         after = case.ready_after = ready_tasks(case.workflow)
         opened = [task for tid, task in after.items() if tid not in before]
@@ -215,7 +224,8 @@ class UnitOfWork:
             notices=case.notices,
             register=(row["authority"], case.today.year) if case.new else None,
             tasks_authority=case.changes.get("authority") if not case.new else None,
-            retask=case.retask,
+            retask=case.retask, external_opened=external_opened,
+            external_closed=external_closed, external_update=case.external_update,
         )
 
         def seal(w: CaseWrite) -> None:

@@ -29,6 +29,7 @@ from engine.store.tables import (
     case_documents,
     cases,
     events,
+    external_tasks,
     notices,
     outbox,
     reg_counters,
@@ -94,6 +95,10 @@ _STATEMENTS = {
         tasks.c.id == _p("_task", tasks.c.id), tasks.c.case_id == _p("_case", tasks.c.case_id)
     ).values(kind=_p("kind", tasks.c.kind), title=_p("title", tasks.c.title),
              role=_p("role", tasks.c.role), acts_as=_p("acts_as", tasks.c.acts_as)),
+    "insert_external": insert(external_tasks),
+    "delete_external": delete(external_tasks).where(
+        external_tasks.c.id == _p("_task", external_tasks.c.id),
+        external_tasks.c.case_id == _p("_case", external_tasks.c.case_id)),
     "insert_notice": insert(notices),
     "insert_outbox": insert(outbox),
 }
@@ -134,6 +139,9 @@ class CaseWrite:
     register: tuple[str, int] | None = None  # (authority, year): give the new case its reg number
     tasks_authority: str | None = None  # the case's open tasks move to this authority (unclaimed)
     retask: dict[str, dict[str, Any]] = field(default_factory=dict)  # task id -> kind, title, role, acts_as
+    external_opened: list[dict[str, Any]] = field(default_factory=list)  # external_tasks rows
+    external_closed: list[str] = field(default_factory=list)  # external task ids no longer waiting
+    external_update: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> columns
 
 
 def _next_number(dialect: str):
@@ -263,6 +271,13 @@ class CaseRows:
                                         "assignee": None})
         for task_id, columns in w.retask.items():
             sql["retask"].run(cur, {**columns, "_task": task_id, "_case": case_id})
+        for task_id in w.external_closed:
+            sql["delete_external"].run(cur, {"_task": task_id, "_case": case_id})
+        if w.external_opened:
+            sql["insert_external"].run_many(cur, w.external_opened)
+        for task_id, columns in w.external_update.items():
+            self._update_external(tuple(sorted(columns))).run(
+                cur, {**columns, "_task": task_id, "_case": case_id})
         for notice in w.notices:
             sql["insert_notice"].run(cur, {
                 "id": notice.id, "case_id": case_id, "kind": notice.kind, "title": notice.title,
@@ -273,6 +288,17 @@ class CaseRows:
                     "notice_id": notice.id, "address": notice.recipient, "status": "pending",
                     "attempts": 0, "next_attempt_at": w.at, "last_error": None,
                     "sent_at": None, "message_id": None, "claim": None})
+
+    def _update_external(self, columns: tuple[str, ...]):
+        """UPDATE of these columns of one external task row of the case."""
+        key = "update_external:" + ",".join(columns)
+        statement = self.sql.get(key)
+        if statement is None:
+            statement = self.sql[key] = self.raw.prepare(update(external_tasks).where(
+                external_tasks.c.id == _p("_task", external_tasks.c.id),
+                external_tasks.c.case_id == _p("_case", external_tasks.c.case_id),
+            ).values({c: _p(c, external_tasks.c[c]) for c in columns}))
+        return statement
 
     def _update_case(self, columns: tuple[str, ...]):
         """UPDATE of exactly these columns (unchanged indexed columns cost index writes)."""

@@ -36,6 +36,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -183,6 +184,23 @@ timers = Table(
     Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
     Column("task_id", String(36), primary_key=True),
     Column("due_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+# Drawn service tasks waiting for a worker (engine.bpmn.external), written with the case's rows.
+external_tasks = Table(
+    "external_tasks",
+    metadata,
+    Column("id", String(36), primary_key=True),  # the workflow task id
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("topic", String(128), nullable=False),
+    Column("step", String(128), nullable=False),
+    Column("worker_id", String(128)),
+    Column("lock_expires_at", DateTime(timezone=True)),
+    Column("retries", Integer),
+    Column("error_message", Text),
+    Column("incident", Boolean, nullable=False, default=False, server_default=false()),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_external_tasks_fetch", "topic", "incident", "lock_expires_at"),
 )
 
 events = Table(
