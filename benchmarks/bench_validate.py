@@ -9,6 +9,7 @@ median of 5 runs. Goal: under 2 s. Run: `make bench`, `python -m benchmarks vali
 """
 from __future__ import annotations
 
+import json
 import random
 import statistics
 import tempfile
@@ -18,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from engine.definition.validation import validate_paths
+from engine.definition.validation import SCHEMA_PATH, validate_paths
 
 SIZE = 1000
 RUNS = 5
@@ -31,10 +32,8 @@ WORDS = (
     "копия", "выписка", "книга", "учет", "нуждающихся", "улучшение", "жилищных", "условий",
     "подтверждающий", "внесение", "платы",
 )
-AUTHORITY_KINDS = ("local_executive_committee", "employer", "civil_registry_office",
-                   "social_protection_body", "internal_affairs_body", "housing_organisation",
-                   "education_institution", "settlement_centre", "tax_authority",
-                   "healthcare_institution", "court", "other")
+# The kinds the schema allows (its enum is the one list of them).
+AUTHORITY_KINDS = tuple(json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))["properties"]["authorities"]["items"]["properties"]["kind"]["enum"])
 TERMS = ("same day", "1 day", "3 working days", "5 working days", "7 days", "10 days", "15 days",
          "15 calendar days", "1 month")
 LONGER_TERMS = ("1 month", "2 months", "3 months")
