@@ -33,7 +33,8 @@ WORDS = (
     "подтверждающий", "внесение", "платы",
 )
 # The kinds the schema allows (its enum is the one list of them).
-AUTHORITY_KINDS = tuple(json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))["properties"]["authorities"]["items"]["properties"]["kind"]["enum"])
+_AUTHORITY = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))["properties"]["authorities"]
+AUTHORITY_KINDS = tuple(_AUTHORITY["items"]["properties"]["kind"]["enum"])
 TERMS = ("same day", "1 day", "3 working days", "5 working days", "7 days", "10 days", "15 days",
          "15 calendar days", "1 month")
 LONGER_TERMS = ("1 month", "2 months", "3 months")
