@@ -58,6 +58,8 @@ ENGINE_ERRORS: dict[type[OknoError], EngineProblem] = {
     InvalidInput: EngineProblem(422, "Invalid input", "invalid-input"),
     InvalidForm: EngineProblem(422, "Invalid input", "invalid-input"),
     NotAllowed: EngineProblem(409, "Not allowed in the current state", "not-allowed"),
+    # the decision waits for requested documents: 409 with errors[] naming documents.<id>
+    DocumentsOutstanding: EngineProblem(409, "Requested documents outstanding", "documents-outstanding"),
     Conflict: EngineProblem(409, "Conflict", "conflict"),
     Forbidden: EngineProblem(403, "Forbidden", "forbidden"),
 }
