@@ -190,6 +190,7 @@ def only_max_term(value):
 
 
 FREE = {"kind": "free"}
+CITATION = {"kind": "official", "act": "Указ № 200, п. 6.1.1", "checked": "2026-12-02"}
 BASE_UNITS = {"kind": "base_units", "base_units": 1}
 
 
@@ -251,7 +252,7 @@ SCHEMA_VALID = {
         "id": "f", "title": "t", "type": "integer", "required": False, "pattern": "^[0-9]+$",
         "min": 1, "max": 10, "max_length": 100}]),
     "notes": setitem("notes", "заметка"),
-    "source official with act": setitem("source", {"kind": "official", "act": "Указ № 200, п. 6.1.1", "checked": "2026-12-02"}),
+    "source official with act": setitem("source", CITATION),
     "source secondary with url, edition and notes": setitem("source", {
         "kind": "secondary", "url": "https://example.by/odno-okno", "edition": "2024-06-17",
         "checked": "2026-12-02", "notes": "сверено по стенду организации"}),
@@ -473,9 +474,10 @@ SCHEMA_INVALID = {
     "source unverified without notes": (setitem("source", {"kind": "unverified",
                                                            "checked": "2026-12-02"}),
                                         ("source",), ("'notes'", "required")),
-    "source kind unknown": (setitem("source", {"kind": "memory", "act": "Указ № 200, п. 6.1.1", "checked": "2026-12-02"}),
+    "source kind unknown": (setitem("source", {**CITATION, "kind": "memory"}),
                             ("source", "kind"), ("'memory'",)),
-    "source checked not a date": (setitem("source", {"kind": "unverified", "notes": "n", "checked": "2.12.2026"}), ("source", "checked"),
+    "source checked not a date": (setitem("source", {"kind": "unverified", "notes": "n",
+                                                     "checked": "2.12.2026"}), ("source", "checked"),
                                   ("does not match",)),
     "source url not http": (setitem("source", {"kind": "secondary", "url": "javascript:alert(1)",
                                                   "checked": "2026-12-02"}), ("source", "url"),
@@ -718,7 +720,7 @@ SEMANTIC_INVALID = {
         ("requested_documents", 0, "condition"), ("'foo'",)),
     "document condition refused": (setitem("documents", 3, "condition", "lambda: 1"),
                                    ("documents", 3, "condition"), ("condition refused",)),
-    "source checked not a day": (setitem("source", {"kind": "official", "act": "Указ № 200, п. 6.1.1", "checked": "2026-02-30"}),
+    "source checked not a day": (setitem("source", {**CITATION, "checked": "2026-02-30"}),
                                  ("source", "checked"), ("'2026-02-30'", "not a day")),
     "source edition after the check": (
         setitem("source", {"kind": "official", "act": "a", "edition": "2027-01-01",
