@@ -195,3 +195,17 @@ def test_condition_titles_come_from_field_and_choice_titles():
     # Shapes it cannot put into words, unknown fields or values: a neutral Russian label.
     for text in ("len(reason) > 2", "unknown_field", "reason == 'nope'", "reason ==", "a < b"):
         assert condition_title(p611, text) == FALLBACK
+
+
+def test_a_long_procedure_name_is_cut_to_its_pool_header_and_kept_whole_as_the_process_name():
+    from engine.definition.validation import load_catalog
+    from engine.process.compile import compile_procedure
+    from engine.process.layout import fits, header_label
+
+    name = catalog_name = load_catalog()["6.7"].name
+    label = header_label(name, 300)
+    assert label.endswith("…") and len(label) < len(name) and fits(label, 300, 40)
+    assert name.startswith(label[:-1])
+    assert header_label("Регистрация рождения", 300) == "Регистрация рождения"
+    xml = compile_procedure(load_catalog()["6.7"])
+    assert f'<bpmn:process id="procedure_6_7" name="{catalog_name}"' in xml

@@ -35,6 +35,7 @@ from engine.process.layout import (
     _place,
     _plan,
     _waypoints,
+    header_label,
 )
 
 
@@ -72,7 +73,8 @@ def _render(procedure: Procedure, layout: _Layout) -> str:
       + f' xmlns:xsi="{NS["xsi"]}" id="Definitions_{pid}" targetNamespace="{TARGET_NAMESPACE}"'
       + ' exporter="okno" exporterVersion="1">')
     w(f'  <bpmn:collaboration id="Collaboration_{pid}">')
-    w(f'    <bpmn:participant id="Participant_{pid}" name={quoteattr(procedure.name)} '
+    pool_name = header_label(procedure.name, layout.height)
+    w(f'    <bpmn:participant id="Participant_{pid}" name={quoteattr(pool_name)} '
       f'processRef="{pid}" />')
     w('  </bpmn:collaboration>')
     w(f'  <bpmn:process id="{pid}" name={quoteattr(procedure.name)} isExecutable="true">')

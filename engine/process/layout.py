@@ -59,6 +59,18 @@ def _lane_height(title: str) -> int:
     return next((h for h in _LANE_HEIGHTS if fits(title, h, lines)), _LANE_HEIGHTS[-1])
 
 
+def header_label(text: str, length: float) -> str:
+    """`text` as it fits across a pool's header `length` pixels long (two lines), cut at a word
+    with an ellipsis when it does not; the full text stays in the process's name."""
+    lines = _LANE_HEADER_LINES * _LINE_H + 2 * _PAD
+    if fits(text, length, lines):
+        return text
+    words = text.split()
+    while len(words) > 1 and not fits(" ".join(words) + "…", length, lines):
+        words.pop()
+    return " ".join(words).rstrip(" ,;:—–-") + "…"
+
+
 def short_label(text: str) -> str:
     """A flow label of at most `_FLOW_LABEL_MAX` characters (cut at a word, with an ellipsis)."""
     if len(text) <= _FLOW_LABEL_MAX:
