@@ -35,3 +35,64 @@ def test_bounds_and_names_are_refused_before_reading():
     assert "at most" in validate_files(many)[1][0].message
     problems = validate_files({"../evil.yaml": b"number: x"})[1]
     assert problems[0].path == "../evil.yaml" and "relative name" in problems[0].message
+
+
+# --- publish(): diff, one transaction, one audit row, burden confirmation ----------------------
+
+def _publications(db) -> list[dict]:
+    from sqlalchemy import select
+
+    from engine.store.tables import publications
+    with db.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(publications).order_by(publications.c.id))]
+
+
+def _longer_term(files: dict[str, bytes]) -> dict[str, bytes]:
+    files["1.1.5.yaml"] = files["1.1.5.yaml"].replace(b'max: "1 month"', b'max: "2 months"')
+    return files
+
+
+def test_unconfirmed_burden_refused_confirmed_one_published_with_audit_row(tmp_path):
+    from engine.publication.publish import BurdensUnconfirmed, publish
+    from tests.casework import Engine
+
+    eng = Engine(tmp_path / "okno.db")
+    before = eng.versions.current_versions()
+    files = _longer_term(_files("1.1.5.yaml", "2.2.yaml", "bpmn/2.2.bpmn"))
+    try:
+        publish(eng.versions, files, actor="analyst-1")
+        raise AssertionError("a longer term must be confirmed")
+    except BurdensUnconfirmed as refused:
+        assert refused.numbers == ["1.1.5"]
+        assert all(c.number == "1.1.5" and c.class_ == "burden" for c in refused.changes)
+    assert eng.versions.current_versions() == before and _publications(eng.db) == []
+
+    done = publish(eng.versions, files, actor="analyst-1", confirm_burdens=["1.1.5"])
+    assert list(done.versions) == ["1.1.5"]  # 2.2 is unchanged: nothing new to store
+    assert done.diff.summary["burden"] >= 1
+    assert eng.versions.current_versions()["1.1.5"] == done.versions["1.1.5"] != before["1.1.5"]
+    [row] = _publications(eng.db)
+    assert (row["id"], row["actor"], row["confirmed"]) == (done.id, "analyst-1", '["1.1.5"]')
+    assert '"burden":' in row["summary"] and done.versions["1.1.5"] in row["versions"]
+    case_id = eng.start("1.1.5")
+    assert eng.case(case_id)["version"] == done.versions["1.1.5"]
+
+    again = publish(eng.versions, files, actor="analyst-1", confirm_burdens=["1.1.5"])
+    assert again.id is None and again.versions == {} and len(_publications(eng.db)) == 1
+    assert eng.cases.ledger.verify(eng.db).breaks == []
+
+
+def test_invalid_files_store_nothing(tmp_path):
+    from engine.publication.publish import InvalidFiles, publish
+    from tests.casework import Engine
+
+    eng = Engine(tmp_path / "okno.db")
+    before = eng.versions.current_versions()
+    files = _longer_term(_files("1.1.5.yaml"))
+    files["9.9.yaml"] = b"number: [\n"
+    try:
+        publish(eng.versions, files, actor="analyst-1", confirm_burdens=["1.1.5"])
+        raise AssertionError("invalid files must be refused")
+    except InvalidFiles as refused:
+        assert [p.path for p in refused.problems] == ["9.9.yaml"]
+    assert eng.versions.current_versions() == before and _publications(eng.db) == []
