@@ -96,3 +96,52 @@ def test_invalid_files_store_nothing(tmp_path):
     except InvalidFiles as refused:
         assert [p.path for p in refused.problems] == ["9.9.yaml"]
     assert eng.versions.current_versions() == before and _publications(eng.db) == []
+
+
+# --- the routes ---------------------------------------------------------------------------------
+
+def _upload(files: dict[str, bytes]) -> list[tuple[str, tuple[str, bytes, str]]]:
+    return [("files", (name, raw, "application/octet-stream")) for name, raw in files.items()]
+
+
+def test_validate_route_reports_every_problem_and_stores_nothing(tmp_path):
+    from tests.test_api_support import Api
+
+    api = Api(tmp_path)
+    files = _files("1.1.5.yaml", "2.2.yaml")
+    files["9.9.yaml"] = b"number: [\n"
+    before = api.services.versions.current_versions()
+    r = api.post("/api/catalog/validate", user="analyst", files=_upload(files))
+    assert r.status_code == 200, r.text
+    problems = r.json()["problems"]
+    assert {p["file"] for p in problems} == {"2.2.yaml", "9.9.yaml"}
+    assert all(p["line"] >= 1 and p["column"] >= 1 and p["message"] for p in problems)
+    assert api.services.versions.current_versions() == before
+    assert api.post("/api/catalog/validate", user="analyst",
+                    files=_upload(_files("1.1.5.yaml"))).json() == {"problems": []}
+    assert api.post("/api/catalog/validate", user="clerk", files=_upload(files)).status_code == 403
+
+
+def test_publish_route_refuses_then_publishes_a_confirmed_burden(tmp_path):
+    from tests.test_api_support import Api
+
+    api = Api(tmp_path)
+    files = _longer_term(_files("1.1.5.yaml"))
+    before = api.services.versions.current_versions()
+    refused = api.post("/api/catalog/publish", user="analyst", files=_upload(files))
+    assert refused.status_code == 409 and refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["field"] == "confirm_burdens"
+    assert all(e["detail"].startswith("1.1.5: ") for e in refused.json()["errors"])
+    bad = api.post("/api/catalog/publish", user="analyst", files=_upload({"9.9.yaml": b"number: [\n"}))
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "files.9.9.yaml"
+    assert api.post("/api/catalog/publish", user="supervisor", files=_upload(files),
+                    data={"confirm_burdens": ["1.1.5"]}).status_code == 403
+    assert api.services.versions.current_versions() == before and _publications(api.services.db) == []
+
+    done = api.post("/api/catalog/publish", user="analyst", files=_upload(files),
+                    data={"confirm_burdens": ["1.1.5"]})
+    assert done.status_code == 201, done.text
+    body = done.json()
+    assert body["id"] == 1 and body["diff"]["summary"]["burden"] >= 1
+    assert api.services.versions.current_versions()["1.1.5"] == body["versions"]["1.1.5"]
+    assert api.get("/api/procedures/1.1.5", user="analyst").json()["version"] == body["versions"]["1.1.5"]
