@@ -145,3 +145,50 @@ def test_publish_route_refuses_then_publishes_a_confirmed_burden(tmp_path):
     assert body["id"] == 1 and body["diff"]["summary"]["burden"] >= 1
     assert api.services.versions.current_versions()["1.1.5"] == body["versions"]["1.1.5"]
     assert api.get("/api/procedures/1.1.5", user="analyst").json()["version"] == body["versions"]["1.1.5"]
+
+
+def test_a_running_server_serves_a_publication_without_a_restart(tmp_path):
+    """A real `okno serve` process: a publication through it is used by the next new case while
+    a case started before keeps its version; no restart."""
+    import httpx
+
+    from tests.serving import okno_serve
+    from tests.test_api_support import PASSWORD, Api
+
+    api = Api(tmp_path)  # the database with users and the catalog; the server's catalog is empty
+    old = api.services.versions.current_versions()["1.1.5"]
+    api.services.db.dispose()
+    with okno_serve(tmp_path) as served:
+        def token(name: str) -> dict[str, str]:
+            r = httpx.post(f"{served.base}/api/auth/token", data={"username": name, "password": PASSWORD})
+            return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+        clerk, analyst = token("clerk"), token("analyst")
+        body = {"number": "1.1.5", "applicant": "ivan", "channel": "in_person", "applicant_user": "ivan"}
+        running = httpx.post(f"{served.base}/api/cases", json=body, headers=clerk)
+        assert running.status_code == 201, running.text
+        done = httpx.post(f"{served.base}/api/catalog/publish", headers=analyst,
+                          files=_upload(_longer_term(_files("1.1.5.yaml"))),
+                          data={"confirm_burdens": ["1.1.5"]})
+        assert done.status_code == 201, done.text
+        new = done.json()["versions"]["1.1.5"]
+        started = httpx.post(f"{served.base}/api/cases", json=body, headers=clerk)
+        assert started.status_code == 201, started.text
+        case = httpx.get(f"{served.base}/api/cases/{running.json()['id']}", headers=clerk).json()
+        fresh = httpx.get(f"{served.base}/api/cases/{started.json()['id']}", headers=clerk).json()
+    assert new != old and case["version"] == old and fresh["version"] == new
+
+
+def test_a_restart_does_not_undo_a_publication(tmp_path):
+    """Startup loads procedures/: a definition whose version is stored but no longer current
+    (the publication replaced it) does not become current again."""
+    from api.deps import build_services
+    from engine.publication.publish import publish
+    from tests.casework import Engine
+    from tests.db_support import url
+
+    eng = Engine(tmp_path / "okno.db")
+    done = publish(eng.versions, _longer_term(_files("1.1.5.yaml")), actor="analyst-1",
+                   confirm_burdens=["1.1.5"])
+    restarted = build_services(url(tmp_path / "okno.db"), catalog_path=PROCEDURES, secret="s" * 32)
+    assert restarted.versions.current_versions()["1.1.5"] == done.versions["1.1.5"]
