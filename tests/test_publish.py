@@ -192,3 +192,48 @@ def test_a_restart_does_not_undo_a_publication(tmp_path):
                    confirm_burdens=["1.1.5"])
     restarted = build_services(url(tmp_path / "okno.db"), catalog_path=PROCEDURES, secret="s" * 32)
     assert restarted.versions.current_versions()["1.1.5"] == done.versions["1.1.5"]
+
+
+# --- okno publish -------------------------------------------------------------------------------
+
+def test_cli_publishes_a_folder_and_a_git_revision(tmp_path):
+    import shutil
+    import subprocess
+
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from tests.casework import Engine
+    from tests.db_support import url
+
+    eng = Engine(tmp_path / "okno.db")
+    before = eng.versions.current_versions()["1.1.5"]
+    repo = tmp_path / "repo"
+    (repo / "procedures").mkdir(parents=True)
+    for name, raw in _longer_term(_files("1.1.5.yaml")).items():
+        (repo / "procedures" / name).write_bytes(raw)
+    database = ["--database", url(tmp_path / "okno.db")]
+    runner = CliRunner()
+    refused = runner.invoke(app, ["publish", str(repo / "procedures"), *database])
+    assert refused.exit_code == 1 and "1.1.5" in refused.output
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "9.9.yaml").write_bytes(b"number: [\n")
+    invalid = runner.invoke(app, ["publish", str(broken), *database])
+    assert invalid.exit_code == 1 and f"{broken}/9.9.yaml:" in invalid.output
+    assert eng.versions.current_versions()["1.1.5"] == before and _publications(eng.db) == []
+
+    done = runner.invoke(app, ["publish", str(repo / "procedures"), "--confirm-burden", "1.1.5",
+                               "--actor", "analyst-1", *database])
+    assert done.exit_code == 0, done.output
+    assert eng.versions.current_versions()["1.1.5"] != before
+
+    shutil.copy(PROCEDURES / "1.1.5.yaml", repo / "procedures" / "1.1.5.yaml")  # the old text back
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "procedures"], check=True)
+    subprocess.run([*git, "commit", "-qm", "old"], check=True)
+    back = runner.invoke(app, ["publish", "git:HEAD", "--repo", str(repo), *database])
+    assert back.exit_code == 0, back.output
+    assert eng.versions.current_versions()["1.1.5"] == before  # published again: current again
+    assert [r["actor"] for r in _publications(eng.db)][0] == "analyst-1" and len(_publications(eng.db)) == 2
