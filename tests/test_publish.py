@@ -237,3 +237,44 @@ def test_cli_publishes_a_folder_and_a_git_revision(tmp_path):
     assert back.exit_code == 0, back.output
     assert eng.versions.current_versions()["1.1.5"] == before  # published again: current again
     assert [r["actor"] for r in _publications(eng.db)][0] == "analyst-1" and len(_publications(eng.db)) == 2
+
+
+# --- concurrency ----------------------------------------------------------------------------------
+
+def test_completions_during_a_publish_lose_no_step(tmp_path):
+    """Tasks are completed on running cases in threads while a publication runs: every completion
+    is stored once, the audit chain verifies, and a case started meanwhile runs one whole version."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import func, select
+
+    from engine.publication.publish import publish
+    from engine.store.tables import events
+    from tests.casework import Engine
+
+    eng = Engine(tmp_path / "okno.db")
+    old = eng.versions.current_versions()["1.1.5"]
+    running = [eng.start("1.1.5") for _ in range(4)]
+    files = _longer_term(_files("1.1.5.yaml"))
+
+    def started() -> tuple[str, list[str]]:
+        case_id = eng.start("1.1.5")
+        return case_id, eng.run_to_end(case_id)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = [pool.submit(eng.run_to_end, case_id) for case_id in running]
+        published = pool.submit(publish, eng.versions, files, "analyst-1", ["1.1.5"])
+        fresh = [pool.submit(started) for _ in range(2)]
+        steps = [run.result() for run in runs]
+        new = published.result().versions["1.1.5"]
+        fresh_runs = [f.result() for f in fresh]
+    with eng.db.connect() as conn:
+        def completions(case_id: str) -> int:
+            return conn.execute(select(func.count()).select_from(events).where(
+                events.c.case_id == case_id, events.c.action == "complete")).scalar_one()
+        for case_id, done in zip(running, steps, strict=True):
+            assert done and completions(case_id) == len(done)
+            assert eng.case(case_id)["version"] == old
+        for case_id, done in fresh_runs:
+            assert eng.case(case_id)["version"] in {old, new} and completions(case_id) == len(done)
+    assert new != old and eng.verify()[1] == []
