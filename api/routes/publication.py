@@ -9,7 +9,7 @@ from api.access import DIFF_READERS
 from api.auth import CurrentUser, require_role
 from api.deps import Services, json_response, services
 from api.problems import ApiError, problem
-from api.schemas import PublicationOut, ValidationOut, errors
+from api.schemas import CHECKED_BY_ENGINE, PublicationOut, ValidationOut, errors
 from engine.definition.validation import Problem
 from engine.diff.model import diff_to_json
 from engine.publication.files import MAX_FILES, MAX_TOTAL_BYTES, validate_files
@@ -18,6 +18,8 @@ from engine.publication.publish import MAX_CONFIRMATIONS, BurdensUnconfirmed, In
 # Multipart, not JSON: no StrictJsonRoute here (the body is bounded by api.limits' BodyLimits).
 router = APIRouter(prefix="/api/catalog", tags=["catalog"])
 Svc = Annotated[Services, Depends(services)]
+# The files' content (and that one is given) is the validator's to judge: it names the file.
+CHECKED = {CHECKED_BY_ENGINE: ["files", "files.*", "confirm_burdens"]}
 Files = Annotated[list[UploadFile], File(description="definitions (.yaml) and the BPMN files they "
                                                      "name; the file name is the upload's filename "
                                                      f"(e.g. bpmn/2.2.bpmn); at most {MAX_FILES}")]
@@ -45,7 +47,7 @@ def _problems(problems: list[Problem]) -> list[dict]:
             for p in problems]
 
 
-@router.post("/validate", response_model=ValidationOut, responses=errors(401, 403))
+@router.post("/validate", response_model=ValidationOut, responses=errors(401, 403), openapi_extra=CHECKED)
 async def validate_catalog(user: CurrentUser, files: Files):
     """Check uploaded catalog files as `okno validate` does: EVERY problem with file, line and
     column (empty when valid). Nothing is stored. For analysts, supervisors and auditors."""
@@ -55,7 +57,7 @@ async def validate_catalog(user: CurrentUser, files: Files):
 
 
 @router.post("/publish", status_code=201, response_model=PublicationOut,
-             responses=errors(401, 403, 409))
+             responses=errors(401, 403, 409), openapi_extra=CHECKED)
 async def publish_catalog(
     user: CurrentUser, svc: Svc, files: Files,
     confirm_burdens: Annotated[list[str], Form(
