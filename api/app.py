@@ -41,6 +41,7 @@ from api.routes import (
     notices,
     open311,
     public_answers,
+    publication,
     ratings,
     repeats,
     reports,
@@ -80,6 +81,7 @@ def create_app(database_url: str | None = None, clock: SystemClock | None = None
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(catalog.router)
+    app.include_router(publication.router)
     app.include_router(migrations.router)
     app.include_router(cases.router)
     app.include_router(external_tasks.router)

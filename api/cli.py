@@ -207,6 +207,56 @@ def diff_command(
         raise typer.Exit(code=1)
 
 
+@app.command("publish")
+def publish_command(
+    source: str = typer.Argument("procedures", metavar="[PATH | git:REV]",
+                                 help="A definition file or folder (default: procedures/), or "
+                                      "git:REV (procedures/ at REV)."),
+    confirm_burden: list[str] = typer.Option(None, "--confirm-burden", metavar="NUMBER",
+                                             help="Confirm the burden increases of a procedure."),
+    actor: str = typer.Option(None, "--actor", help="Who publishes (default: cli:$USER)."),
+    database: str = typer.Option(None, "--database", help="Database URL (default: the setting)."),
+    repo: str = typer.Option(None, "--repo", help="Git repository for git:REV (default: current)."),
+) -> None:
+    """Publish changed definitions to a running system without a restart (docs/operations.md):
+    invalid files print path:line:column: message, unconfirmed burden increases are listed;
+    both exit 1 with the database unchanged."""
+    import getpass
+
+    from engine.clock import SystemClock
+    from engine.definition.validation import CatalogError
+    from engine.diff.sides import load_side
+    from engine.publication.publish import BurdensUnconfirmed, publish
+    from engine.store.versions import Versions
+
+    try:
+        procedures = load_side(source, repo=repo)
+    except CatalogError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        raise typer.Exit(code=1) from None
+    except ValueError as exc:
+        typer.echo(f"{source}:1:1: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    if not procedures:
+        typer.echo(f"{source}:1:1: no procedure definitions found", err=True)
+        raise typer.Exit(code=1)
+    settings = _settings(database_url=database)
+    versions = Versions(_connect(database), SystemClock(settings.timezone))
+    try:
+        done = publish(versions, procedures.values(), actor=actor or f"cli:{getpass.getuser()}",
+                       confirm_burdens=confirm_burden or ())
+    except BurdensUnconfirmed as exc:
+        for change in exc.changes:
+            typer.echo(f"burden: {change.number}: {change.message}", err=True)
+        typer.echo(f"error: {exc.detail}; confirm with --confirm-burden NUMBER", err=True)
+        raise typer.Exit(code=1) from None
+    if done.id is None:
+        typer.echo("nothing to publish: every definition is already current")
+        return
+    typer.echo(f"publication {done.id}: " + ", ".join(f"{n} {v[:12]}" for n, v in done.versions.items()))
+
+
 @app.command("bpmn")
 def bpmn_command(
     number: str = typer.Argument(..., metavar="NUMBER", help="Procedure number, e.g. 6.1.1."),

@@ -102,7 +102,7 @@ def _publish(versions: Versions, procedures: Iterable[Procedure], path: Path,
     procedures = list(procedures)
     for attempt in range(attempts):
         try:
-            added = versions.publish(procedures)
+            added = versions.publish(procedures, revive=False)
         except (IntegrityError, OperationalError):
             if attempt == attempts - 1:
                 raise

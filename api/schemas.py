@@ -323,6 +323,25 @@ class DiffOut(BaseModel):
     changes: list[DiffChange]
 
 
+class FileProblem(BaseModel):
+    """One problem of an uploaded catalog file, where an editor can jump to it."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+
+class ValidationOut(BaseModel):
+    problems: list[FileProblem]  # empty when the files are valid
+
+
+class PublicationOut(BaseModel):
+    id: int | None  # the publication's number; null when every definition was already current
+    versions: dict[str, str]  # procedure number -> the version that became current
+    diff: DiffOut  # against the versions that were current
+
+
 # ----------------------------------------------------------------------------------- cases
 
 class AppealData(Request):

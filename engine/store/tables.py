@@ -61,6 +61,21 @@ procedure_versions = Table(
     Column("seq", Integer, nullable=False),  # load order: the newest version of a number wins
 )
 
+# One row per publication through the API or `okno publish` (engine/publication): who, when,
+# which procedures became which versions, the diff summary and the burden increases confirmed.
+# It is the publication's audit event, written in the transaction that stores the versions.
+publications = Table(
+    "publications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("versions", Text, nullable=False),  # JSON {number: version}
+    Column("summary", Text, nullable=False),  # JSON {"burden": n, "simplification": n, "neutral": n}
+    Column("confirmed", Text, nullable=False),  # JSON [number, ...]: burden increases confirmed
+    Column("digest", String(64), nullable=False),  # SHA-256 of the row's data (engine.audit.chain.digest)
+)
+
 cases = Table(
     "cases",
     metadata,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import orjson
 from sqlalchemy import func, insert, select, update
@@ -41,8 +41,13 @@ class Versions:
         self._current_seq: int | None = None
         self._lock = threading.Lock()
 
-    def publish(self, procedures: Iterable[Procedure]) -> list[str]:
-        """Store the versions not stored yet; they become the newest of their numbers. Returns them."""
+    def publish(self, procedures: Iterable[Procedure], *, revive: bool = True,
+                record: Callable[[Connection, list[str]], None] | None = None) -> list[str]:
+        """Store the versions not stored yet; they become the newest of their numbers. Returns them.
+
+        `revive=False` (startup loading of procedures/): a known version that is no longer
+        current stays where it is, so a restart does not undo a later publication.
+        `record(conn, added)` runs in the same transaction (the publication's audit row)."""
         added: list[str] = []
         # The write lock first (BEGIN IMMEDIATE on SQLite): two processes starting on one database
         # then publish one after the other instead of racing to insert the same versions.
@@ -51,7 +56,7 @@ class Versions:
             current = dict(self._load_current(conn))
             seq = conn.execute(select(func.coalesce(func.max(procedure_versions.c.seq), 0))).scalar_one()
             for proc in procedures:
-                if proc.version in known and current.get(proc.number) == proc.version:
+                if proc.version in known and (current.get(proc.number) == proc.version or not revive):
                     continue
                 # A known version that is not current came back: it becomes the newest again.
                 seq += 1
@@ -73,6 +78,8 @@ class Versions:
                 current[proc.number] = proc.version
                 self._by_version[proc.version] = _pinned(proc, xml)
                 added.append(proc.version)
+            if record is not None:
+                record(conn, added)
         return added  # current_versions() sees the new load sequence and reloads
 
     def get(self, version: str) -> Procedure:
