@@ -85,7 +85,7 @@ async def my_case(case_id: CaseId, user: CurrentUser, svc: Svc):
     """Applicants: one of their cases with its text and its notices; another's is 404."""
     require_role(user, "applicant")
     with svc.db.connect() as conn:
-        found = cabinet.case_of(conn, user.name, case_id)
+        found = cabinet.case_of(conn, user.name, case_id, svc.versions, svc.cases.calendar)
     if found is None:
         raise not_found(f"case {case_id} does not exist", field="case_id")
     return json_response(found)
