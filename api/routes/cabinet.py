@@ -17,7 +17,7 @@ from api.auth import CurrentUser, require_role
 from api.deps import Services, json_response, services
 from api.json_body import StrictJsonRoute
 from api.problems import not_found
-from api.schemas import errors
+from api.schemas import Refusal, errors
 from engine.read import cabinet
 
 router = APIRouter(prefix="/api/me", route_class=StrictJsonRoute, tags=["cabinet"])
@@ -66,6 +66,7 @@ class MyNotice(BaseModel):
 class MyCaseDetail(MyCase):
     question: str | None
     notices: list[MyNotice]
+    refusal: Refusal | None = None
 
 
 @router.get("/cases", response_model=MyCasePage, responses=errors(401, 403))

@@ -7,8 +7,8 @@ procedure's `appeal.superior_body`, else the superior of the case's authority in
 catalog (`superior`, when the caller knows it); the last day to appeal is the appeal term counted
 from the day of the decision on the working-day calendar.
 
-A procedure may word the notice itself (a notice `refusal` in its `notices`); otherwise
-`DEFAULT` is used.
+A procedure definition declares no notices (only appeals do), so the engine words this one
+(`TEXT`, notice kind `refusal`), filled like a definition's (`engine.notices.drafts`).
 """
 from __future__ import annotations
 
@@ -19,21 +19,13 @@ from engine.definition.procedure import NoticeText, Procedure
 from engine.terms import TermError, WorkCalendar, due_date
 
 NOTICE = "refusal"
-DEFAULT = NoticeText(
+TEXT = NoticeText(
     id=NOTICE, title="Отказ в осуществлении административной процедуры {reg_number}",
     text=("{applicant}, по Вашему заявлению {reg_number} от {registered_on} {authority_name} "
           "{today} отказано в осуществлении административной процедуры.\n"
           "Основание отказа: {ground_title}. Правовое основание: {legal_basis}.\n"
           "Решение может быть обжаловано в {superior_body} в течение {appeal_term} "
           "(по {appeal_until} включительно), а также в суд."))
-
-
-def notice_text(procedure: Procedure) -> NoticeText:
-    """The procedure's own refusal notice, or the default one."""
-    try:
-        return procedure.notice(NOTICE)
-    except KeyError:
-        return DEFAULT
 
 
 def facts(procedure: Procedure, ground_id: str, decided_on: date,

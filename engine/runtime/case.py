@@ -388,7 +388,7 @@ class Case:
         """The refusal notice: the ground's text, the superior body and the last day to appeal."""
         facts = refusal.facts(self.procedure, ground, self.today, self.calendar)
         extra = {**facts, "appeal_until": ru_date(facts["appeal_until"])}
-        self.notice_requests.append((refusal.notice_text(self.procedure), extra, None))
+        self.notice_requests.append((refusal.TEXT, extra, None))
 
     def _notice(self, notice_id: str, extra: dict[str, Any], due_by: date | None = None) -> None:
         """Generate the definition's notice `notice_id` (rendered when the write seals)."""
