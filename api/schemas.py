@@ -467,6 +467,17 @@ class ExternalTaskOut(BaseModel):
     incident: bool
 
 
+class Refusal(BaseModel):
+    """A refusal by decision: the ground's text and the appeal route (engine/notices/refusal.py)."""
+
+    ground: str
+    ground_title: str | None = Field(None, description="the ground's text (None: no longer listed)")
+    legal_basis: str | None = None
+    superior_body: str | None = Field(None, description="where to appeal: the procedure's `appeal`")
+    appeal_term: str | None = None
+    appeal_until: date | None = Field(None, description="the last day to appeal (working-day calendar)")
+
+
 class CaseOut(BaseModel):
     id: str
     number: str
@@ -490,6 +501,7 @@ class CaseOut(BaseModel):
     status: CaseStatus
     outcome: Outcome | None = None
     ground: str | None = None
+    refusal: Refusal | None = Field(None, description="set when the decision refused")
     applicant: str
     applicant_user: str | None = Field(None, description="the applicant's okno account, if linked")
     channel: str

@@ -28,6 +28,7 @@ from api.pages.session import checked_form, page_user, require_user, set_session
 from api.problems import ApiError
 from engine import applicants
 from engine.accounts import User, org_has_staff
+from engine.diff.wording import term_ru
 from engine.errors import Conflict, InvalidInput, NotFound, OknoError
 from engine.read import cabinet
 
@@ -53,6 +54,7 @@ APPEAL_LABELS = {"authority": "Организация", "kind": "Вид обра
 
 templates.env.filters.setdefault("ru_date", ru_date)
 templates.env.filters.setdefault("ru_datetime", ru_datetime)
+templates.env.filters.setdefault("term_ru", term_ru)
 
 
 # ------------------------------------------------------------------------------------ sign-up
@@ -138,11 +140,16 @@ async def cabinet_page(request: Request, page: int = 1) -> Response:
 
 def _case_context(svc: Any, user: User, case_id: str) -> dict[str, Any] | None:
     with svc.db.connect() as conn:
-        case = cabinet.case_of(conn, user.name, case_id)
+        case = cabinet.case_of(conn, user.name, case_id, svc.versions, svc.cases.calendar)
     if case is None:
         return None
+    catalog = svc.authorities.get()
+    if case["refusal"] and not case["refusal"]["superior_body"]:  # the catalog names it
+        authority = catalog.get(case["authority"])
+        superior = catalog.superior(authority) if authority else None
+        case["refusal"]["superior_body"] = superior.name if superior else None
     return {**_titles(), "case": case, "zone": svc.settings.timezone,
-            "names": {a.id: a.name for a in svc.authorities.get()}}
+            "names": {a.id: a.name for a in catalog}}
 
 
 @router.get("/cabinet/cases/{case_id}")

@@ -17,7 +17,7 @@ from api.auth import CurrentUser, require_role
 from api.deps import Services, json_response, services
 from api.json_body import StrictJsonRoute
 from api.problems import not_found
-from api.schemas import errors
+from api.schemas import Refusal, errors
 from engine.read import cabinet
 
 router = APIRouter(prefix="/api/me", route_class=StrictJsonRoute, tags=["cabinet"])
@@ -66,6 +66,7 @@ class MyNotice(BaseModel):
 class MyCaseDetail(MyCase):
     question: str | None
     notices: list[MyNotice]
+    refusal: Refusal | None = None
 
 
 @router.get("/cases", response_model=MyCasePage, responses=errors(401, 403))
@@ -85,7 +86,7 @@ async def my_case(case_id: CaseId, user: CurrentUser, svc: Svc):
     """Applicants: one of their cases with its text and its notices; another's is 404."""
     require_role(user, "applicant")
     with svc.db.connect() as conn:
-        found = cabinet.case_of(conn, user.name, case_id)
+        found = cabinet.case_of(conn, user.name, case_id, svc.versions, svc.cases.calendar)
     if found is None:
         raise not_found(f"case {case_id} does not exist", field="case_id")
     return json_response(found)

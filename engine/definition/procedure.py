@@ -26,7 +26,7 @@ NOTICE_PLACEHOLDERS = frozenset({
     "reg_number", "registered_on", "applicant", "address", "authority_name", "authority",
     "due_date", "question", "kind_title", "topic_title", "ground_title", "legal_basis",
     "forwarded_to_name", "forwarded_to", "extension_title", "outcome_title", "reply", "note",
-    "today",
+    "today", "superior_body", "appeal_term", "appeal_until",
 })
 # Names every condition may use besides the form fields of the steps (see docs/authoring.md).
 BUILTIN_NAMES = frozenset({"channel", "category", "exempt", "documents_requested"})

@@ -106,8 +106,13 @@ def draft(procedure: WithNotices, notice_id: str, values: Mapping[str, object],
           recipient: str | None = None, due_by: date | None = None) -> NoticeDraft:
     """The notice `notice_id` of the definition, rendered with `values`, for a command to append
     to `case.notices`; sent to `recipient` by the outbox when it is an address (checked)."""
-    text = notice_text(procedure, notice_id)
+    return draft_text(notice_text(procedure, notice_id), values, recipient, due_by)
+
+
+def draft_text(text: NoticeText, values: Mapping[str, object], recipient: str | None = None,
+               due_by: date | None = None) -> NoticeDraft:
+    """The notice `text` (a definition's, or one the engine words itself) rendered with `values`."""
     title = " ".join(render(text.title, values, MAX_TITLE).split())  # one line: it is a Subject
     recipient = recipient.strip() if recipient else None
-    return NoticeDraft(kind=notice_id, title=title or notice_id, body=render(text.text, values),
+    return NoticeDraft(kind=text.id, title=title or text.id, body=render(text.text, values),
                        recipient=check_address(recipient) if recipient else None, due_by=due_by)

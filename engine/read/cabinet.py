@@ -17,8 +17,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from engine.notices import refusal
 from engine.statuses import ACTIVE, CaseStatus
 from engine.store.tables import cases, notices, procedure_versions
+from engine.store.versions import Versions
+from engine.terms import WorkCalendar
 
 MAX_PAGE = 100
 MAX_NOTICES = 200  # of one case, newest last
@@ -59,10 +62,12 @@ def my_cases(conn: Connection, applicant_user: str, *, case_type: str | None = N
     return {"items": [_item(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
-def case_of(conn: Connection, applicant_user: str, case_id: str) -> dict[str, Any] | None:
+def case_of(conn: Connection, applicant_user: str, case_id: str, versions: Versions | None = None,
+            calendar: WorkCalendar | None = None) -> dict[str, Any] | None:
     """One of the applicant's cases, with its question (an appeal's text) and its notices (the
-    reply among them), oldest first; None when it is not theirs or does not exist."""
-    row = conn.execute(select(*_COLUMNS, cases.c.question)
+    reply among them), oldest first, and (given `versions`) its `refusal` (the ground's text and
+    the appeal route, `engine.notices.refusal`); None when it is not theirs or does not exist."""
+    row = conn.execute(select(*_COLUMNS, cases.c.question, cases.c.version)
                        .join_from(cases, procedure_versions,
                                   procedure_versions.c.version == cases.c.version)
                        .where(cases.c.id == case_id,
@@ -75,4 +80,6 @@ def case_of(conn: Connection, applicant_user: str, case_id: str) -> dict[str, An
                          .order_by(notices.c.created_at, notices.c.id).limit(MAX_NOTICES)).all()
     item = _item(row)
     item["notices"] = [{**n._mapping, "href": f"/cases/{case_id}/notices/{n.id}"} for n in found]
+    item["refusal"] = (refusal.of_case(versions.get(item["version"]), item, calendar)
+                       if versions is not None else None)
     return item

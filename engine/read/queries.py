@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from engine.audit.chain import case_events as stored_events
 from engine.definition.procedure import Procedure
 from engine.expressions import ExpressionError, evaluate
+from engine.notices import refusal
 from engine.read.appeal_view import appeal_fields
 from engine.read.notices import case_notices
 from engine.store import external_tasks as external_store
@@ -162,6 +163,7 @@ def case_view(conn_or_db: Connection | Engine, case_id: str,
     return {
         "id": c["id"], "number": c["number"], "version": c["version"], "procedure": procedure.name,
         "status": c["status"], "outcome": c["outcome"], "ground": c["ground"],
+        "refusal": refusal.of_case(procedure, c, calendar),
         "applicant": c["applicant"], "applicant_user": c["applicant_user"], "channel": c["channel"],
         "authority": c["authority"],
         "fee": {"kind": procedure.fee.kind, "base_units": c["fee"], "category": c["category"],

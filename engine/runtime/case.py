@@ -21,7 +21,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task, TaskState
 
 from engine.accounts import STAFF, Account
-from engine.appeals.notice_values import notice_values
+from engine.appeals.notice_values import notice_values, ru_date
 from engine.appeals.registration import ANONYMOUS_APPLICANT, registration
 from engine.audit.chain import GENESIS
 from engine.bpmn.external import ExternalTask
@@ -45,7 +45,8 @@ from engine.errors import (
     NotFound,
 )
 from engine.expressions import ExpressionError
-from engine.notices.drafts import NoticeDraft, draft
+from engine.notices import refusal
+from engine.notices.drafts import NoticeDraft, draft_text
 from engine.process.specs import load_spec, new_workflow
 from engine.process.specs import step_kind as drawn_step_kind
 from engine.runtime.forms import MAX_INTEGER, check_text, clean_form
@@ -426,6 +427,12 @@ class Case:
         self._notice(g.notice, {"ground_title": g.title, "legal_basis": g.legal_basis, "note": note},
                      due_by=due_date(self.row["start_date"], g.within, self.calendar))
 
+    def _refusal_notice(self, ground: str) -> None:
+        """The refusal notice: the ground's text, the superior body and the last day to appeal."""
+        facts = refusal.facts(self.procedure, ground, self.today, self.calendar)
+        extra = {**facts, "appeal_until": ru_date(facts["appeal_until"])}
+        self.notice_requests.append((refusal.TEXT, extra, None))
+
     def _notice(self, notice_id: str, extra: dict[str, Any], due_by: date | None = None) -> None:
         """Generate the definition's notice `notice_id` (rendered when the write seals)."""
         self.notice_requests.append((self.procedure.notice(notice_id), extra, due_by))
@@ -437,7 +444,7 @@ class Case:
         recipient = None if row.get("anonymous") else row.get("email")
         for text, extra, due_by in self.notice_requests:
             values = notice_values(self.procedure, row, names or {}, self.today, extra)
-            self.notices.append(draft(self.procedure, text.id, values, recipient, due_by))
+            self.notices.append(draft_text(text, values, recipient, due_by))
         self.notice_requests.clear()
         return self.notices
 
@@ -657,6 +664,8 @@ class Case:
                 raise InvalidInput("an approval has no refusal ground", field="data.ground")
             extra = {"outcome": outcome, "ground": ground}
             self.changes.update(outcome="approved" if outcome == "approve" else "refused", ground=ground)
+            if outcome == "refuse":
+                self._refusal_notice(ground)
         fields = proc.step(name).fields if proc.steps and _has_step(proc, name) else ()
         clean = clean_form(fields, data, self.today) if (fields or proc.steps) else _plain(data)
         if (proc.is_procedure and extra.get("outcome") == "approve"
