@@ -18,7 +18,16 @@ from api.cli import app
 from engine.audit.chain import EventWriter, legacy_hash
 from engine.audit.keys import Keyring
 from engine.store.connect import connect
-from engine.store.tables import audit_ledger, case_documents, cases, events, tasks, timers
+from engine.store.tables import (
+    audit_ledger,
+    case_documents,
+    cases,
+    events,
+    notices,
+    outbox,
+    tasks,
+    timers,
+)
 from tests import db_support
 from tests.casework import AUDIT_KEY, Engine
 from tests.db_support import url as db_url
@@ -106,14 +115,16 @@ def move_event(conn):  # an event of one case given to another
 
 
 def delete_case(conn):
-    case_id = SCENE["refused"]
-    for table in (events, tasks, timers, case_documents):
+    case_id = SCENE["refused"]  # its refusal notice goes with it
+    refusal_notices = select(notices.c.id).where(notices.c.case_id == case_id)
+    conn.execute(delete(outbox).where(outbox.c.notice_id.in_(refusal_notices)))
+    for table in (events, tasks, timers, case_documents, notices):
         conn.execute(delete(table).where(table.c.case_id == case_id))
     conn.execute(delete(cases).where(cases.c.id == case_id))
 
 
 def delete_every_case(conn):
-    for table in (events, tasks, timers, case_documents, cases):
+    for table in (outbox, notices, events, tasks, timers, case_documents, cases):
         conn.execute(delete(table))
 
 
