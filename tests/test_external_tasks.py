@@ -19,11 +19,16 @@ from tests.test_api_support import Api
 MESSAGE = (Path(__file__).parent / "data" / "external.bpmn").read_text(encoding="utf-8")
 
 
-def _engine(tmp_path) -> Engine:
+def _drawn():
+    """2.1 run by the drawn file (a user task, a service task, a message catch event)."""
     data = load_catalog(CATALOG)["2.1"].definition
     del data["steps"]
     data["bpmn"] = "2.1.bpmn"
-    proc = build_procedure(data, "2.1.yaml", MESSAGE)
+    return build_procedure(data, "2.1.yaml", MESSAGE)
+
+
+def _engine(tmp_path) -> Engine:
+    proc = _drawn()
     return Engine(tmp_path / "okno.db", procedures={proc.number: proc})
 
 
@@ -65,10 +70,7 @@ def test_a_message_moves_a_waiting_case_to_its_end(tmp_path):
 
 def test_messages_route_delivers_and_refuses_naming_the_field(tmp_path):
     api = Api(tmp_path)
-    data = load_catalog(CATALOG)["2.1"].definition
-    del data["steps"]
-    data["bpmn"] = "2.1.bpmn"
-    api.services.versions.publish([build_procedure(data, "2.1.yaml", MESSAGE)])
+    api.services.versions.publish([_drawn()])
     case_id = api.start("2.1")["id"]
     route = f"/api/cases/{case_id}/messages"
     early = api.post(route, json={"name": "documents_received"})
@@ -99,10 +101,7 @@ def test_messages_route_delivers_and_refuses_naming_the_field(tmp_path):
 
 def _api_case(tmp_path):
     api = Api(tmp_path)
-    data = load_catalog(CATALOG)["2.1"].definition
-    del data["steps"]
-    data["bpmn"] = "2.1.bpmn"
-    api.services.versions.publish([build_procedure(data, "2.1.yaml", MESSAGE)])
+    api.services.versions.publish([_drawn()])
     case_id = api.start("2.1")["id"]
     task = api.get(f"/api/cases/{case_id}").json()["tasks"][0]["id"]
     assert api.post(f"/api/cases/{case_id}/tasks/{task}/complete", json={"data": {}}).status_code == 200
