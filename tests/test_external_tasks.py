@@ -216,3 +216,47 @@ def test_resetting_an_incident_is_for_the_supervisors_of_its_authority(tmp_path)
     assert [t["id"] for t in eng.cases.fetch_and_lock("w2", {"registry-check": 1000}, 10,
                                                       actor="w2")] == [task["id"]]
     assert eng.verify()[1] == []
+
+
+def test_the_case_page_shows_external_tasks_and_a_supervisor_resets_an_incident(tmp_path):
+    from tests.pages_support import post_form, sign_in_client
+
+    api, case_id = _api_case(tmp_path)
+    page = f"/cases/{case_id}"
+    [task] = _fetch(api, "w1")
+    sign_in_client(api, "clerk")
+    text = api.client.get(page).text
+    assert "Внешние задачи" in text and "registry-check" in text
+    assert f'data-external="{task["id"]}" data-state="locked"' in text
+    assert "выполняется внешним исполнителем" in text and "w1, до " in text
+    assert "Инцидент" not in text
+
+    api.clock.advance(seconds=61)
+    task_id = _incident(api, case_id)
+    text = api.client.get(page).text
+    assert f'data-external="{task_id}" data-state="incident" class="incident"' in text
+    assert 'id="external-incidents"' in text and "исчерпала" in text
+    assert "инцидент: попытки исчерпаны" in text and "реестр недоступен" in text
+    action = f"/cases/{case_id}/external-tasks/{task_id}/retries"
+    assert f'action="{action}"' not in text  # a clerk sees the incident, not the button
+    refused = post_form(api, page, action, {"retries": "2"})
+    assert refused.status_code == 403
+
+    sign_in_client(api, "supervisor")
+    text = api.client.get(page).text
+    assert f'action="{action}"' in text and "Снять инцидент и перезапустить" in text
+    assert api.client.post(action, data={"retries": "2"}).status_code == 403  # no CSRF token
+    bad = post_form(api, page, action, {"retries": "0"})
+    assert bad.status_code == 422 and "Число попыток — целое число от 1 до 100." in bad.text
+    assert 'id="external_retries-error"' in bad.text
+    bad = post_form(api, page, action, {"retries": "много"})
+    assert bad.status_code == 422 and "Число попыток" in bad.text
+    assert _fetch(api, "w2") == []  # the refusals changed nothing
+    done = post_form(api, page, action, {"retries": "2"}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == f"{page}?done=external_retries"
+    text = api.client.get(done.headers["location"]).text
+    assert "Готово: Инцидент внешней задачи снят" in text
+    assert f'data-external="{task_id}" data-state="waiting"' in text and 'class="incident"' not in text
+    again = post_form(api, page, action, {"retries": "2"})
+    assert again.status_code == 409 and "уже не в состоянии инцидента" in again.text
+    assert [t["retries"] for t in _fetch(api, "w3")] == [2]
