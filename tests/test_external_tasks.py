@@ -165,7 +165,7 @@ def test_an_incident_is_reset_by_a_supervisor_and_fetched_again(tmp_path):
     api.clock.advance(seconds=61)
     task_id = _incident(api, case_id)
     before = api.get(f"/api/cases/{case_id}/events").json()["events"]
-    for bad in ({"retries": 0}, {"retries": -1}, {"retries": 101}, {"retries": "3"}, {"retries": 1.5},
+    for bad in ({"retries": 0}, {"retries": -1}, {"retries": 101}, {"retries": "many"}, {"retries": 1.5},
                 {}, {"retries": 3, "extra": 1}):
         r = api.post(route, "supervisor", bad)
         assert r.status_code == 422, (bad, r.text)

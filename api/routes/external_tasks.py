@@ -52,7 +52,7 @@ class FailureIn(Request):
 
 
 class RetriesIn(Request):
-    retries: Annotated[int, Field(ge=1, le=MAX_RETRIES, strict=True,
+    retries: Annotated[int, Field(ge=1, le=MAX_RETRIES,
                                   description="retries the task gets: fetchable again at once")]
 
 
