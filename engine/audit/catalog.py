@@ -26,11 +26,16 @@ from engine.store.tables import events, procedure_versions, publications
 
 CATALOG = "catalog"  # the chain's `case_id` (no case has it: case ids are UUIDs)
 PUBLISH = "publish"
+CHAIN_LOCK = 0x6F6B6E6F_63617431  # PostgreSQL advisory lock: one catalog append at a time
 
 
 def append(conn: Connection, writer: EventWriter, at: datetime, actor: str, action: str,
            data: dict[str, Any], effects: dict[str, Any]) -> dict[str, Any]:
-    """Append the catalog chain's next event in `conn`'s transaction; the event row."""
+    """Append the catalog chain's next event in `conn`'s transaction; the event row. On SQLite
+    the caller's write transaction (BEGIN IMMEDIATE) orders appends; on PostgreSQL a transaction
+    advisory lock does, so two publications never race for the same `seq`."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")
     head = conn.execute(select(events.c.seq, events.c.hash).where(events.c.case_id == CATALOG)
                         .order_by(events.c.seq.desc()).limit(1)).first()
     seq, prev = (head.seq + 1, head.hash) if head is not None else (1, GENESIS)
