@@ -242,10 +242,11 @@ def publish_command(
         typer.echo(f"{source}:1:1: no procedure definitions found", err=True)
         raise typer.Exit(code=1)
     settings = _settings(database_url=database)
+    ledger = _ledger(settings)  # the publication is an event of the audit log, keyed like a step
     versions = Versions(_connect(database), SystemClock(settings.timezone))
     try:
         done = publish(versions, procedures.values(), actor=actor or f"cli:{getpass.getuser()}",
-                       confirm_burdens=confirm_burden or ())
+                       confirm_burdens=confirm_burden or (), writer=ledger.writer)
     except BurdensUnconfirmed as exc:
         for change in exc.changes:
             typer.echo(f"burden: {change.number}: {change.message}", err=True)

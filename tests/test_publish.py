@@ -60,14 +60,14 @@ def test_unconfirmed_burden_refused_confirmed_one_published_with_audit_row(tmp_p
     before = eng.versions.current_versions()
     files = _longer_term(_files("1.1.5.yaml", "2.2.yaml", "bpmn/2.2.bpmn"))
     try:
-        publish(eng.versions, files, actor="analyst-1")
+        publish(eng.versions, files, actor="analyst-1", writer=eng.cases.ledger.writer)
         raise AssertionError("a longer term must be confirmed")
     except BurdensUnconfirmed as refused:
         assert refused.numbers == ["1.1.5"]
         assert all(c.number == "1.1.5" and c.class_ == "burden" for c in refused.changes)
     assert eng.versions.current_versions() == before and _publications(eng.db) == []
 
-    done = publish(eng.versions, files, actor="analyst-1", confirm_burdens=["1.1.5"])
+    done = publish(eng.versions, files, actor="analyst-1", confirm_burdens=["1.1.5"], writer=eng.cases.ledger.writer)
     assert list(done.versions) == ["1.1.5"]  # 2.2 is unchanged: nothing new to store
     assert done.diff.summary["burden"] >= 1
     assert eng.versions.current_versions()["1.1.5"] == done.versions["1.1.5"] != before["1.1.5"]
@@ -77,9 +77,141 @@ def test_unconfirmed_burden_refused_confirmed_one_published_with_audit_row(tmp_p
     case_id = eng.start("1.1.5")
     assert eng.case(case_id)["version"] == done.versions["1.1.5"]
 
-    again = publish(eng.versions, files, actor="analyst-1", confirm_burdens=["1.1.5"])
+    again = publish(eng.versions, files, actor="analyst-1", confirm_burdens=["1.1.5"], writer=eng.cases.ledger.writer)
     assert again.id is None and again.versions == {} and len(_publications(eng.db)) == 1
     assert eng.cases.ledger.verify(eng.db).breaks == []
+
+
+def _published_once(tmp_path):
+    from engine.publication.publish import publish
+    from tests.casework import Engine
+
+    eng = Engine(tmp_path / "okno.db")
+    done = publish(eng.versions, _longer_term(_files("1.1.5.yaml")), actor="analyst-1",
+                   confirm_burdens=["1.1.5"], writer=eng.cases.ledger.writer)
+    return eng, done
+
+
+def _catalog_events(db) -> list[dict]:
+    from engine.audit.catalog import CATALOG, chain_rows
+    with db.connect() as conn:
+        rows = chain_rows(conn)
+    assert all(r["case_id"] == CATALOG for r in rows)
+    return rows
+
+
+def _tamper(db, statement: str, **params) -> None:
+    from sqlalchemy import text
+    with db.begin() as conn:
+        assert conn.execute(text(statement), params).rowcount == 1
+
+
+def test_a_publication_is_an_event_of_the_audit_log(tmp_path):
+    import orjson
+
+    eng, done = _published_once(tmp_path)
+    [event] = _catalog_events(eng.db)
+    data = orjson.loads(event["data"])
+    assert (event["seq"], event["action"], event["actor"]) == (1, "publish", "analyst-1")
+    assert event["key_id"] == eng.cases.ledger.keys.current.id  # keyed like every step
+    assert data["publication"] == done.id and data["versions"] == done.versions
+    assert data["summary"] == done.diff.summary and data["confirmed"] == ["1.1.5"]
+    assert data["changed"] == ["1.1.5"]
+    report = eng.cases.ledger.verify(eng.db)
+    assert report.breaks == [] and report.catalog_events == 1
+    # a second publication chains onto the first
+    from engine.publication.publish import publish
+    files = _longer_term(_files("1.1.5.yaml"))
+    files["1.1.5.yaml"] = files["1.1.5.yaml"].replace(b'max: "2 months"', b'max: "1 month"')
+    publish(eng.versions, files, actor="analyst-2", writer=eng.cases.ledger.writer)
+    first, second = _catalog_events(eng.db)
+    assert second["seq"] == 2 and second["prev_hash"] == first["hash"]
+    assert eng.cases.ledger.verify(eng.db).breaks == []
+    # the checkpoint signs the catalog's events with the cases' ones
+    cp = eng.cases.ledger.checkpoint(eng.db, eng.clock.now())
+    assert cp is not None and cp.size == _event_count(eng.db)
+
+
+def _event_count(db) -> int:
+    from sqlalchemy import func, select
+
+    from engine.store.tables import events
+    with db.connect() as conn:
+        return conn.execute(select(func.count()).select_from(events)).scalar_one()
+
+
+def _breaks(eng) -> list[str]:
+    return [str(b) for b in eng.cases.ledger.verify(eng.db).breaks]
+
+
+def test_an_edited_publication_row_is_named(tmp_path):
+    eng, done = _published_once(tmp_path)
+    _tamper(eng.db, "UPDATE publications SET actor = 'someone-else' WHERE id = :id", id=done.id)
+    found = _breaks(eng)
+    assert found == [f"catalog, event 1: publication {done.id}: actor is 'someone-else' in the "
+                     f"database, 'analyst-1' by its event"]
+
+
+def test_an_edited_publication_summary_is_named(tmp_path):
+    eng, done = _published_once(tmp_path)
+    _tamper(eng.db, "UPDATE publications SET confirmed = '[]' WHERE id = :id", id=done.id)
+    assert any(f"publication {done.id}: confirmed is '[]'" in b for b in _breaks(eng))
+
+
+def test_a_deleted_publication_row_is_named(tmp_path):
+    eng, done = _published_once(tmp_path)
+    _tamper(eng.db, "DELETE FROM publications WHERE id = :id", id=done.id)
+    assert _breaks(eng) == [f"catalog, event 1: publication {done.id} is missing from the "
+                            f"database (deleted)"]
+
+
+def test_a_publication_without_its_event_is_named(tmp_path):
+    eng, done = _published_once(tmp_path)
+    _tamper(eng.db, "DELETE FROM events WHERE case_id = 'catalog'")
+    assert _breaks(eng) == [f"catalog, publications: publication {done.id} has no audit event "
+                            f"(inserted or its event deleted)"]
+
+
+def test_an_edited_publication_event_is_named(tmp_path):
+    import orjson
+
+    from engine.audit.chain import digest
+
+    eng, done = _published_once(tmp_path)
+    [event] = _catalog_events(eng.db)
+    data = {**orjson.loads(event["data"]), "actor": "someone-else"}
+    # even with its digest recomputed, the keyed hash no longer holds
+    _tamper(eng.db, "UPDATE events SET data = :data, digest = :digest, actor = 'someone-else' "
+                    "WHERE gseq = :gseq", data=orjson.dumps(data).decode(), digest=digest(data),
+            gseq=event["gseq"])
+    found = _breaks(eng)
+    assert "catalog, event 1: its fields were edited, or it was rechained without the key" in found
+
+
+def test_a_deleted_newest_publication_and_event_are_caught_by_the_checkpoint(tmp_path):
+    eng, done = _published_once(tmp_path)
+    assert eng.cases.ledger.checkpoint(eng.db, eng.clock.now()) is not None
+    _tamper(eng.db, "DELETE FROM publications WHERE id = :id", id=done.id)
+    _tamper(eng.db, "DELETE FROM events WHERE case_id = 'catalog'")
+    found = _breaks(eng)
+    assert found and all(b.startswith("log: ") for b in found)
+
+
+def test_the_cli_names_a_tampered_publication(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from tests.casework import AUDIT_KEY
+    from tests.db_support import url
+
+    eng, done = _published_once(tmp_path)
+    monkeypatch.setenv("OKNO_AUDIT_KEY", AUDIT_KEY)
+    args = ["audit", "verify", "--database", url(tmp_path / "okno.db"),
+            "--checkpoints", str(tmp_path / "cps")]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    _tamper(eng.db, "UPDATE publications SET summary = '{}' WHERE id = :id", id=done.id)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and f"catalog, event 1: publication {done.id}: summary is '{{}}'" in result.output
 
 
 def test_invalid_files_store_nothing(tmp_path):
@@ -91,7 +223,7 @@ def test_invalid_files_store_nothing(tmp_path):
     files = _longer_term(_files("1.1.5.yaml"))
     files["9.9.yaml"] = b"number: [\n"
     try:
-        publish(eng.versions, files, actor="analyst-1", confirm_burdens=["1.1.5"])
+        publish(eng.versions, files, actor="analyst-1", confirm_burdens=["1.1.5"], writer=eng.cases.ledger.writer)
         raise AssertionError("invalid files must be refused")
     except InvalidFiles as refused:
         assert [p.path for p in refused.problems] == ["9.9.yaml"]
@@ -189,23 +321,24 @@ def test_a_restart_does_not_undo_a_publication(tmp_path):
 
     eng = Engine(tmp_path / "okno.db")
     done = publish(eng.versions, _longer_term(_files("1.1.5.yaml")), actor="analyst-1",
-                   confirm_burdens=["1.1.5"])
+                   confirm_burdens=["1.1.5"], writer=eng.cases.ledger.writer)
     restarted = build_services(url(tmp_path / "okno.db"), catalog_path=PROCEDURES, secret="s" * 32)
     assert restarted.versions.current_versions()["1.1.5"] == done.versions["1.1.5"]
 
 
 # --- okno publish -------------------------------------------------------------------------------
 
-def test_cli_publishes_a_folder_and_a_git_revision(tmp_path):
+def test_cli_publishes_a_folder_and_a_git_revision(tmp_path, monkeypatch):
     import shutil
     import subprocess
 
     from typer.testing import CliRunner
 
     from api.cli import app
-    from tests.casework import Engine
+    from tests.casework import AUDIT_KEY, Engine
     from tests.db_support import url
 
+    monkeypatch.setenv("OKNO_AUDIT_KEY", AUDIT_KEY)  # the CLI keys its events as the engine does
     eng = Engine(tmp_path / "okno.db")
     before = eng.versions.current_versions()["1.1.5"]
     repo = tmp_path / "repo"
@@ -237,6 +370,7 @@ def test_cli_publishes_a_folder_and_a_git_revision(tmp_path):
     assert back.exit_code == 0, back.output
     assert eng.versions.current_versions()["1.1.5"] == before  # published again: current again
     assert [r["actor"] for r in _publications(eng.db)][0] == "analyst-1" and len(_publications(eng.db)) == 2
+    assert eng.cases.ledger.verify(eng.db).breaks == []  # both publications are in the audit log
 
 
 # --- concurrency ----------------------------------------------------------------------------------
@@ -263,7 +397,8 @@ def test_completions_during_a_publish_lose_no_step(tmp_path):
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         runs = [pool.submit(eng.run_to_end, case_id) for case_id in running]
-        published = pool.submit(publish, eng.versions, files, "analyst-1", ["1.1.5"])
+        published = pool.submit(publish, eng.versions, files, "analyst-1", ["1.1.5"],
+                                writer=eng.cases.ledger.writer)
         fresh = [pool.submit(started) for _ in range(2)]
         steps = [run.result() for run in runs]
         new = published.result().versions["1.1.5"]

@@ -33,6 +33,7 @@ from engine.errors import InvalidInput, OknoError
 from engine.money import fee_on
 from engine.read import notices, printables
 from engine.read.case_page import case_page
+from engine.runtime.commands import MAX_RETRIES
 from engine.statuses import DocumentStatus
 
 router = APIRouter(include_in_schema=False)
@@ -63,10 +64,18 @@ ACTIONS = {"start": "Заявление зарегистрировано", "clai
            "forward": "Обращение направлено по компетенции", "extend": "Срок продлён",
            "leave": "Оставлено без рассмотрения по существу", "reply": "Ответ дан",
            "terminate": "Переписка с заявителем по этому вопросу прекращена",
-           "migrate": "Дело переведено на новую версию процедуры"}
+           "migrate": "Дело переведено на новую версию процедуры",
+           "external_complete": "Внешняя задача выполнена",
+           "external_failure": "Внешняя задача завершилась ошибкой",
+           "external_retries": "Инцидент внешней задачи снят: задача перезапущена",
+           "message": "Получено сообщение"}
 CHANNELS = {"in_person": "лично", "post": "по почте", "portal": "через портал",
             "written": "письменно", "oral": "устно, на личном приёме", "electronic": "в электронной форме"}
 MAX_REPLY, MAX_NOTE = 20_000, 4000
+EXTERNAL_STATES = {"incident": "инцидент: попытки исчерпаны, нужно решение руководителя",
+                   "locked": "выполняется внешним исполнителем",
+                   "retry_wait": "ошибка, ожидает повторной попытки",
+                   "waiting": "ожидает внешнего исполнителя"}
 
 templates.env.filters.setdefault("ru_date", ru_date)
 templates.env.filters.setdefault("ru_datetime", ru_datetime)
@@ -110,6 +119,9 @@ def page_context(request: Request, user: User, case_id: str) -> dict[str, Any]:
             task["acts_as"] != "supervisor" or user.role == "supervisor")
     for node in case["diagram"]["nodes"]:
         node["lines"] = _label_lines(node["name"] or node["id"])
+    now = svc.clock.now()
+    for ext in case["external_tasks"]:
+        ext["state"] = _external_state(ext, now)
     appeal = case["appeal"]
     decision = next((t for t in case["tasks"] if t["kind"] == "decision" and t["may_do"]), None)
     return {
@@ -127,6 +139,8 @@ def page_context(request: Request, user: User, case_id: str) -> dict[str, Any]:
         "printables": [kind for kind in printables.KINDS if printables.exists(case, kind)],
         "notices": notices.case_notices(svc.db, case_id),
         "may_withdraw": active and staff,
+        "may_reset_incidents": active and user.role == "supervisor",
+        "external_states": EXTERNAL_STATES, "max_retries": MAX_RETRIES,
         "may_suspend": staff and case["status"] == "open" and case["suspension_allowed"],
         "may_resume": staff and case["status"] == "suspended",
         "zone": svc.settings.timezone,
@@ -139,6 +153,17 @@ def page_context(request: Request, user: User, case_id: str) -> dict[str, Any]:
         "done": str(request.query_params.get("done", ""))[:64],
         "appeal_flags": appeal_checks.flags(svc, case_id),  # None unless an appeal
     }
+
+
+def _external_state(task: dict[str, Any], now: datetime) -> str:
+    """incident, locked (a worker holds it), retry_wait (failed; fetchable after its timeout),
+    or waiting (any worker may fetch it)."""
+    if task["incident"]:
+        return "incident"
+    until = task["lock_expires_at"]
+    if until is not None and (until if until.tzinfo else until.replace(tzinfo=UTC)) > now:
+        return "locked" if task["locked_by"] else "retry_wait"
+    return "waiting"
 
 
 def _missing(request: Request) -> Response:
@@ -277,3 +302,17 @@ async def reply(request: Request, case_id: str) -> Response:
         svc.cases.reply(case_id, _form_text(form, "outcome", MAX_ID),
                         _form_text(form, "reply", MAX_REPLY), actor=user.name, task_id=task_id)
     return await _run(request, case_id, "reply", STAFF, command)
+
+
+# ------------------------------------------------------------------- external tasks
+
+@router.post("/cases/{case_id}/external-tasks/{task_id}/retries")
+async def reset_retries(request: Request, case_id: str, task_id: str) -> Response:
+    """A supervisor resets an incident from the case page: the task gets the retries typed."""
+    def command(svc, user, form) -> None:
+        raw = str(form.get("retries") or "").strip()[:8]
+        if not raw.isdigit():
+            raise InvalidInput("retries must be a whole number", field="retries")
+        svc.cases.reset_retries(task_id[:MAX_ID], int(raw), actor=user.name, authority=user.org,
+                                case_id=case_id[:MAX_ID])
+    return await _run(request, case_id, "external_retries", ("supervisor",), command)

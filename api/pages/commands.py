@@ -71,6 +71,9 @@ def command_error(exc: OknoError | ApiError) -> str:
         return "Это действие вам недоступно."
     if isinstance(exc, NotFound):
         return "Дело или задача не найдены."
+    if isinstance(exc, Conflict) and exc.field == "task_id":
+        return ("Внешняя задача уже не в состоянии инцидента: её уже перезапустили или она "
+                "выполнена. Обновите страницу.")
     if isinstance(exc, Conflict):
         return "Дело только что изменил другой сотрудник. Обновите страницу и повторите."
     if isinstance(exc, NotAllowed):
@@ -95,6 +98,8 @@ def command_error(exc: OknoError | ApiError) -> str:
             return "Напишите текст ответа (не длиннее 20 000 знаков)."
         if exc.field == "note":
             return "Пояснение — не длиннее 4000 знаков."
+        if exc.field == "retries":
+            return "Число попыток — целое число от 1 до 100."
         return "Проверьте введённые данные."
     return "Действие не выполнено."
 

@@ -16,6 +16,7 @@ from api.deps import Services, json_response, services
 from api.json_body import StrictJsonRoute
 from api.schemas import FormData, Request, errors
 from engine.read import queries
+from engine.runtime.commands import MAX_RETRIES
 
 router = APIRouter(prefix="/api/external-tasks", route_class=StrictJsonRoute, tags=["external tasks"])
 Svc = Annotated[Services, Depends(services)]
@@ -48,6 +49,11 @@ class FailureIn(Request):
     error_message: Annotated[str, Field(min_length=1, max_length=2000)]
     retries: Annotated[int, Field(ge=0, le=100)]
     retry_timeout: Annotated[int, Field(ge=0, le=MAX_LOCK_MS, description="milliseconds")] = 0
+
+
+class RetriesIn(Request):
+    retries: Annotated[int, Field(ge=1, le=MAX_RETRIES,
+                                  description="retries the task gets: fetchable again at once")]
 
 
 class ExtendIn(Request):
@@ -98,3 +104,14 @@ async def extend_lock(task_id: TaskId, body: ExtendIn, user: CurrentUser, svc: S
     require_role(user, *WORKERS)
     until = svc.cases.extend_lock(task_id, body.worker_id, body.new_duration, authority=user.org)
     return json_response({"id": task_id, "lock_expires_at": until.isoformat()})
+
+
+@router.post("/{task_id}/retries", responses=errors(401, 403, 404, 409, 422))
+async def set_retries(task_id: TaskId, body: RetriesIn, user: CurrentUser, svc: Svc):
+    """Resolve an incident (a task whose worker reported a failure with no retries left): it
+    gets `retries` (1 to 100) and workers may fetch it again at once; audited on its case
+    (`external_retries`). A supervisor of the case's authority; 409 if the task is no incident
+    or is done."""
+    require_role(user, *WORKERS)
+    case_id = svc.cases.reset_retries(task_id, body.retries, actor=user.name, authority=user.org)
+    return json_response(queries.case_status(svc.db, case_id))

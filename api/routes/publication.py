@@ -75,7 +75,8 @@ async def publish_catalog(
     require_role(user, "analyst")
     given = await _read(files)
     try:
-        done = publish(svc.versions, given, actor=user.name, confirm_burdens=confirm_burdens)
+        done = publish(svc.versions, given, actor=user.name, confirm_burdens=confirm_burdens,
+                       writer=svc.cases.ledger.writer)
     except InvalidFiles as exc:
         return _refused(422, exc.detail, "files",
                         [{"field": f"files.{p['file']}", "detail": str(p['line']) + ":"

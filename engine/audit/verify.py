@@ -3,7 +3,8 @@
 For each case: its events follow each other (sequence, previous hash), each event's data and
 effects are what its keyed hash covers (old events: the old formula, only up to the marked
 point), the case row's head (row version, last hash) is its newest event, and its stored facts are
-what its events recorded (`facts`). For the whole database: events of cases that do not exist,
+what its events recorded (`facts`). For the whole database: the catalog's chain and the
+publications it records (`catalog`), events of cases that do not exist,
 and the log against every signed checkpoint (`checkpoints.check`): a deleted case, a truncated
 log, a rewritten chain before the newest checkpoint.
 """
@@ -19,7 +20,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from engine.audit import checkpoints, facts
+from engine.audit import catalog, checkpoints, facts
 from engine.audit.chain import GENESIS, EventMac, case_events, digest, legacy_hash
 from engine.audit.keys import Keyring
 from engine.store.tables import cases, events
@@ -36,6 +37,9 @@ class Break:
     def __str__(self) -> str:
         if self.case_id is None:
             return f"log: {self.message}"
+        if self.case_id == catalog.CATALOG:
+            where = f"event {self.seq}" if self.seq is not None else "publications"
+            return f"catalog, {where}: {self.message}"
         where = f"event {self.seq}" if self.seq is not None else "case"
         return f"case {self.case_id}, {where}: {self.message}"
 
@@ -48,6 +52,7 @@ class Report:
     breaks: list[Break] = field(default_factory=list)
     unsealed: int = 0  # cases begun before migration 0009 whose facts have no record yet
     log: dict[str, Any] = field(default_factory=dict)  # the checkpoint summary (whole log only)
+    catalog_events: int = 0  # events of the catalog's chain (publications; whole log only)
 
 
 class _Chains:
@@ -126,7 +131,14 @@ def verify(db: Engine, keys: Keyring, case_id: str | None = None,
                 report.breaks.extend(Break(cid, None, d) for d in facts.differences(recorded, actual))
         if case_id is not None:
             return report
-        orphans = conn.execute(select(events.c.case_id).where(events.c.case_id.not_in(select(cases.c.id)))
+        rows = catalog.chain_rows(conn)
+        report.catalog_events = len(rows)
+        report.breaks.extend(chains.breaks(catalog.CATALOG, rows, rows[-1]["hash"] if rows else GENESIS,
+                                           len(rows)))
+        report.breaks.extend(Break(catalog.CATALOG, seq, what)
+                             for seq, what in catalog.publication_breaks(conn, rows))
+        orphans = conn.execute(select(events.c.case_id).where(events.c.case_id.not_in(select(cases.c.id)),
+                                                              events.c.case_id != catalog.CATALOG)
                                .distinct()).scalars().all()
         report.breaks.extend(Break(o, None, "events of a case that does not exist") for o in orphans)
         if checkpoint_folder is not None:

@@ -1,4 +1,9 @@
-"""Publish a changed catalog: validate, diff against what is current, store atomically, audit."""
+"""Publish a changed catalog: validate, diff against what is current, store atomically, audit.
+
+Each publication is a `publications` row and an event of the catalog's audit chain
+(engine.audit.catalog), written in the transaction that stores the versions: who, what (the
+versions that became current), the diff summary and the burden increases confirmed. `okno audit
+verify` compares the two, so an edited or deleted publication is named."""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ import orjson
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
-from engine.audit.chain import digest
+from engine.audit import catalog
+from engine.audit.chain import EventWriter, digest
 from engine.definition.procedure import Procedure
 from engine.definition.validation import Problem
 from engine.diff.model import BURDEN, CatalogDiff, Change
@@ -47,13 +53,14 @@ class Publication:
 
 
 def publish(versions: Versions, source: Mapping[str, bytes] | Iterable[Procedure], actor: str,
-            confirm_burdens: Iterable[str] = ()) -> Publication:
+            confirm_burdens: Iterable[str] = (), *, writer: EventWriter) -> Publication:
     """Publish `source` (in-memory files {name: bytes}, or built Procedures) by `actor`.
 
     The diff is taken against the current versions of the published numbers (procedures not
     published stay as they are). Every burden increase must be confirmed by its procedure's
     number in `confirm_burdens`; otherwise `BurdensUnconfirmed` lists them. All new versions
-    and the publication row are stored in ONE transaction: they become current together."""
+    and the publication row with its audit event (keyed by `writer`, the ledger's) are stored
+    in ONE transaction: they become current together."""
     procedures = _procedures(source)
     confirmed = sorted(set(confirm_burdens))
     if len(confirmed) > MAX_CONFIRMATIONS:
@@ -73,10 +80,15 @@ def publish(versions: Versions, source: Mapping[str, bytes] | Iterable[Procedure
             return
         published.update({p.number: p.version for p in procedures if p.version in added})
         data = {"actor": actor, "versions": published, "summary": diff.summary, "confirmed": confirmed}
-        result = conn.execute(insert(publications).values(
-            at=versions.clock.now(), actor=actor, versions=_json(published),
-            summary=_json(diff.summary), confirmed=_json(confirmed), digest=digest(data)))
+        at = versions.clock.now()
+        row = {"at": at, "actor": actor, "versions": _json(published),
+               "summary": _json(diff.summary), "confirmed": _json(confirmed), "digest": digest(data)}
+        result = conn.execute(insert(publications).values(**row))
         row_id.append(result.inserted_primary_key[0])
+        changed = sorted({c.number for c in diff.changes})
+        catalog.append(conn, writer, at, actor, catalog.PUBLISH,
+                       {"publication": row_id[0], **data, "changed": changed},
+                       {"publication": catalog.publication_row({"id": row_id[0], **row})})
 
     versions.publish(procedures, record=record)
     return Publication(row_id[0] if row_id else None, published, diff)

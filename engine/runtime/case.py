@@ -555,6 +555,19 @@ class Case:
         self.data = {"task": task_id, "topic": task.task_spec.topic, "error_message": error_message,
                      "retries": retries, "incident": incident}
 
+    def reset_external(self, task_id: str, retries: int) -> None:
+        """Staff give the incident `task_id` (an external task out of retries) `retries` more:
+        workers may fetch it again at once."""
+        self.action = "external_retries"
+        self._require_open()
+        task = external_tasks(self.workflow).get(task_id)
+        if task is None:
+            raise Conflict(f"external task {task_id} no longer waits: it is done", field="task_id")
+        self.external_update[task_id] = {"worker_id": None, "retries": retries, "incident": False,
+                                         "lock_expires_at": None}
+        self.step, self.workflow_changed = task.task_spec.name, False
+        self.data = {"task": task_id, "topic": task.task_spec.topic, "retries": retries}
+
     def deliver_message(self, name: str, variables: dict[str, Any] | None) -> None:
         """Deliver the BPMN message `name` to the event of this case that waits for it (an
         intermediate catch event, a boundary event, an event-based gateway's branch); its

@@ -221,6 +221,19 @@ class Cases:
             task_id, error_message, retries, retry_timeout_ms))
         return row["case_id"]
 
+    def reset_retries(self, task_id: str, retries: int, *, actor: str,
+                      authority: str | None = None, case_id: str | None = None) -> str:
+        """Staff give the incident `task_id` `retries` more (1..MAX_RETRIES): workers may fetch it
+        again (audited); Conflict if it is no incident or is done; NotFound if it is not a task
+        of `case_id` (when given). The case id."""
+        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 < retries <= MAX_RETRIES:
+            raise InvalidInput(f"retries must be a whole number from 1 to {MAX_RETRIES}", field="retries")
+        row = external_store.incident(self.db, task_id, authority)
+        if case_id is not None and row["case_id"] != case_id:
+            raise NotFound(f"no external task {task_id} is waiting in case {case_id}", field="task_id")
+        self._run(row["case_id"], actor, lambda case, uow: case.reset_external(task_id, retries))
+        return row["case_id"]
+
     def extend_lock(self, task_id: str, worker_id: str, duration_ms: int, *,
                     authority: str | None = None) -> datetime:
         """The lock `worker_id` holds on `task_id` runs `duration_ms` from now."""
@@ -335,6 +348,7 @@ class Cases:
 
 
 MAX_MESSAGE_NAME = 128  # characters of a BPMN message name
+MAX_RETRIES = 100  # retries staff may give an incident (as a worker's failure may set)
 MAX_MESSAGE_VARIABLES = 64  # names a delivered message sets
 MAX_NOTE = 4000  # characters of a clerk's note a notice quotes
 MAX_MIGRATED = 10_000  # running cases one migration call checks (run it again for more)

@@ -7,6 +7,7 @@ the same task.
 """
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,10 +16,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from engine.errors import Conflict, NotFound
 from engine.statuses import CaseStatus
-from engine.store.tables import cases, external_tasks
+from engine.store.tables import cases, events, external_tasks
 
 COLUMNS = ("id", "case_id", "topic", "step", "worker_id", "lock_expires_at", "retries",
            "error_message", "incident")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def _write(db: Engine):
@@ -63,6 +65,27 @@ def held(conn: Connection, task_id: str, worker_id: str, now: datetime,
     if until is None or _utc(until) <= now:
         raise Conflict(f"the lock of worker {worker_id!r} on external task {task_id} has expired; "
                        f"fetch and lock it again", field="worker_id")
+    return dict(row)
+
+
+def incident(db: Engine, task_id: str, authority: str | None = None) -> dict[str, Any]:
+    """The row of `task_id` if it is an incident (no retries left); NotFound (also for a task of
+    another authority than `authority`), or Conflict if it is no incident or is done."""
+    with db.connect() as conn:
+        row = conn.execute(select(*(external_tasks.c[c] for c in COLUMNS), cases.c.authority)
+                           .join(cases, cases.c.id == external_tasks.c.case_id)
+                           .where(external_tasks.c.id == task_id)).mappings().first()
+        if row is None:
+            if _UUID.match(task_id) and conn.execute(select(events.c.gseq).where(
+                    events.c.action == "external_complete",
+                    events.c.data.contains(f'"task":"{task_id}"')).limit(1)).first() is not None:
+                raise Conflict(f"external task {task_id} is done", field="task_id")
+            raise NotFound(f"no external task {task_id} is waiting", field="task_id")
+    if authority is not None and row["authority"] != authority:
+        raise NotFound(f"no external task {task_id} is waiting", field="task_id")
+    if not row["incident"]:
+        raise Conflict(f"external task {task_id} is no incident: it has {row['retries']} "
+                       f"retries left or has not failed", field="task_id")
     return dict(row)
 
 
