@@ -84,6 +84,13 @@ def money(request: Request, proc: Procedure) -> FeeOnDate:
     return fee_on(proc.fee, svc.base_units.get(), svc.clock.today())
 
 
+def option_fees(request: Request, proc: Procedure) -> list[tuple[Any, FeeOnDate]]:
+    """Each service option of `proc` with its fee in roubles today (none without options)."""
+    svc = request.app.state.okno
+    units, today = svc.base_units.get(), svc.clock.today()
+    return [(option, fee_on(option.fee, units, today)) for option in proc.options]
+
+
 class Missing(Exception):
     """What the address names is not on any stand (answered 404, with a page saying so)."""
 
@@ -140,6 +147,7 @@ def procedure_context(request: Request, authority_id: str, number: str) -> dict[
     superior = catalog.superior(authority)
     url = str(request.url_for("stand_procedure", authority_id=authority.id, number=proc.number))
     return {"authority": authority, "superior": superior, "proc": proc, "fee": fee,
+            "options": option_fees(request, proc),
             "result_form": proc.definition["result"].get("form"),
             "json_ld": json_ld(government_service(proc, authority, superior, fee, url))}
 
