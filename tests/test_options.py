@@ -300,3 +300,26 @@ def test_the_stand_lists_the_options_with_term_and_fee(api: Api):
     assert rows[1] == "в общем порядке – в течение 1 месяца (если порядок не выбран) 1 месяц бесплатно"
     assert rows[2].startswith("в ускоренном порядке – в течение 15 дней 15 дней 1 базовая величина")
     assert rows[4].startswith("в срочном порядке – в течение 7 дней 7 дней 2 базовые величины")
+
+
+# ------------------------------------------------------------------------------ migration
+
+def test_a_case_moves_to_a_version_only_if_its_option_is_there_and_no_slower(tmp_path):
+    eng = Engine(tmp_path / "okno.db", at=datetime(2026, 3, 2, 7, 0, tzinfo=UTC))
+    case_id = eng.start(PASSPORT, option="urgent")
+    without = _passport(lambda d: d["options"].pop())
+    slower = _passport(lambda d: d["options"][2]["term"].update(max="10 days"))
+    faster = _passport(lambda d: d["options"][2]["term"].update(max="5 days"))
+    codes = {}
+    for name, target in (("without", without), ("slower", slower), ("faster", faster)):
+        eng.versions.publish([target])
+        verdict = eng.cases.migrate(case_id, target.version, actor="supervisor-1", dry_run=True)
+        codes[name] = [r.code for r in verdict.reasons]
+    assert codes["without"] == ["option_removed"]
+    assert codes["slower"] == ["term_longer"]
+    assert codes["faster"] == []
+    verdict = eng.cases.migrate(case_id, faster.version, actor="supervisor-1")
+    assert verdict.moved
+    # The urgent order is now 5 days: 2026-03-02 + 5 days = 2026-03-07, a Saturday; the next
+    # working day is Monday 2026-03-09 (8 March is a Sunday): the same day as before.
+    assert eng.case(case_id)["due_date"] == date(2026, 3, 9)
