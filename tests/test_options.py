@@ -3,6 +3,7 @@ chosen at intake and driving the case's due date and fee (docs/authoring.md, "Se
 from __future__ import annotations
 
 import copy
+import json
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -300,6 +301,11 @@ def test_the_stand_lists_the_options_with_term_and_fee(api: Api):
     assert rows[1] == "в общем порядке – в течение 1 месяца (если порядок не выбран) 1 месяц бесплатно"
     assert rows[2].startswith("в ускоренном порядке – в течение 15 дней 15 дней 1 базовая величина")
     assert rows[4].startswith("в срочном порядке – в течение 7 дней 7 дней 2 базовые величины")
+    [ld] = re.findall(r'<script type="application/ld\+json">(.*?)</script>', page.text, re.S)
+    offers = [(o["name"], o["description"]) for o in json.loads(ld)["offers"]]
+    assert offers == [("в общем порядке – в течение 1 месяца", "бесплатно"),
+                      ("в ускоренном порядке – в течение 15 дней", "1 базовая величина"),
+                      ("в срочном порядке – в течение 7 дней", "2 базовые величины")]
 
 
 # ------------------------------------------------------------------------------ migration

@@ -194,6 +194,11 @@ def _offers(proc: Procedure, fee: FeeOnDate) -> list[dict[str, Any]]:
             item["price"] = f"{amount:.2f}"
         return item
 
+    if proc.options:  # one offer per service option (and category): its own price
+        return [offer(f"{o.title}: {c.title}", fee.of(c.base_units), c.base_units)
+                for o in proc.options for c in o.fee.categories] + [
+            offer(o.title, fee.of(o.fee.amount()), o.fee.amount())
+            for o in proc.options if o.fee.kind != "by_category"]
     if proc.fee.kind == "by_category":
         return [offer(c.title, fee.category(c.id), c.base_units) for c in proc.fee.categories]
     return [offer(proc.name, fee.amount, proc.fee.base_units if proc.fee.kind != "free" else 0)]
