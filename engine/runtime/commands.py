@@ -81,6 +81,8 @@ class Cases:
         the newest version of the definition, with its registration number.
 
         `applicant_user` is the applicant's okno account, if any: it lets them follow the case.
+        `option` is the service option chosen (the definition's `options`; None: its default):
+        the case's term and fee are the option's.
         """
         proc = self.versions.current(number)
         terminated_on = self._terminated(proc, authority, applicant, applicant_user, data)
