@@ -379,6 +379,9 @@ class CaseCreate(Request):
                           "written, oral, electronic); applicants file through the portal "
                           "(an appeal: electronic)")
     category: Id = Field(None, description="the fee category, where the procedure has them")
+    option: Id = Field(None, description="the service option (the procedure's `options`, e.g. "
+                                         "an accelerated order): its term and fee are the case's; "
+                                         "omitted: the default option")
     exempt: bool = False
     authority: Name = Field(
         None, description="staff: omit (your organisation); applicants: required — an "
@@ -423,6 +426,12 @@ class CaseFee(BaseModel):
     base_units: float = Field(description="what the applicant owes, in base units (0 if exempt)")
     category: str | None = None
     exempt: bool
+
+
+class CaseOption(BaseModel):
+    id: str
+    title: str
+    term: str = Field(description="the option's maximum term, as the definition writes it")
 
 
 class ChecklistItem(BaseModel):
@@ -507,6 +516,7 @@ class CaseOut(BaseModel):
     channel: str
     authority: str
     fee: CaseFee
+    option: CaseOption | None = Field(None, description="the service option chosen at intake")
     started_at: datetime
     start_date: date
     due_date: date

@@ -505,7 +505,8 @@ def test_every_top_level_key_of_the_schema_is_exercised():
     optional = set(schema["properties"]) - set(SCHEMA_REQUIRED)
     assert optional == {"legal_basis", "source", "requested_documents", "appeal", "suspension",
                         "refusal_grounds", "steps", "bpmn", "notes", "type", "kinds", "topics",
-                        "outcomes", "leave_grounds", "forwarding", "anonymous", "notices"}
+                        "outcomes", "leave_grounds", "forwarding", "anonymous", "notices",
+                        "options"}  # options: tests/test_options.py
 
 
 def test_bpmn_path_passes_the_schema(tmp_path):

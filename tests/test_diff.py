@@ -168,6 +168,21 @@ def _bpmn(d: dict) -> None:
     d["bpmn"] = "bpmn/6.1.1.bpmn"
 
 
+def _opt(option_id: str, term: str, units: float, **extra: Any) -> dict[str, Any]:
+    """A service option (docs/authoring.md, "Service options")."""
+    fee = {"kind": "base_units", "base_units": units} if units else {"kind": "free"}
+    return {"id": option_id, "title": f"порядок {option_id}", "term": {"max": term}, "fee": fee,
+            **extra}
+
+
+def _options(*options: dict[str, Any]) -> Mutator:
+    return _set("options", list(options))
+
+
+GENERAL, URGENT, SLOW = _opt("general", "15 days", 0, default=True), _opt("urgent", "7 days", 2), \
+    _opt("slow", "1 month", 0)
+
+
 CASES: dict[str, tuple[Mutator | None, Mutator | None, list[tuple[str, str]]]] = {
     # name, translations, notes, legal basis, result
     "renamed": (None, _set("name.ru", "Выдача справки о получении образования"),
@@ -369,6 +384,33 @@ CASES: dict[str, tuple[Mutator | None, Mutator | None, list[tuple[str, str]]]] =
                         [("appeal.term_reworded", N)]),
     "appeal_court_removed": (None, _set("appeal.court", False), [("appeal.court_removed", B)]),
     "appeal_court_added": (_set("appeal.court", False), None, [("appeal.court_added", S)]),
+    # Service options: a new slower order or a faster one taken away is the burden.
+    "option_added_faster": (_options(GENERAL), _options(GENERAL, URGENT), [("option.added", S)]),
+    "option_added_slower": (_options(GENERAL, URGENT), _options(GENERAL, URGENT, SLOW),
+                            [("option.added", B)]),
+    "option_added_same_term": (None, _options(GENERAL), [("option.added", N)]),
+    "option_removed_faster": (_options(GENERAL, URGENT), _options(GENERAL), [("option.removed", B)]),
+    "option_removed_slowest": (_options(GENERAL, URGENT, SLOW), _options(GENERAL, URGENT),
+                               [("option.removed", S)]),
+    "option_term_longer": (_options(GENERAL, URGENT), _options(GENERAL, _opt("urgent", "10 days", 2)),
+                           [("option.term_longer", B)]),
+    "option_term_shorter": (_options(GENERAL, URGENT), _options(GENERAL, _opt("urgent", "5 days", 2)),
+                            [("option.term_shorter", S)]),
+    "option_term_reworded": (_options(GENERAL, URGENT),
+                             _options(GENERAL, _opt("urgent", "7 calendar days", 2)),
+                             [("option.term_reworded", N)]),
+    "option_fee_increased": (_options(GENERAL, URGENT), _options(GENERAL, _opt("urgent", "7 days", 3)),
+                             [("option.fee_increased", B)]),
+    "option_fee_decreased": (_options(GENERAL, URGENT), _options(GENERAL, _opt("urgent", "7 days", 1)),
+                             [("option.fee_decreased", S)]),
+    "option_retitled": (_options(GENERAL, URGENT),
+                        _options(GENERAL, {**URGENT, "title": "срочно"}), [("option.retitled", N)]),
+    "option_default_changed": (_options(GENERAL, URGENT),
+                               _options(_opt("general", "15 days", 0), {**URGENT, "default": True}),
+                               [("option.default_changed", N)]),
+    "option_notes_changed": (_options(GENERAL, URGENT),
+                             _options(GENERAL, {**URGENT, "notes": "по памяти"}),
+                             [("option.notes_changed", N)]),
 }
 
 

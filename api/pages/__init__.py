@@ -16,7 +16,8 @@ applicant's sign-up, cases, notices, withdrawal and appeal form), `answers` (the
 to identical appeals), `repeats` (repeated appeals on the case page, terminating
 correspondence, publishing a public answer), `reports` (an authority's report with charts,
 CSV, XLSX), `ratings` (the applicant's rating form, the superior body's register and
-half-year monitoring), `figures_form` (what those two share). `install(app)` mounts the static
+half-year monitoring), `figures_form` (what those two share), `start` (the clerk's
+form registering an application, with its service option). `install(app)` mounts the static
 files and includes every page router.
 """
 from __future__ import annotations
@@ -38,13 +39,15 @@ from api.pages import (
     repeats,
     reports,
     stand,
+    start,
     tasks,
 )
 from api.pages.rendering import install_handlers, mount_static
 
 ROUTERS = (front.router, desk.router, cases.router, tasks.router, stand.router,
            printables.router, notices.router, dashboard.router, analyst.router, remarks.router,
-           cabinet.router, answers.router, repeats.router, reports.router, ratings.router)
+           cabinet.router, answers.router, repeats.router, reports.router, ratings.router,
+           start.router)
 
 
 def install(app: FastAPI) -> None:

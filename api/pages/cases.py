@@ -34,6 +34,7 @@ from engine.money import fee_on
 from engine.read import notices, printables
 from engine.read.case_page import case_page
 from engine.runtime.commands import MAX_RETRIES
+from engine.read.queries import case_fee
 from engine.statuses import DocumentStatus
 
 router = APIRouter(include_in_schema=False)
@@ -134,7 +135,8 @@ def page_context(request: Request, user: User, case_id: str) -> dict[str, Any]:
                        and e["requires"] == case["appeal_extension"]
                        and (e["requires"] is not None or case["appeal_extension"] is None)],
         "reply_task": decision if appeal and staff and active else None,
-        "fee_byn": fee_on(svc.versions.get(case["version"]).fee, svc.base_units.get(),
+        "fee_byn": fee_on(case_fee(svc.versions.get(case["version"]),
+                                   (case.get("option") or {}).get("id")), svc.base_units.get(),
                           _local_date(case["started_at"], svc.settings.timezone)),
         "printables": [kind for kind in printables.KINDS if printables.exists(case, kind)],
         "notices": notices.case_notices(svc.db, case_id),

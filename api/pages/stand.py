@@ -84,6 +84,13 @@ def money(request: Request, proc: Procedure) -> FeeOnDate:
     return fee_on(proc.fee, svc.base_units.get(), svc.clock.today())
 
 
+def option_fees(request: Request, proc: Procedure) -> list[tuple[Any, FeeOnDate]]:
+    """Each service option of `proc` with its fee in roubles today (none without options)."""
+    svc = request.app.state.okno
+    units, today = svc.base_units.get(), svc.clock.today()
+    return [(option, fee_on(option.fee, units, today)) for option in proc.options]
+
+
 class Missing(Exception):
     """What the address names is not on any stand (answered 404, with a page saying so)."""
 
@@ -140,6 +147,7 @@ def procedure_context(request: Request, authority_id: str, number: str) -> dict[
     superior = catalog.superior(authority)
     url = str(request.url_for("stand_procedure", authority_id=authority.id, number=proc.number))
     return {"authority": authority, "superior": superior, "proc": proc, "fee": fee,
+            "options": option_fees(request, proc),
             "result_form": proc.definition["result"].get("form"),
             "json_ld": json_ld(government_service(proc, authority, superior, fee, url))}
 
@@ -186,6 +194,11 @@ def _offers(proc: Procedure, fee: FeeOnDate) -> list[dict[str, Any]]:
             item["price"] = f"{amount:.2f}"
         return item
 
+    if proc.options:  # one offer per service option (and category): its own price
+        return [offer(f"{o.title}: {c.title}", fee.of(c.base_units), c.base_units)
+                for o in proc.options for c in o.fee.categories] + [
+            offer(o.title, fee.of(o.fee.amount()), o.fee.amount())
+            for o in proc.options if o.fee.kind != "by_category"]
     if proc.fee.kind == "by_category":
         return [offer(c.title, fee.category(c.id), c.base_units) for c in proc.fee.categories]
     return [offer(proc.name, fee.amount, proc.fee.base_units if proc.fee.kind != "free" else 0)]

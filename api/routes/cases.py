@@ -86,7 +86,7 @@ def _result(svc: Services, case_id: str, status: int = 200) -> Response:
 # ------------------------------------------------------------------------------------ cases
 
 @router.post("/cases", status_code=201, response_model=CaseOut, responses=errors(401, 403, 404, 409),
-             openapi_extra=checked_by_engine("channel", "category", "exempt", "authority",
+             openapi_extra=checked_by_engine("channel", "category", "option", "exempt", "authority",
                                              "applicant_user", "data", "data.*"))
 async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKey = None):
     """Register an application, an appeal or an entry in the book of remarks (with `data`, see
@@ -132,7 +132,7 @@ async def create_case(body: CaseCreate, user: CurrentUser, svc: Svc, key: IdemKe
                                authority=authority, actor=user.name, category=body.category,
                                exempt=body.exempt, applicant_user=applicant_user,
                                data=None if body.data is None else body.data.model_dump(),
-                               remember=remember)
+                               remember=remember, option=body.option)
 
     def location(case_id: str) -> dict[str, str]:
         return {"Location": f"/api/cases/{case_id}"}

@@ -27,7 +27,7 @@ class MigrationCreate(Request):
 class MigrationReasonOut(BaseModel):
     code: str = Field(description="not_running, same_version, task_removed, task_type_changed, "
                                   "field_required_added, field_type_changed, data_invalid, "
-                                  "term_longer, state_incompatible, conflict")
+                                  "term_longer, option_removed, state_incompatible, conflict")
     text: str = Field(description="why, in Russian, for clerks")
 
 

@@ -28,6 +28,7 @@ from engine.definition.procedure import (
     Procedure,
     RequestedDocument,
     Role,
+    ServiceOption,
     Step,
     Term,
     Validity,
@@ -40,6 +41,17 @@ _NOT_A_PROCEDURE = {"chapter": 0, "authorities": [], "documents": [], "fee": {"k
 
 def _ground(g: dict[str, Any]) -> Ground:
     return Ground(g["id"], g["title"], g.get("legal_basis"))
+
+
+def _option(o: dict[str, Any]) -> ServiceOption:
+    fee = o["fee"]
+    return ServiceOption(
+        id=o["id"], title=o["title"], term=o["term"]["max"],
+        fee=Fee(kind=fee["kind"], base_units=fee.get("base_units", 0),
+                categories=tuple(FeeCategory(**c) for c in fee.get("categories", [])),
+                exemptions=tuple(_ground(g) for g in fee.get("exemptions", [])),
+                notes=fee.get("notes")),
+        default=o.get("default", False), legal_basis=o.get("legal_basis"), notes=o.get("notes"))
 
 
 def build_procedure(data: dict[str, Any], source: str, bpmn_xml: str | None = None) -> Procedure:
@@ -113,6 +125,7 @@ def build_procedure(data: dict[str, Any], source: str, bpmn_xml: str | None = No
         forwarding=Forwarding(**data["forwarding"]) if "forwarding" in data else None,
         anonymous=AnonymousRule(**data["anonymous"]) if "anonymous" in data else None,
         notices=tuple(NoticeText(**n) for n in data.get("notices", [])),
+        options=tuple(_option(o) for o in data.get("options", [])),
     )
 
 

@@ -29,7 +29,7 @@ NOTICE_PLACEHOLDERS = frozenset({
     "today", "superior_body", "appeal_term", "appeal_until",
 })
 # Names every condition may use besides the form fields of the steps (see docs/authoring.md).
-BUILTIN_NAMES = frozenset({"channel", "category", "exempt", "documents_requested"})
+BUILTIN_NAMES = frozenset({"channel", "category", "exempt", "documents_requested", "option"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +137,21 @@ class Term:
             if ext.id == extension_id:
                 return ext
         raise KeyError(extension_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceOption:
+    """An alternative order of service the applicant chooses at intake (a passport in 1 month,
+    15 days or 7 days): for the case that chooses it, `term` replaces the term's maximum and
+    `fee` the procedure's fee. `default` marks the option a case takes when none is chosen."""
+
+    id: str
+    title: str
+    term: str
+    fee: Fee
+    default: bool = False
+    legal_basis: str | None = None
+    notes: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +327,7 @@ class Procedure:
     forwarding: Forwarding | None = None
     anonymous: AnonymousRule | None = None
     notices: tuple[NoticeText, ...] = ()
+    options: tuple[ServiceOption, ...] = ()  # alternative orders of service (docs/authoring.md)
 
     @property
     def is_procedure(self) -> bool:
@@ -371,3 +387,15 @@ class Procedure:
             if ground.id == ground_id:
                 return ground
         raise KeyError(ground_id)
+
+    def option(self, option_id: str) -> ServiceOption:
+        for option in self.options:
+            if option.id == option_id:
+                return option
+        raise KeyError(option_id)
+
+    @property
+    def default_option(self) -> ServiceOption | None:
+        """The option a case takes when the application chooses none (None: a choice is needed,
+        or the procedure has no options)."""
+        return next((o for o in self.options if o.default), None)

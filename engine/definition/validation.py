@@ -308,6 +308,7 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
         yield from _appeal_problems(data)
     yield from _notice_problems(data)
     yield from _citation_problems(data.get("source"))
+    yield from _option_problems(data)
     bodies = data.get("authorities", [])
     if bodies and all(a.get("role") == "receives" for a in bodies):
         yield ("authorities",), "every body only receives the application: name the one that decides"
@@ -443,6 +444,37 @@ def _notice_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
             yield ("term", "extensions", i, "requires"), f"extension {ext['requires']!r} is not another extension"
         if _term_days(ext["term"]) < _term_days(term["max"]):
             yield ("term", "extensions", i, "term"), "an extension is shorter than the maximum term"
+
+
+def _option_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
+    """Service options (docs/authoring.md, "Service options"): a procedure's only, unique ids
+    and titles, at most one default, and the default is the ordinary order that `term.max` and
+    `fee` state (the stand, the diff and the checks read those)."""
+    options = data.get("options")
+    if not options:
+        return
+    if data.get("type", "procedure") != "procedure":
+        yield ("options",), "only an administrative procedure has service options"
+        return
+    yield from _unique(options, ("options",), "option")
+    titles: set[str] = set()
+    for i, option in enumerate(options):
+        if option["title"] in titles:
+            yield ("options", i, "title"), f"option title {option['title']!r} is used twice"
+        titles.add(option["title"])
+    defaults = [i for i, option in enumerate(options) if option.get("default")]
+    for i in defaults[1:]:
+        yield ("options", i, "default"), (f"more than one default option: {options[defaults[0]]['id']!r} "
+                                          f"is the default already")
+    if defaults:
+        i = defaults[0]
+        option = options[i]
+        if option["term"]["max"] != data["term"]["max"]:
+            yield ("options", i, "term", "max"), (
+                f"the default option is the ordinary order: its term must be term.max "
+                f"({data['term']['max']!r})")
+        if "fee" in data and option["fee"] != data["fee"]:
+            yield ("options", i, "fee"), "the default option is the ordinary order: its fee must be the procedure's fee"
 
 
 def _unique(items: list[dict], path: tuple, what: str) -> Iterator[tuple[tuple, str]]:

@@ -272,6 +272,7 @@ class ProcedurePair:
                       "основание для отказа")
         self._suspension(o, n)
         self._appeal(o, n)
+        self._options(o, n)
 
     def _legal_basis(self, o: Procedure, n: Procedure) -> None:
         for text in o.legal_basis:
@@ -643,6 +644,82 @@ class ProcedurePair:
                      "Обжалование в суд больше не указано")
         elif b.court and not a.court:
             self.add("appeal.court_added", "appeal.court", False, True, "Указано обжалование в суд")
+
+    # -- service options (docs/authoring.md, "Service options") ------------------------------------
+
+    def _later(self, old: str, new: str) -> bool:
+        """Whether term `new` ends later than `old` on some start day of the reference year."""
+        return compare_terms(old, new, self.calendar).later > 0
+
+    def _options(self, o: Procedure, n: Procedure) -> None:
+        """Options are paired by id. A new option slower than every order there was (the old
+        options, or the old term without them) is a burden (Directive No. 2), a faster one more
+        choice; a removed option faster than the slowest order left takes a choice away (a
+        burden), the slowest one removed is a relief; an option's term and fee compare as the
+        procedure's do."""
+        if o.options == n.options:
+            return
+        old_terms = [x.term for x in o.options] or [o.term.max]
+        new_terms = [x.term for x in n.options] or [n.term.max]
+        pairs, removed, added = _match(o.options, n.options, _by_id)
+        for x in removed:
+            rest = new_terms
+            if all(self._later(t, x.term) for t in rest):
+                cls, why = SIMPLIFICATION, "он был самым долгим"
+            elif any(self._later(x.term, t) for t in rest):
+                cls, why = BURDEN, "более быстрого порядка на выбор больше нет"
+            else:
+                cls, why = NEUTRAL, "остался порядок с тем же сроком"
+            self.add("option.removed", f"options[{x.id}]", x.title, None,
+                     f"Исключён порядок осуществления {quoted(x.title)} ({term_ru(x.term)}, "
+                     f"{fee_ru(x.fee)}): {why}", cls)
+        for x, y in pairs:
+            self._option_pair(x, y)
+        for y in added:
+            if all(self._later(t, y.term) for t in old_terms):
+                cls, why = BURDEN, "срок длиннее самого долгого прежнего"
+            elif any(self._later(y.term, t) for t in old_terms):
+                cls, why = SIMPLIFICATION, "более быстрый порядок на выбор"
+            else:
+                cls, why = NEUTRAL, "срок как у прежнего порядка"
+            self.add("option.added", f"options[{y.id}]", None, y.title,
+                     f"Добавлен порядок осуществления {quoted(y.title)}: срок {term_ru(y.term)}, "
+                     f"плата {fee_ru(y.fee)} — {why}", cls)
+        old_default, new_default = o.default_option, n.default_option
+        if (old_default and old_default.id) != (new_default and new_default.id) and o.options \
+                and n.options:
+            self.add("option.default_changed", "options.default",
+                     old_default.id if old_default else None, new_default.id if new_default else None,
+                     "Изменён порядок, применяемый, если заявитель его не выбрал: "
+                     f"{quoted(old_default.title if old_default else 'выбор обязателен')} → "
+                     f"{quoted(new_default.title if new_default else 'выбор обязателен')}")
+
+    def _option_pair(self, x: Any, y: Any) -> None:
+        path = f"options[{y.id}]"
+        if x.title != y.title:
+            self.add("option.retitled", f"{path}.title", x.title, y.title,
+                     f"Изменено наименование порядка: {quoted(x.title)} → {quoted(y.title)}")
+        if x.term != y.term:
+            cls, verb, note = _classify_terms(x.term, y.term, later_is_burden=True,
+                                              subject="новый срок", calendar=self.calendar)
+            kind = {BURDEN: "option.term_longer", SIMPLIFICATION: "option.term_shorter",
+                    NEUTRAL: "option.term_reworded"}[cls]
+            self.add(kind, f"{path}.term.max", x.term, y.term,
+                     f"Срок порядка {quoted(y.title)} {verb}: {term_ru(x.term)} → "
+                     f"{term_ru(y.term)}{note}")
+        if x.fee != y.fee:
+            up = max(_amounts(y.fee)) > max(_amounts(x.fee)) or any(
+                b > a for a, b in zip(_amounts(x.fee), _amounts(y.fee), strict=False))
+            down = max(_amounts(y.fee)) < max(_amounts(x.fee)) or any(
+                b < a for a, b in zip(_amounts(x.fee), _amounts(y.fee), strict=False))
+            if up or down:
+                kind = "option.fee_increased" if up else "option.fee_decreased"
+                self.add(kind, f"{path}.fee", fee_value(x.fee), fee_value(y.fee),
+                         f"Плата за порядок {quoted(y.title)} {'увеличена' if up else 'уменьшена'}: "
+                         f"{fee_ru(x.fee)} → {fee_ru(y.fee)}")
+        if not _same_text(x.notes, y.notes) or x.legal_basis != y.legal_basis:
+            self.add("option.notes_changed", f"{path}.notes", x.notes, y.notes,
+                     f"Изменено примечание (основание) порядка {quoted(y.title)}")
 
 
 def _amounts(fee: Fee) -> tuple[float, ...]:

@@ -93,6 +93,18 @@ KINDS: dict[str, tuple[str, str]] = {
     "term.reworded": (NEUTRAL, "срок той же длины записан иначе"),
     "term.counted_from_changed": (NEUTRAL, "изменено начало отсчёта срока (класс по направлению)"),
     "term.notes_changed": (NEUTRAL, "изменено примечание к сроку"),
+    "option.added": (NEUTRAL, "добавлен порядок осуществления (класс по срокам: обременение, если "
+                              "он дольше самого долгого прежнего)"),
+    "option.removed": (NEUTRAL, "исключён порядок осуществления (класс по срокам: обременение, "
+                                "если он был быстрее оставшихся, упрощение, если самым долгим)"),
+    "option.term_longer": (BURDEN, "срок порядка осуществления увеличен"),
+    "option.term_shorter": (SIMPLIFICATION, "срок порядка осуществления сокращён"),
+    "option.term_reworded": (NEUTRAL, "срок порядка той же длины записан иначе"),
+    "option.fee_increased": (BURDEN, "плата за порядок осуществления увеличена"),
+    "option.fee_decreased": (SIMPLIFICATION, "плата за порядок осуществления уменьшена"),
+    "option.retitled": (NEUTRAL, "изменено наименование порядка осуществления"),
+    "option.default_changed": (NEUTRAL, "изменён порядок, применяемый без выбора заявителя"),
+    "option.notes_changed": (NEUTRAL, "изменено примечание или основание порядка осуществления"),
     "validity.shorter": (BURDEN, "срок действия результата сокращён"),
     "validity.longer": (SIMPLIFICATION, "срок действия результата увеличен"),
     "validity.reworded": (NEUTRAL, "срок действия той же длины записан иначе"),

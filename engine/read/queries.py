@@ -19,7 +19,7 @@ from sqlalchemy import and_, bindparam, func, literal, select
 from sqlalchemy.engine import Connection, Engine
 
 from engine.audit.chain import case_events as stored_events
-from engine.definition.procedure import Procedure
+from engine.definition.procedure import Fee, Procedure
 from engine.expressions import ExpressionError, evaluate
 from engine.notices import refusal
 from engine.read.appeal_view import appeal_fields
@@ -166,8 +166,9 @@ def case_view(conn_or_db: Connection | Engine, case_id: str,
         "refusal": refusal.of_case(procedure, c, calendar),
         "applicant": c["applicant"], "applicant_user": c["applicant_user"], "channel": c["channel"],
         "authority": c["authority"],
-        "fee": {"kind": procedure.fee.kind, "base_units": c["fee"], "category": c["category"],
-                "exempt": bool(c["exempt"])},
+        "fee": {"kind": case_fee(procedure, c["option"]).kind, "base_units": c["fee"],
+                "category": c["category"], "exempt": bool(c["exempt"])},
+        "option": case_option(procedure, c["option"]),
         "started_at": c["started_at"], "start_date": c["start_date"], "due_date": c["due_date"],
         **provisional(calendar, c["start_date"], c["due_date"]),
         "overdue": bool(c["overdue"]), "suspended_on": c["suspended_on"],
@@ -181,6 +182,19 @@ def case_view(conn_or_db: Connection | Engine, case_id: str,
         "migrations": migrations(trail),
         "external_tasks": external,
     }
+
+
+def case_option(procedure: Procedure, option_id: str | None) -> dict[str, str] | None:
+    """The service option a case chose (id, title, term), None without one."""
+    if option_id is None:
+        return None
+    option = procedure.option(option_id)
+    return {"id": option.id, "title": option.title, "term": option.term}
+
+
+def case_fee(procedure: Procedure, option_id: str | None) -> Fee:
+    """The fee that applies to a case: its option's, else the procedure's."""
+    return procedure.fee if option_id is None else procedure.option(option_id).fee
 
 
 def provisional(calendar: WorkCalendar | None, start: date | None,
@@ -224,7 +238,7 @@ def condition_names(procedure: Procedure, data: dict[str, Any], done_steps: set[
                 names[fld.id] = None
     names.update(data)
     names.update(channel=row["channel"], category=row["category"], exempt=bool(row["exempt"]),
-                 documents_requested=bool(row["documents_requested"]))
+                 documents_requested=bool(row["documents_requested"]), option=row["option"])
     return names
 
 

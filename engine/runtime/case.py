@@ -33,6 +33,7 @@ from engine.definition.procedure import (
     WITHDRAWN,
     NoticeText,
     Procedure,
+    ServiceOption,
 )
 from engine.definition.validation import RESERVED_FIELD_IDS
 from engine.errors import (
@@ -121,6 +122,12 @@ class Case:
         return self.row["status"]
 
     @property
+    def max_term(self) -> str:
+        """The case's maximum term: its service option's, else the procedure's."""
+        option = self.row.get("option")
+        return self.procedure.option(option).term if option else self.procedure.term.max
+
+    @property
     def has_timers(self) -> bool:
         return load_spec(self.procedure).has_timers
 
@@ -130,15 +137,19 @@ class Case:
     def start(cls, procedure: Procedure, *, applicant: str | None, channel: str, authority: str,
               category: str | None, exempt: bool, applicant_user: str | None, actor: str,
               now: datetime, today: date, calendar: WorkCalendar,
-              data: dict[str, Any] | None = None, terminated_on: str | None = None) -> Case:
+              data: dict[str, Any] | None = None, terminated_on: str | None = None,
+              option: str | None = None) -> Case:
         """A new case on `procedure`: the application checked and the workflow run to its first task.
 
         An appeal (or a book entry) is registered with `data` (engine.appeals.registration); an
         anonymous one that reports no crime is left without consideration at once, on the ground
         its definition names; so is one on a question whose correspondence was terminated
         (`terminated_on`: the leave ground, found by engine.appeal_registers.correspondence).
-        Every case gets its registration number when it is written."""
+        Every case gets its registration number when it is written. `option` is the service
+        option chosen (the definition's `options`): the case's term and fee are its."""
         proc = procedure
+        chosen = chosen_option(proc, option)
+        fee = chosen.fee if chosen is not None else proc.fee
         number = proc.number
         reg = None
         if proc.is_procedure:
@@ -154,20 +165,21 @@ class Case:
         for name, value in (("applicant", applicant), ("authority", authority)):
             if not isinstance(value, str) or not value.strip() or len(value) > 128:
                 raise InvalidInput(f"{name} must be 1 to 128 characters", field=name)
-        if proc.fee.kind == "by_category":
-            ids = [c.id for c in proc.fee.categories]
+        if fee.kind == "by_category":
+            ids = [c.id for c in fee.categories]
             if category not in ids:
                 raise InvalidInput(f"category must be one of {ids}", field="category")
         elif category is not None:
             raise InvalidInput(f"procedure {number} has no fee categories", field="category")
-        if exempt and not proc.fee.exemptions and proc.fee.kind != "free":
+        if exempt and not fee.exemptions and fee.kind != "free":
             raise InvalidInput("this procedure's fee has no exemptions", field="exempt")
         try:
             # Every form field starts as None, so a condition on a field not filled in (optional,
             # or of a skipped step) reads None instead of failing on an unknown name.
             fields = {f.id: None for step in proc.steps for f in step.fields}
             workflow = new_workflow(proc, {**fields, "channel": channel, "category": category,
-                                           "exempt": bool(exempt), "documents_requested": False})
+                                           "exempt": bool(exempt), "documents_requested": False,
+                                           "option": chosen.id if chosen is not None else None})
         except BpmnError as exc:
             raise NotAllowed(f"procedure {number} version {proc.version[:12]} cannot run: {exc}") from None
         workflow.script_engine = workflow_state.script_engine()
@@ -180,8 +192,10 @@ class Case:
             "status": CaseStatus.OPEN.value, "outcome": None, "ground": None, "applicant": applicant,
             "applicant_user": applicant_user, "channel": channel,
             "authority": authority, "category": category, "exempt": bool(exempt),
-            "fee": proc.fee.amount(category, exempt), "started_at": now, "start_date": today,
-            "due_date": due_date(today, proc.term.max, calendar),
+            "option": chosen.id if chosen is not None else None,
+            "fee": fee.amount(category, exempt), "started_at": now, "start_date": today,
+            "due_date": due_date(today, chosen.term if chosen is not None else proc.term.max,
+                                 calendar),
             "documents_requested": False, "suspended_on": None, "paused_days": 0, "overdue": False,
             "closed_at": None, "row_version": 0, "last_hash": GENESIS,
         }
@@ -190,6 +204,8 @@ class Case:
         case.data = {"number": proc.number, "version": proc.version, "applicant": applicant,
                      "applicant_user": applicant_user, "channel": channel, "authority": authority,
                      "category": category, "exempt": bool(exempt)}
+        if chosen is not None:
+            case.data["option"] = chosen.id
         if reg is not None:
             case.data["appeal"] = {**reg.columns(), "reports_crime": reg.reports_crime}
             rule = proc.anonymous
@@ -286,7 +302,7 @@ class Case:
             self._documents_requested()
         if self.needs_pending_check(document, status) and not others_pending:
             # The term counts from the day the last requested document arrived.
-            term = proc.term.when_documents_requested or proc.term.max
+            term = proc.term.when_documents_requested or self.max_term
             self.changes.update(due_date=due_date(self.today, term, self.calendar), paused_days=0)
             self.data["term_starts"] = self.today.isoformat()
 
@@ -297,7 +313,7 @@ class Case:
         proc = self.procedure
         self.changes["documents_requested"] = True
         if proc.term.when_documents_requested:
-            base = extend_due(self.row["start_date"], proc.term.max,
+            base = extend_due(self.row["start_date"], self.max_term,
                               proc.term.when_documents_requested, self.calendar)
             self.changes["due_date"] = self._after_pauses(base, self.row["paused_days"])
         for task in self.workflow.get_tasks(state=TaskState.READY):
@@ -365,7 +381,7 @@ class Case:
         if self.row["forwarded_from"] is None:
             self.changes["forwarded_from"] = self.row["authority"]
         if proc.forwarding.restarts_term:
-            due = due_date(self.today, proc.term.max, self.calendar)
+            due = due_date(self.today, self.max_term, self.calendar)
             self.changes.update(due_date=due, overdue=due < self.today, extension=None)
         self._notice(proc.forwarding.notice, {"authority": self.row["authority"],
                                               "forwarded_to": to, "forwarded_to_name": to_name,
@@ -824,3 +840,20 @@ def _plain(data: dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput(f"numbers are at most {MAX_INTEGER} in size", field=f"data.{key}")
     return data
 
+
+def chosen_option(proc: Procedure, option: str | None) -> ServiceOption | None:
+    """The service option a new case takes: the one named, else the default; InvalidInput
+    naming `option` if it is unknown, or if the procedure has options, no default and none was
+    named (or it has none and one was named)."""
+    if not proc.options:
+        if option is not None:
+            raise InvalidInput(f"procedure {proc.number} has no service options", field="option")
+        return None
+    ids = [o.id for o in proc.options]
+    if option is None:
+        if proc.default_option is None:
+            raise InvalidInput(f"choose the service option: one of {ids}", field="option")
+        return proc.default_option
+    if not isinstance(option, str) or option not in ids:
+        raise InvalidInput(f"option must be one of {ids}", field="option")
+    return proc.option(option)

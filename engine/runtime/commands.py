@@ -76,11 +76,13 @@ class Cases:
     def start(self, number: str, *, applicant: str | None, channel: str, authority: str,
               actor: str, category: str | None = None, exempt: bool = False,
               applicant_user: str | None = None, data: dict[str, Any] | None = None,
-              remember: Remember | None = None) -> str:
+              remember: Remember | None = None, option: str | None = None) -> str:
         """Register an application (or an appeal, with its registration `data`): a new case on
         the newest version of the definition, with its registration number.
 
         `applicant_user` is the applicant's okno account, if any: it lets them follow the case.
+        `option` is the service option chosen (the definition's `options`; None: its default):
+        the case's term and fee are the option's.
         """
         proc = self.versions.current(number)
         terminated_on = self._terminated(proc, authority, applicant, applicant_user, data)
@@ -88,7 +90,7 @@ class Cases:
             case = Case.start(proc, applicant=applicant, channel=channel, authority=authority,
                               category=category, exempt=exempt, applicant_user=applicant_user,
                               actor=actor, now=uow.now, today=uow.today, calendar=self.calendar,
-                              data=data, terminated_on=terminated_on)
+                              data=data, terminated_on=terminated_on, option=option)
             uow.cases.add(case)  # its workflow stays in the live cache: the first task usually follows soon
             uow.commit()
         return case.id

@@ -98,6 +98,7 @@ def check_and_move(case: Case, target: Procedure) -> Verdict:
         verdict.reasons.append(Reason("same_version", "дело уже ведётся по этой версии"))
         return verdict
     verdict.reasons.extend(_term_reasons(case.procedure, target))
+    verdict.reasons.extend(_option_reasons(case, target))
     parsed = load_spec(target)
     top, subs = diff_workflow(_REGISTRY, case.workflow, parsed.spec, parsed.subprocess_specs)
     verdict.diff = _summary(top, subs)
@@ -137,6 +138,21 @@ def _term_reasons(old: Procedure, new: Procedure) -> list[Reason]:
         reasons.append(Reason("term_longer", "в новой версии срок исчисляется с другого дня "
                                              f"({new.term.counted_from} вместо {old.term.counted_from})"))
     return reasons
+
+
+def _option_reasons(case: Case, new: Procedure) -> list[Reason]:
+    """A case's service option must be in the new version, with a term no longer."""
+    option_id = case.row.get("option")
+    if option_id is None:
+        return []
+    if option_id not in {o.id for o in new.options}:
+        return [Reason("option_removed", f"порядка осуществления «{option_id}», выбранного "
+                                         "заявителем, в новой версии нет")]
+    before, after = case.procedure.option(option_id).term, new.option(option_id).term
+    if parse_term(after).sort_key > parse_term(before).sort_key:
+        return [Reason("term_longer", f"срок выбранного порядка в новой версии длиннее: «{after}» "
+                                      f"вместо «{before}»")]
+    return []
 
 
 def _open_task_reasons(case: Case, new: Procedure, top, subs) -> list[Reason]:
@@ -227,14 +243,17 @@ def _move(case: Case, new: Procedure, top, subs, parsed) -> str | None:
 def _shorter_due(case: Case, old: Procedure, new: Procedure) -> date | None:
     """The new term's due date, when the new term is shorter and it is earlier than the one in
     force; else None (the due date is kept)."""
-    if parse_term(new.term.max).sort_key >= parse_term(old.term.max).sort_key:
-        return None
     row = case.row
+    option_id = row.get("option")  # a case's option: its term is the maximum (checked present)
+    old_max = old.option(option_id).term if option_id else old.term.max
+    new_max = new.option(option_id).term if option_id else new.term.max
+    if parse_term(new_max).sort_key >= parse_term(old_max).sort_key:
+        return None
     start = row["start_date"]
     if row["documents_requested"] and new.term.when_documents_requested:
-        due = extend_due(start, new.term.max, new.term.when_documents_requested, case.calendar)
+        due = extend_due(start, new_max, new.term.when_documents_requested, case.calendar)
     else:
-        due = due_date(start, new.term.max, case.calendar)
+        due = due_date(start, new_max, case.calendar)
     if row["paused_days"]:
         due = case.calendar.next_working_day(due + timedelta(days=row["paused_days"]))
     return due if due < row["due_date"] else None

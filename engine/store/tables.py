@@ -113,6 +113,9 @@ cases = Table(
     Column("channel", String(16), nullable=False),
     Column("authority", String(128), nullable=False),
     Column("category", String(64)),
+    # The service option chosen at intake (the definition's `options` id): its term and fee are
+    # the case's. None: the procedure has no options.
+    Column("option", String(64)),
     Column("exempt", Boolean, nullable=False, default=False),
     Column("fee", Float, nullable=False, default=0),
     Column("started_at", DateTime(timezone=True), nullable=False),
