@@ -33,8 +33,8 @@ from engine.errors import InvalidInput, OknoError
 from engine.money import fee_on
 from engine.read import notices, printables
 from engine.read.case_page import case_page
-from engine.runtime.commands import MAX_RETRIES
 from engine.read.queries import case_fee
+from engine.runtime.commands import MAX_RETRIES
 from engine.statuses import DocumentStatus
 
 router = APIRouter(include_in_schema=False)
