@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from engine.definition.build import build_procedure
 from engine.definition.validation import load_catalog
 from engine.errors import DocumentsMissing, NotAllowed
 from engine.store.tables import case_documents, cases, events, tasks
@@ -75,6 +76,25 @@ def test_documents_whose_condition_is_false_are_not_needed(eng):
     case_id, task, form = _intake(eng, born_in_belarus=False, married=False, child_order=1)
     for doc in ALWAYS | {"foreign_birth_certificate"}:
         eng.cases.record_document(case_id, doc, "presented", actor="clerk-1")
+    eng.cases.complete_task(case_id, task["id"], form, actor="clerk-1")
+    assert eng.open_tasks(case_id)[0]["kind"] != "intake"
+
+
+def test_a_condition_on_a_later_steps_field_demands_nothing_at_intake(tmp_path):
+    """`copies` is filled in at review: at intake the condition cannot be told, so the document
+    is not demanded (Directive No. 2, §2.2), while the checklist shows it as "maybe"."""
+    data = catalog()["6.1.1"].definition
+    review = next(s for s in data["steps"] if s["id"] == "review")
+    review.setdefault("fields", []).append({"id": "copies", "title": "Количество копий",
+                                            "type": "integer"})
+    data["documents"].append({"id": "copies_application", "title": "заявление о копиях",
+                              "condition": "copies > 1"})
+    proc = build_procedure(data, "6.1.1.yaml")
+    assert proc.documents[-1].id == "copies_application"
+    eng = Engine(tmp_path / "later.db", procedures={"6.1.1": proc})
+    case_id, task, form = _intake(eng, "6.1.1", reason="lost")
+    for doc in catalog()["6.1.1"].documents:
+        eng.cases.record_document(case_id, doc.id, "presented", actor="clerk-1")
     eng.cases.complete_task(case_id, task["id"], form, actor="clerk-1")
     assert eng.open_tasks(case_id)[0]["kind"] != "intake"
 
