@@ -160,6 +160,8 @@ def test_the_api_answers_409_problem_naming_every_missing_document(tmp_path):
                       "documents.birth_record_certificate"}
     assert all(CYRILLIC.search(e["detail"]) for e in body["errors"])
     assert _counts(api.db) == counts
+    docs = {d["id"]: d for d in api.get("/api/procedures/2.6").json()["documents"]}
+    assert docs["passport"]["may_be_requested"] is False and docs["passport"]["optional"] is False
 
 
 def test_the_intake_page_shows_the_missing_documents_in_russian_next_to_the_checklist(tmp_path):
