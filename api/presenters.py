@@ -63,7 +63,8 @@ def procedure_detail(proc: Procedure, history: list[dict[str, Any]], current: st
         "chapter": proc.chapter, "legal_basis": list(proc.legal_basis),
         "source": citation(proc),
         "authorities": [{"kind": a.kind, "title": a.title} for a in proc.authorities],
-        "documents": [{"id": d.id, "title": d.title, "notes": d.notes, "condition": d.condition}
+        "documents": [{"id": d.id, "title": d.title, "notes": d.notes, "condition": d.condition,
+                       "optional": d.optional, "may_be_requested": d.may_be_requested}
                       for d in proc.documents],
         "requested_documents": [
             {"id": d.id, "title": d.title, "source": d.source,

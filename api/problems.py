@@ -21,6 +21,7 @@ from starlette.responses import Response
 from api.allow import allowed_methods
 from engine.errors import (
     Conflict,
+    DocumentsMissing,
     DocumentsOutstanding,
     Forbidden,
     InvalidForm,
@@ -60,6 +61,8 @@ ENGINE_ERRORS: dict[type[OknoError], EngineProblem] = {
     NotAllowed: EngineProblem(409, "Not allowed in the current state", "not-allowed"),
     # the decision waits for requested documents: 409 with errors[] naming documents.<id>
     DocumentsOutstanding: EngineProblem(409, "Requested documents outstanding", "documents-outstanding"),
+    # intake waits until every needed presented document is recorded: 409 naming documents.<id>
+    DocumentsMissing: EngineProblem(409, "Documents not recorded", "documents-missing"),
     Conflict: EngineProblem(409, "Conflict", "conflict"),
     Forbidden: EngineProblem(403, "Forbidden", "forbidden"),
 }
@@ -148,7 +151,7 @@ def install(app: FastAPI) -> None:
     async def _okno(_request: Request, exc: OknoError) -> Response:
         status, title, slug = engine_problem(exc)
         errors = ([{"field": e.field, "detail": e.detail} for e in exc.errors]
-                  if isinstance(exc, (InvalidForm, DocumentsOutstanding)) else None)
+                  if isinstance(exc, (InvalidForm, DocumentsOutstanding, DocumentsMissing)) else None)
         return problem(status, exc.detail, title=title, field=exc.field, slug=slug,
                        errors=errors)
 

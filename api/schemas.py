@@ -200,6 +200,9 @@ class PresentedDocumentOut(BaseModel):
     title: str
     notes: str | None = None
     condition: str | None = None
+    optional: bool = Field(False, description="intake completes without it")
+    may_be_requested: bool = Field(
+        False, description="the authority may request it instead: intake accepts it recorded as requested")
 
 
 class RequestedDocumentOut(BaseModel):

@@ -196,8 +196,16 @@ async def _token(port: int, user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {orjson.loads(body)['access_token']}"}
 
 
+def _documents() -> list[str]:
+    """The ids of the documents the citizen presents (recorded before intake, which waits for them)."""
+    from engine.definition.validation import load_catalog
+
+    return [d.id for d in load_catalog(ROOT / "procedures")[NUMBER].documents]
+
+
 async def _client_loop(port: int, forms: dict, stats: Stats, stop_at: float,
                        tokens: tuple[dict, dict]) -> None:
+    documents = _documents()
     conn = Connection(port)
     clerk, supervisor = tokens
 
@@ -217,6 +225,9 @@ async def _client_loop(port: int, forms: dict, stats: Stats, stop_at: float,
                               {"number": NUMBER, "applicant": "ivan", "channel": "in_person"})
             if case is None:
                 continue
+            for doc in documents:  # intake waits for the documents the citizen presents
+                await call("document", "POST", f"/api/cases/{case['id']}/documents/{doc}", clerk,
+                           {"status": "presented"})
             tasks = case["tasks"]
             while tasks and time.perf_counter() < stop_at:
                 task = tasks[0]
@@ -281,6 +292,8 @@ def engine_rate(tmp: Path, forms: dict, seconds: float) -> float:
     query = select(tasks.c.id, tasks.c.step).where(tasks.c.case_id == bindparam("case_id"),
                                                    tasks.c.state == "open")
 
+    documents = _documents()
+
     def open_tasks(case_id: str):
         with svc.db.connect() as conn:
             return conn.execute(query, {"case_id": case_id}).all()
@@ -290,6 +303,8 @@ def engine_rate(tmp: Path, forms: dict, seconds: float) -> float:
         while time.perf_counter() < stop_at:
             case_id = svc.cases.start(NUMBER, applicant="ivan", channel="in_person",
                                       authority=ORG, actor="bclerk")
+            for doc in documents:
+                svc.cases.record_document(case_id, doc, "presented", actor="bclerk")
             pending = open_tasks(case_id)
             while pending:
                 task_id, step = pending[0]

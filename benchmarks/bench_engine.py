@@ -112,8 +112,13 @@ class _Setup:
                 tasks.c.case_id == case_id, tasks.c.state == "open")).first()
 
     def started(self, count: int) -> list[tuple[str, Any]]:
-        """`count` started cases with their first open task (untimed, like the raw baseline's)."""
-        return [(case_id, self._open(case_id)) for case_id in [self.start() for _ in range(count)]]
+        """`count` started cases with their first open task (untimed, like the raw baseline's),
+        the documents the citizen presents recorded (intake waits for them)."""
+        ids = [self.start() for _ in range(count)]
+        for case_id in ids:
+            for doc in self.catalog[NUMBER].documents:
+                self.cases.record_document(case_id, doc.id, "presented", actor="clerk")
+        return [(case_id, self._open(case_id)) for case_id in ids]
 
     def finish(self, started: tuple[str, Any]) -> int:
         """Complete the case's tasks in order with valid form data; returns the steps done.

@@ -108,6 +108,8 @@ def _step_ms(db: Engine) -> float:
     for _ in range(STEP_CASES):
         case_id = engine.start("1.1.5", applicant="Петров Пётр", channel=proc.channels[0],
                                authority="bench-steps", actor=volume.CLERK)
+        for doc in proc.documents:  # intake waits for them (untimed: not a step)
+            engine.record_document(case_id, doc.id, "presented", actor=volume.CLERK)
         while pending := volume._open_tasks(db, case_id):
             data = volume._form(proc, pending[0].step, "approve")
             started = time.perf_counter()

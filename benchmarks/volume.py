@@ -114,6 +114,8 @@ def real_cases(db: Engine) -> dict[str, list[str]]:
 
     def run(case_id: str, outcome: str) -> None:
         proc = catalog["1.1.5"]
+        for doc in proc.documents:  # intake waits for the documents the citizen presents
+            engine.record_document(case_id, doc.id, "presented", actor=CLERK)
         while pending := _open_tasks(db, case_id):
             engine.complete_task(case_id, pending[0].id, _form(proc, pending[0].step, outcome),
                                  actor=CLERK)

@@ -61,6 +61,16 @@ class DocumentsOutstanding(NotAllowed):
                          + "; ".join(e.title for e in self.errors), field=self.errors[0].field)
 
 
+class DocumentsMissing(NotAllowed):
+    """Intake cannot complete: every document the citizen must present and that is not recorded
+    yet, in `errors` (the title from the definition; the message says how to record it)."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = tuple(errors)
+        super().__init__("приём заявления не завершён: не отмечены документы: "
+                         + "; ".join(e.title for e in self.errors), field=self.errors[0].field)
+
+
 class Conflict(OknoError):
     """Another command changed the case first; reload and retry."""
 

@@ -16,6 +16,7 @@ from engine.definition.validation import load_catalog
 from engine.runtime.commands import Cases
 from engine.runtime.forms import example_form as sample_form
 from engine.store.connect import connect
+from engine.store.tables import cases as cases_table
 from engine.store.tables import tasks
 from engine.store.versions import Versions
 from tests.db_support import url as db_url
@@ -59,6 +60,10 @@ class Engine:
             defaults["category"] = proc.fee.categories[0].id
         return self.cases.start(number, **{**defaults, **kwargs})
 
+    def present_documents(self, case_id: str, actor: str = "clerk-1") -> int:
+        """Record every document of the case's procedure the citizen presents as presented."""
+        return present_documents(self.cases, case_id, actor)
+
     def open_tasks(self, case_id: str) -> list[dict[str, Any]]:
         with self.db.connect() as conn:
             rows = conn.execute(select(tasks).where(tasks.c.case_id == case_id, tasks.c.state == "open")
@@ -74,6 +79,8 @@ class Engine:
             if not open_tasks:
                 return done
             task = open_tasks[0]
+            if task["kind"] == "intake":
+                self.present_documents(case_id)
             data = sample_form(_fields(proc, task["step"]))
             if task["kind"] == "decision":
                 data["outcome"] = outcome
@@ -93,6 +100,19 @@ class Engine:
 
         with self.db.connect() as conn:
             return dict(conn.execute(select(cases).where(cases.c.id == case_id)).one()._mapping)
+
+
+def present_documents(cases: Cases, case_id: str, actor: str = "clerk-1") -> int:
+    """What a clerk does before completing intake: record every document the citizen presents
+    (each listed one, whatever its condition) as presented; one audit event each. Returns how
+    many were recorded."""
+    with cases.db.connect() as conn:
+        version = conn.execute(select(cases_table.c.version).where(
+            cases_table.c.id == case_id)).scalar_one()
+    documents = cases.versions.get(version).documents
+    for doc in documents:
+        cases.record_document(case_id, doc.id, "presented", actor=actor)
+    return len(documents)
 
 
 def _published(path: Path, at: datetime, catalog: dict[str, Procedure]):
@@ -128,6 +148,7 @@ def due_cases(cases: Cases, count: int) -> list[str]:
         with cases.db.connect() as conn:
             intake = conn.execute(select(tasks.c.id).where(tasks.c.case_id == case_id,
                                                            tasks.c.state == "open")).scalar_one()
+        present_documents(cases, case_id)
         cases.complete_task(case_id, intake, {}, actor="clerk-1")
         ids.append(case_id)
     return ids

@@ -55,6 +55,8 @@ def _task(api: Api, case: dict, kind: str | None = None) -> dict:
 def _complete(kind: str) -> Callable:
     def call(api: Api, user: str):
         case = _case(api, kind if kind != "intake" else None)
+        if kind == "intake":  # the documents recorded by the case's clerk: only access differs
+            api.present_documents(case["id"], PROC.number)
         task = _task(api, case, kind)
         return api.post(f"/api/cases/{case['id']}/tasks/{task['id']}/complete", user,
                         {"data": task_data(PROC, task)})
@@ -193,6 +195,7 @@ def test_lists_are_scoped_to_the_caller(api: Api) -> None:
 
 def test_claimed_task_belongs_to_its_holder(api: Api) -> None:
     case = _case(api)
+    api.present_documents(case["id"], PROC.number)
     task = _task(api, case)
     url = f"/api/cases/{case['id']}/tasks/{task['id']}"
     assert api.post(url + "/claim", "supervisor").status_code == 200

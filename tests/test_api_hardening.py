@@ -62,6 +62,7 @@ def test_a_replayed_case_creation_has_the_same_location(api: Api) -> None:
 def test_a_replayed_completion_has_no_location(api: Api) -> None:
     number = next(iter(catalog()))
     case = api.start(number)
+    api.present_documents(case["id"], number)
     task = case["tasks"][0]
     url = f"/api/cases/{case['id']}/tasks/{task['id']}/complete"
     body, key = {"data": task_data(catalog()[number], task)}, {"Idempotency-Key": "done-loc"}

@@ -126,9 +126,18 @@ class Api:
     def complete(self, case_id: str, task: dict, number: str, outcome: str = "approve",
                  user: str | None = None, required_only: bool = False):
         user = user or ("supervisor" if task["acts_as"] == "supervisor" else "clerk")
+        if task["kind"] == "intake":
+            self.present_documents(case_id, number, user)
         data = task_data(catalog()[number], task, outcome, required_only)
         return self.post(f"/api/cases/{case_id}/tasks/{task['id']}/complete", user,
                          {"data": data})
+
+    def present_documents(self, case_id: str, number: str, user: str = "clerk") -> None:
+        """Record every document the citizen presents as presented (intake waits for them)."""
+        for doc in catalog()[number].documents:
+            r = self.post(f"/api/cases/{case_id}/documents/{doc.id}", user,
+                          {"status": "presented"})
+            assert r.status_code == 200, r.text
 
     def advance(self, case_id: str, number: str, until_kind: str | None = None,
                 max_steps: int = 40) -> dict:

@@ -20,6 +20,8 @@ from tests.db_support import url as db_url
 
 def _complete_first(eng: Engine, case_id: str) -> None:
     task = eng.open_tasks(case_id)[0]
+    if task["kind"] == "intake":
+        eng.present_documents(case_id)
     proc = eng.versions.get(eng.case(case_id)["version"])
     fields = next(s.fields for s in proc.steps if s.id == task["step"])
     eng.cases.complete_task(case_id, task["id"], example_form(fields), actor="clerk-1")

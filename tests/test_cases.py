@@ -48,7 +48,8 @@ def test_every_procedure_runs_to_its_end(eng, number, outcome):
     proc = CATALOG_PROCS[number]
     issue_steps = [s.id for s in proc.steps if s.kind == "issue"] or ["issue"]
     assert (issue_steps[0] in steps) == (outcome == "approve")
-    assert case["row_version"] == len(steps) + 1  # start + one event per completed task
+    # start + one event per completed task + one per document recorded before intake
+    assert case["row_version"] == len(steps) + 1 + len(proc.documents)
     checked, breaks = eng.verify(case_id)
     assert checked == 1 and breaks == []
 
@@ -83,10 +84,12 @@ def test_presented_document_cannot_be_requested(eng):
 
 def test_conditional_step_follows_the_form(eng):
     lost = eng.start("6.1.1")
+    eng.present_documents(lost)
     intake = eng.open_tasks(lost)[0]
     eng.cases.complete_task(lost, intake["id"], _intake("lost"), actor="clerk-1")
     assert [t["step"] for t in eng.open_tasks(lost)] == ["request_archive"]
     damaged = eng.start("6.1.1")
+    eng.present_documents(damaged)
     intake = eng.open_tasks(damaged)[0]
     eng.cases.complete_task(damaged, intake["id"], _intake("damaged"), actor="clerk-1")
     assert [t["step"] for t in eng.open_tasks(damaged)] == ["review"]
@@ -107,6 +110,7 @@ def test_form_data_is_validated_and_bad_input_changes_nothing(eng):
 
 def test_refusal_needs_a_listed_legal_ground(eng):
     case_id = eng.start("1.3.1")
+    eng.present_documents(case_id)
     while (task := eng.open_tasks(case_id)[0])["kind"] != "decision":
         proc = CATALOG_PROCS["1.3.1"]
         eng.cases.complete_task(case_id, task["id"], sample_form(proc.step(task["step"]).fields),
@@ -122,6 +126,7 @@ def test_refusal_needs_a_listed_legal_ground(eng):
 
 def test_withdraw_at_any_time_before_the_end(eng):
     case_id = eng.start("6.1.1")
+    eng.present_documents(case_id)
     intake = eng.open_tasks(case_id)[0]
     eng.cases.complete_task(case_id, intake["id"], _intake("lost"), actor="clerk-1")
     eng.cases.withdraw(case_id, actor="applicant-1", reason="передумал")
@@ -145,6 +150,7 @@ def test_refuse_acceptance_only_before_intake(eng):
     case = eng.case(case_id)
     assert (case["status"], case["ground"]) == ("not_accepted", "documents_missing")
     accepted = eng.start("6.1.1")
+    eng.present_documents(accepted)
     eng.cases.complete_task(accepted, eng.open_tasks(accepted)[0]["id"], _intake("lost"),
                             actor="clerk-1")
     with pytest.raises(NotAllowed, match="accepted already"):
@@ -170,11 +176,13 @@ def test_suspension_only_where_the_definition_allows(eng, tmp_path):
     other.cases.resume(case_id, actor="clerk-1")
     case = other.case(case_id)
     assert case["status"] == "open" and case["due_date"] == date(2025, 7, 17)
+    other.present_documents(case_id)
     other.cases.complete_task(case_id, task["id"], _intake("lost"), actor="clerk-1")
 
 
 def test_claimed_task_belongs_to_its_claimant(eng):
     case_id = eng.start("6.1.1")
+    eng.present_documents(case_id)
     task = eng.open_tasks(case_id)[0]
     eng.cases.claim(case_id, task["id"], actor="clerk-1")
     assert eng.open_tasks(case_id)[0]["assignee"] == "clerk-1"
@@ -211,6 +219,7 @@ def test_start_validates_its_input(eng):
 
 def test_concurrent_completions_one_wins(eng):
     case_id = eng.start("6.1.1")
+    recorded = eng.present_documents(case_id)
     task = eng.open_tasks(case_id)[0]
     barrier = threading.Barrier(6)
     results: list[str] = []
@@ -231,19 +240,20 @@ def test_concurrent_completions_one_wins(eng):
     for t in threads:
         t.join()
     assert sorted(results) == ["conflict"] * 5 + ["ok"]
-    assert eng.case(case_id)["row_version"] == 2
+    assert eng.case(case_id)["row_version"] == 2 + recorded  # start, documents, the winner
     assert [t["step"] for t in eng.open_tasks(case_id)] == ["request_archive"]
     assert eng.verify()[1] == []
 
 
 def test_expected_version_turns_a_stale_command_into_a_conflict(eng):
     case_id = eng.start("6.1.1")
+    recorded = eng.present_documents(case_id)
     task = eng.open_tasks(case_id)[0]
     with pytest.raises(Conflict):
         eng.cases.complete_task(case_id, task["id"], _intake("lost"), actor="clerk-1",
-                                expected_version=7)
+                                expected_version=7 + recorded)
     eng.cases.complete_task(case_id, task["id"], _intake("lost"), actor="clerk-1",
-                            expected_version=1)
+                            expected_version=1 + recorded)
 
 
 def test_case_stays_on_its_version_new_cases_take_the_newest(eng):
@@ -262,6 +272,7 @@ def test_case_stays_on_its_version_new_cases_take_the_newest(eng):
 
 def test_workflow_survives_a_restart(eng, tmp_path):
     case_id = eng.start("6.1.1")
+    eng.present_documents(case_id)
     eng.cases.complete_task(case_id, eng.open_tasks(case_id)[0]["id"], _intake("lost"),
                             actor="clerk-1")
     fresh = Engine(tmp_path / "okno.db")  # a new process: empty caches, same file
@@ -320,6 +331,7 @@ def test_condition_on_a_field_left_empty_reads_none(tmp_path):
     data["steps"][2]["condition"] = "note == None or reason == 'lost'"
     eng = _engine_with(tmp_path, data)
     case_id = eng.start("6.1.1")
+    eng.present_documents(case_id)
     eng.cases.complete_task(case_id, eng.open_tasks(case_id)[0]["id"], _intake("damaged"),
                             actor="clerk-1")
     assert [t["step"] for t in eng.open_tasks(case_id)] == ["review"]
@@ -342,6 +354,7 @@ def test_values_that_cannot_be_stored_are_refused(tmp_path, field, bad):
 
 def test_decide_and_issue_respect_a_claim(eng):
     case_id = eng.start("1.3.1")
+    eng.present_documents(case_id)
     while (task := eng.open_tasks(case_id)[0])["kind"] != "decision":
         eng.cases.complete_task(case_id, task["id"], sample_form(CATALOG_PROCS["1.3.1"].step(task["step"]).fields),
                                 actor="clerk-1")

@@ -43,6 +43,7 @@ def test_date_bounds_outside_the_grammar_are_named(text):
 
 def _birth_task(eng):
     case_id = eng.start("2.6")
+    eng.present_documents(case_id)
     task = eng.open_tasks(case_id)[0]
     return case_id, task, sample_form(catalog()["2.6"].step("intake").fields)
 
@@ -116,6 +117,7 @@ def test_the_api_reports_all_eight_in_russian(tmp_path):
 def _to_decision(eng, number="6.1.1"):
     """A case on `number` with `archive_record` requested, run up to its decision task."""
     case_id = eng.start(number)
+    eng.present_documents(case_id)
     eng.cases.record_document(case_id, "archive_record", "requested", actor="clerk-1")
     proc = eng.versions.get(eng.case(case_id)["version"])
     for _ in range(10):

@@ -19,13 +19,14 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from api.access import STAFF
+from api.pages.cases import DOCUMENT_TITLES
 from api.pages.commands import command_error, visible_task
 from api.pages.rendering import render
 from api.pages.session import checked_form, require_user
 from api.problems import ApiError
 from engine.accounts import User
 from engine.definition.procedure import Field
-from engine.errors import InvalidForm, InvalidInput, OknoError
+from engine.errors import DocumentsMissing, InvalidForm, InvalidInput, OknoError
 from engine.read import queries
 from engine.runtime.forms import clean_form
 
@@ -42,6 +43,11 @@ TYPE_HINTS = {"integer": "целое число", "number": "число", "date"
 def input_name(field_id: str) -> str:
     """The HTML name and id of a field's input (prefixed: never clashes with csrf or outcome)."""
     return f"f_{field_id}"
+
+
+def document_input(field: str) -> str:
+    """The id of a document's row on the intake page (`documents.<id>` -> `doc-<id>`)."""
+    return "doc-" + field.removeprefix("documents.")
 
 
 def form_values(fields: tuple[Field, ...], form: Mapping[str, Any]) -> tuple[dict[str, Any],
@@ -107,13 +113,14 @@ def _task_context(request: Request, user: User, case_id: str, task_id: str) -> d
             "step": step, "refusal_grounds": proc.refusal_grounds, "input_name": input_name,
             "appeal_outcomes": () if proc.is_procedure else proc.outcomes,
             "type_hints": TYPE_HINTS, "values": {}, "errors": {}, "form_error": None,
-            "outcome": "", "ground": ""}
+            "outcome": "", "ground": "", "document_titles": DOCUMENT_TITLES}
 
 
 def _page(request: Request, context: dict[str, Any], status: int = 200) -> Response:
     if context["task"] is None:
         return render(request, "task_gone.html", context, status=409 if status == 200 else status)
     labels = {input_name(f.id): f.title for f in context["fields"]}
+    labels.update({document_input(d["id"]): d["title"] for d in context["case"]["documents"]})
     labels.update(outcome="Результат рассмотрения" if context["appeal_outcomes"] else "Решение",
                   ground="Основание отказа")
     return render(request, "task.html", {**context, "labels": labels}, status=status)
@@ -170,6 +177,9 @@ async def submit_task(request: Request, case_id: str, task_id: str) -> Response:
     except InvalidForm as exc:  # checked above; a definition changed in between
         errors = {input_name(e.field.removeprefix("data.")): _capital(e.message) for e in exc.errors}
         return _page(request, {**context, "errors": errors}, status=422)
+    except DocumentsMissing as exc:  # intake waits for the documents: each named by its row
+        errors = {document_input(e.field): _capital(e.message) for e in exc.errors}
+        return _page(request, {**context, "errors": errors}, status=409)
     except (OknoError, ApiError) as exc:
         status = 422 if isinstance(exc, InvalidInput) else 409
         return _page(request, {**context, "form_error": command_error(exc)}, status=status)

@@ -60,12 +60,18 @@ class Authority:
 
 @dataclass(frozen=True, slots=True)
 class PresentedDocument:
-    """A document the citizen presents; with a condition it is needed only when that holds."""
+    """A document the citizen presents; with a condition it is needed only when that holds.
+
+    Intake completes only once every needed one is recorded as presented (or, where
+    `may_be_requested`, as requested by the authority instead); an `optional` one is never
+    needed."""
 
     id: str
     title: str
     notes: str | None = None
     condition: str | None = None
+    optional: bool = False
+    may_be_requested: bool = False
 
 
 @dataclass(frozen=True, slots=True)

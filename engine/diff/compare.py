@@ -353,6 +353,17 @@ class ProcedurePair:
         if not _same_text(a.notes, b.notes):
             self.add("document.notes_changed", f"{path}.notes", a.notes, b.notes,
                      f"Изменено примечание к документу {quoted(b.title)}")
+        if a.optional != b.optional:
+            self.add(f"document.optional_{'added' if b.optional else 'removed'}",
+                     f"{path}.optional", a.optional, b.optional,
+                     f"Документ {quoted(b.title)} " + ("теперь можно не представлять" if b.optional
+                                                       else "теперь обязателен (раньше — по желанию)"))
+        if a.may_be_requested != b.may_be_requested:
+            self.add(f"document.may_be_requested_{'added' if b.may_be_requested else 'removed'}",
+                     f"{path}.may_be_requested", a.may_be_requested, b.may_be_requested,
+                     f"Документ {quoted(b.title)} " + (
+                         "вместо гражданина может запросить орган" if b.may_be_requested
+                         else "теперь представляет только гражданин (орган его больше не запрашивает)"))
 
     def _requested(self, a: Any, b: Any) -> None:
         path = f"requested_documents[{b.id}]"

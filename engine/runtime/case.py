@@ -38,6 +38,7 @@ from engine.definition.procedure import (
 from engine.definition.validation import RESERVED_FIELD_IDS
 from engine.errors import (
     Conflict,
+    DocumentsMissing,
     DocumentsOutstanding,
     FieldError,
     Forbidden,
@@ -45,7 +46,7 @@ from engine.errors import (
     NotAllowed,
     NotFound,
 )
-from engine.expressions import ExpressionError
+from engine.expressions import ExpressionError, evaluate
 from engine.notices import refusal
 from engine.notices.drafts import NoticeDraft, draft_text
 from engine.process.specs import load_spec, new_workflow
@@ -289,7 +290,8 @@ class Case:
         if document not in proc.document_ids():
             raise NotAllowed(f"document {document!r} is not listed for procedure "
                              f"{proc.number}. {LEGAL_22}.", field="document")
-        requested_ids = {d.id for d in proc.requested_documents}
+        requested_ids = {d.id for d in proc.requested_documents} | {
+            d.id for d in proc.documents if d.may_be_requested}
         if status == DocumentStatus.REQUESTED and document not in requested_ids:
             raise NotAllowed(f"document {document!r} is presented by the citizen; only the "
                              f"documents the authority obtains itself can be requested",
@@ -697,6 +699,8 @@ class Case:
                 self._refusal_notice(ground)
         fields = proc.step(name).fields if proc.steps and _has_step(proc, name) else ()
         clean = clean_form(fields, data, self.today) if (fields or proc.steps) else _plain(data)
+        if proc.is_procedure and kind == "intake":
+            self._documents_presented({**task.data, **clean})
         if (proc.is_procedure and extra.get("outcome") == "approve"
                 and (not _has_step(proc, name) or proc.step(name).waits_for_documents)):
             self._requested_arrived()
@@ -708,6 +712,28 @@ class Case:
         self._engine_steps()
         self.step, self.done_task = name, str(task.id)
         self.data = {"task": str(task.id), "data": {**clean, **extra}}
+
+    def _documents_presented(self, names: dict[str, Any]) -> None:
+        """Intake completes only once every document the citizen must present is recorded:
+        presented (or received), or requested where the row lets the authority request it.
+
+        A document is needed unless it is optional or its condition, on the case's data with
+        this intake's form, is false; a condition that cannot be told yet (it reads a field of
+        a later step) demands nothing (Directive No. 2, §2.2: never ask what may not be due)."""
+        recorded = {**(self.recorded or {}), **self.documents}
+        missing = []
+        for doc in self.procedure.documents:
+            if doc.optional or not _needed(doc.condition, names):
+                continue
+            status = recorded.get(doc.id)
+            if status in (DocumentStatus.PRESENTED, DocumentStatus.RECEIVED) or (
+                    status == DocumentStatus.REQUESTED and doc.may_be_requested):
+                continue
+            how = ("не отмечен: отметьте его как представленный или как запрошенный органом"
+                   if doc.may_be_requested else "не отмечен как представленный гражданином")
+            missing.append(FieldError(f"documents.{doc.id}", doc.title, how))
+        if missing:
+            raise DocumentsMissing(missing)
 
     def _requested_arrived(self) -> None:
         """An approval waits until every document the authority requested has arrived."""
@@ -814,6 +840,16 @@ def step_kind(proc: Procedure, task_spec: Any) -> str:
         if step.id == task_spec.name:
             return step.kind
     return drawn_step_kind(task_spec) or "task"
+
+
+def _needed(condition: str | None, names: dict[str, Any]) -> bool:
+    """Whether a document's condition holds on `names`; False when it cannot be told yet."""
+    if not condition:
+        return True
+    try:
+        return bool(evaluate(condition, names))
+    except ExpressionError:
+        return False
 
 
 def _has_step(proc: Procedure, name: str) -> bool:
