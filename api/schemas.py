@@ -533,6 +533,9 @@ class CaseOut(BaseModel):
     data: dict[str, Any] = Field(description="form data collected so far (from the audit trail)")
     external_tasks: list[ExternalTaskOut] = Field(default_factory=list, description=(
         "drawn service tasks waiting for a worker (docs/engine.md, External tasks)"))
+    waiting_messages: list[str] = Field(default_factory=list, description=(
+        "names of the BPMN messages the case waits for now: what POST "
+        "/api/cases/{id}/messages accepts (docs/engine.md, Waiting messages)"))
     migrations: list[MigrationOut] = Field(default_factory=list, description=(
         "the case's moves to other versions of its procedure, oldest first (docs/engine.md, "
         "*Migrating running cases*); `version` is the one it runs now"))

@@ -32,6 +32,7 @@ from typing import Any
 import simpleeval
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import BasePythonScriptEngineEnvironment, PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
@@ -859,7 +860,9 @@ class SafeScriptEngine(PythonScriptEngine):
                 f"Error evaluating expression {_snippet(expression)}: {exc.reason}",
                 task=task, exception=exc) from exc
         event = getattr(task.task_spec, "event_definition", None)
-        if isinstance(event, TimerEventDefinition) and event.expression == expression:
+        # An event-based gateway evaluates its timer branches' expressions itself.
+        timers = (event.event_definitions if isinstance(event, MultipleEventDefinition) else (event,))
+        if any(isinstance(t, TimerEventDefinition) and t.expression == expression for t in timers):
             value = self._timer_text(task, expression, value)
         return value
 

@@ -13,6 +13,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
+from engine.bpmn.multi_instance import guarded
 from engine.bpmn.xml import NS, BpmnError
 
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
@@ -68,7 +69,10 @@ class _ExternalTaskParser(SpiffTaskParser):
 
 
 class OknoBpmnParser(SpiffBpmnParser):
-    """SpiffWorkflow's parser with service tasks parsed as external tasks."""
+    """SpiffWorkflow's parser with service tasks parsed as external tasks, and multi-instance
+    tasks that check their collection (engine.bpmn.multi_instance)."""
 
-    OVERRIDE_PARSER_CLASSES = {**SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
-                               _SERVICE_TASK: (_ExternalTaskParser, ExternalTask)}
+    OVERRIDE_PARSER_CLASSES = {
+        tag: (guarded(parser), spec) for tag, (parser, spec) in {
+            **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+            _SERVICE_TASK: (_ExternalTaskParser, ExternalTask)}.items()}

@@ -13,16 +13,23 @@ asyncio task) and falls back to the real time outside it. Run every engine step 
 `fire_timers(workflow, now)`. The alternative, rewriting `event_value` to a past time, also works
 (the test shows it) but computes due times from the wall clock. `timer_due_times(workflow)` lists
 pending due times for the scheduler's index.
+
+An event-based gateway keeps its branches' events itself: SpiffWorkflow moves each branch's event
+definition onto the gateway's `MultipleEventDefinition` (the branch events get none), and a timer
+branch's due time is stored on the waiting *gateway* task. `timer_definitions` looks inside such a
+definition, so the gateway's timer is indexed and fired like any other.
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 # ------------------------------------------------------------------------------------------------
@@ -78,16 +85,42 @@ def fire_timers(workflow: BpmnWorkflow, now: datetime) -> None:
         workflow.do_engine_steps()
 
 
+def timer_definitions(definition: object) -> list[_spiff_timer.TimerEventDefinition]:
+    """The timers an event definition waits for: itself, or the timers among a multiple event's
+    definitions (an event-based gateway's branches, a multiple catch event)."""
+    if isinstance(definition, _spiff_timer.TimerEventDefinition):
+        return [definition]
+    if isinstance(definition, MultipleEventDefinition):
+        return [d for d in definition.event_definitions
+                if isinstance(d, _spiff_timer.TimerEventDefinition)]
+    return []
+
+
+_HAS_TIMERS: weakref.WeakKeyDictionary[object, bool] = weakref.WeakKeyDictionary()
+
+
+def has_timers(parsed: object, specs: Iterable[object]) -> bool:
+    """Whether any task spec of `specs` (the processes of the parsed version `parsed`) waits for a
+    timer, an event-based gateway's timer branch included; computed once per parsed version."""
+    known = _HAS_TIMERS.get(parsed)
+    if known is None:
+        known = any(timer_definitions(getattr(ts, "event_definition", None))
+                    for sp in specs for ts in getattr(sp, "task_specs", {}).values())
+        _HAS_TIMERS[parsed] = known
+    return known
+
+
 def timer_due_times(workflow: BpmnWorkflow) -> list[tuple[str, datetime]]:
     """(timer task id, due time in UTC) of every waiting timer, earliest first, for the scheduler.
 
     Keyed by the waiting task's id: one timer of the diagram may wait in several copies (e.g. in
-    parallel calls of one process)."""
+    parallel calls of one process). An event-based gateway's timer is keyed by the gateway task,
+    which holds its due time."""
     due: list[tuple[str, datetime]] = []
     for task in workflow.get_tasks(state=TaskState.WAITING):
         definition = getattr(task.task_spec, "event_definition", None)
         value = task.internal_data.get("event_value")
-        if isinstance(definition, _spiff_timer.TimerEventDefinition) and value is not None:
+        if timer_definitions(definition) and value is not None:
             if isinstance(value, dict):  # a cycle timer: the next occurrence
                 value = value.get("next")
             if not isinstance(value, str):

@@ -19,14 +19,17 @@ from sqlalchemy import and_, bindparam, func, literal, select
 from sqlalchemy.engine import Connection, Engine
 
 from engine.audit.chain import case_events as stored_events
+from engine.bpmn.messages import catchers, waiting_in_state
 from engine.definition.procedure import Fee, Procedure
 from engine.expressions import ExpressionError, evaluate
 from engine.notices import refusal
+from engine.process.specs import load_spec
 from engine.read.appeal_view import appeal_fields
 from engine.read.notices import case_notices
 from engine.store import external_tasks as external_store
 from engine.store.fast_path import for_engine
 from engine.store.tables import case_documents, cases, events, procedure_versions, tasks
+from engine.statuses import ACTIVE
 from engine.store.versions import Versions
 from engine.terms import WorkCalendar, default_calendar
 
@@ -181,6 +184,7 @@ def case_view(conn_or_db: Connection | Engine, case_id: str,
         "notices": notice_list,
         "migrations": migrations(trail),
         "external_tasks": external,
+        "waiting_messages": waiting_messages(procedure, c["status"], c["state"]),
     }
 
 
@@ -195,6 +199,15 @@ def case_option(procedure: Procedure, option_id: str | None) -> dict[str, str] |
 def case_fee(procedure: Procedure, option_id: str | None) -> Fee:
     """The fee that applies to a case: its option's, else the procedure's."""
     return procedure.fee if option_id is None else procedure.option(option_id).fee
+
+
+def waiting_messages(procedure: Procedure, status: str, state: bytes | None) -> list[str]:
+    """The BPMN messages an open case waits for (what POST /api/cases/{id}/messages accepts now),
+    read from its stored state; nothing is scanned for a version without message events."""
+    if status not in ACTIVE:
+        return []
+    parsed = load_spec(procedure)
+    return waiting_in_state(catchers(parsed, (parsed.spec, *parsed.subprocess_specs.values())), state)
 
 
 def provisional(calendar: WorkCalendar | None, start: date | None,

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task, TaskState
@@ -25,7 +26,8 @@ from engine.appeals.notice_values import notice_values, ru_date
 from engine.appeals.registration import ANONYMOUS_APPLICANT, registration
 from engine.audit.chain import GENESIS
 from engine.bpmn.external import ExternalTask
-from engine.bpmn.timer_clock import clock, timer_due_times
+from engine.bpmn.multi_instance import MissingCollection
+from engine.bpmn.timer_clock import clock, has_timers, timer_due_times
 from engine.bpmn.xml import BpmnError
 from engine.definition.procedure import (
     BUILTIN_NAMES,
@@ -130,7 +132,9 @@ class Case:
 
     @property
     def has_timers(self) -> bool:
-        return load_spec(self.procedure).has_timers
+        parsed = load_spec(self.procedure)
+        # ParsedSpec.has_timers misses an event-based gateway's timer branch (held by the gateway).
+        return parsed.has_timers or has_timers(parsed, (parsed.spec, *parsed.subprocess_specs.values()))
 
     # ------------------------------------------------------------------------------------ start
 
@@ -527,6 +531,8 @@ class Case:
         try:
             with clock(self.now):
                 self.workflow.refresh_timers()
+        except MissingCollection as exc:
+            raise _missing(exc) from None
         except (WorkflowException, ExpressionError) as exc:
             raise NotAllowed(f"the timer could not fire: {exc}") from None
         self._engine_steps()
@@ -548,7 +554,10 @@ class Case:
         payload = _checked_variables(variables)
         task.set_data(**payload)
         try:
-            task.complete()
+            with clock(self.now):  # a timer the task leads to counts from the injected now
+                task.complete()
+        except MissingCollection as exc:
+            raise _missing(exc) from None
         except (WorkflowException, ExpressionError) as exc:
             raise NotAllowed(f"the external task could not complete: {exc}") from None
         self._engine_steps()
@@ -598,7 +607,10 @@ class Case:
                            f"{sorted(waiting) or 'none'}", field="name")
         payload = _checked_variables(variables)
         try:
-            self.workflow.send_event(BpmnEvent(waiting[name], payload=payload))
+            with clock(self.now):
+                self.workflow.send_event(BpmnEvent(waiting[name], payload=payload))
+        except MissingCollection as exc:
+            raise _missing(exc) from None
         except (WorkflowException, ExpressionError) as exc:
             raise NotAllowed(f"the message could not be delivered: {exc}") from None
         self._engine_steps()
@@ -706,7 +718,12 @@ class Case:
             self._requested_arrived()
         task.set_data(**clean, **extra)
         try:
-            task.run()
+            # Under the injected clock: running a task updates the next ones, and a timer among
+            # them (an event-based gateway's branch) computes its due time right then.
+            with clock(self.now):
+                task.run()
+        except MissingCollection as exc:
+            raise _missing(exc) from None
         except (WorkflowException, ExpressionError) as exc:
             raise NotAllowed(f"the step could not run: {exc}") from None
         self._engine_steps()
@@ -769,11 +786,18 @@ class Case:
         try:
             with clock(self.now):
                 self.workflow.do_engine_steps()
+        except MissingCollection as exc:
+            raise _missing(exc) from None
         except (WorkflowException, ExpressionError) as exc:
             raise NotAllowed(f"the procedure's flow failed: {exc}") from None
         if self.workflow.is_completed() and self.status in ACTIVE:
             self.changes.setdefault("status", CaseStatus.COMPLETED.value)
             self.changes.setdefault("closed_at", self.now)
+            if self.procedure.is_procedure and self.changes.get("outcome", self.row["outcome"]) is None:
+                # No decision step decided (a drawn process without one): the procedure was carried
+                # out to its end and nothing refused it (a refusal needs a decision naming its
+                # ground), so the outcome is the approval (docs/engine.md, *Outcome without a decision*).
+                self.changes["outcome"] = self.procedure.outcome("approve").stored
 
     def _acts_as(self, task: Task) -> str:
         """Whether a clerk or a supervisor performs `task` (its lane's role; clerk by default)."""
@@ -815,6 +839,11 @@ def external_tasks(workflow: BpmnWorkflow) -> dict[str, Task]:
             if isinstance(t.task_spec, ExternalTask)}
 
 
+def _missing(exc: MissingCollection) -> InvalidInput:
+    """A multi-instance task's collection is absent or not a list: the clerk's error, naming it."""
+    return InvalidInput(exc.russian, field=f"data.{exc.variable}")
+
+
 def _checked_variables(variables: dict[str, Any] | None) -> dict[str, Any]:
     """Variables a worker or a message sets: checked as a drawn task's form data."""
     try:
@@ -825,12 +854,17 @@ def _checked_variables(variables: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def waiting_messages(workflow: BpmnWorkflow) -> dict[str, MessageEventDefinition]:
-    """The messages the workflow's waiting events catch, by message name."""
+    """The messages the workflow's waiting events catch, by message name: an intermediate catch
+    or boundary event's, and each message branch of a waiting event-based gateway (which holds its
+    branches' definitions in one `MultipleEventDefinition`)."""
     found: dict[str, MessageEventDefinition] = {}
     for task in workflow.get_tasks(state=TaskState.WAITING):
         definition = getattr(task.task_spec, "event_definition", None)
-        if isinstance(definition, MessageEventDefinition):
-            found.setdefault(definition.name, definition)
+        inner = (definition.event_definitions if isinstance(definition, MultipleEventDefinition)
+                 else (definition,))
+        for item in inner:
+            if isinstance(item, MessageEventDefinition):
+                found.setdefault(item.name, item)
     return found
 
 
