@@ -26,10 +26,10 @@ from engine.notices import refusal
 from engine.process.specs import load_spec
 from engine.read.appeal_view import appeal_fields
 from engine.read.notices import case_notices
+from engine.statuses import ACTIVE
 from engine.store import external_tasks as external_store
 from engine.store.fast_path import for_engine
 from engine.store.tables import case_documents, cases, events, procedure_versions, tasks
-from engine.statuses import ACTIVE
 from engine.store.versions import Versions
 from engine.terms import WorkCalendar, default_calendar
 
