@@ -12,6 +12,10 @@ from engine.definition.procedure import Procedure
 from engine.money import BaseUnitValue, FeeOnDate
 
 
+def _until(until: Any) -> dict[str, Any]:
+    return {"field": until.field, "after": until.after, "title": until.title}
+
+
 def _ground(g: Any) -> dict[str, Any]:
     return {"id": g.id, "title": g.title, "legal_basis": g.legal_basis}
 
@@ -44,7 +48,8 @@ def procedure_summary(proc: Procedure, money: FeeOnDate) -> dict[str, Any]:
         "term": {"max": proc.term.max, "when_documents_requested": proc.term.when_documents_requested,
                  "counted_from": proc.term.counted_from, "notes": proc.term.notes},
         "validity": {"kind": proc.validity.kind, "duration": proc.validity.duration,
-                     "event": proc.validity.event},
+                     "event": proc.validity.event,
+                     "until": _until(proc.validity.until) if proc.validity.until else None},
     }
 
 

@@ -178,10 +178,18 @@ class TermOut(BaseModel):
     notes: str | None = None
 
 
+class ValidityUntilOut(BaseModel):
+    field: str = Field(description="the date field of the case's forms the date is counted from")
+    after: str | None = Field(None, description="the length added to that date (\"14 years\")")
+    title: str | None = None
+
+
 class ValidityOut(BaseModel):
     kind: str
     duration: str | None = None
     event: str | None = None
+    until: ValidityUntilOut | None = Field(
+        None, description="a computed date: caps a duration's expiry, or is an until_event's expiry")
 
 
 class ProcedureSummary(BaseModel):
@@ -514,6 +522,9 @@ class CaseOut(BaseModel):
     outcome: Outcome | None = None
     ground: str | None = None
     refusal: Refusal | None = Field(None, description="set when the decision refused")
+    valid_until: date | None = Field(
+        None, description="the last day the issued result is valid, when the definition computes "
+                          "it (validity duration and/or until); set once the case closed approved")
     applicant: str
     applicant_user: str | None = Field(None, description="the applicant's okno account, if linked")
     channel: str

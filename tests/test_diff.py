@@ -117,6 +117,18 @@ def test_base_definition_is_valid() -> None:
 # Every kind of change and its class: (old mutator, new mutator, expected (kind, class) in order)
 # --------------------------------------------------------------------------------------------------
 
+_FIVE_YEARS = {"kind": "duration", "duration": "5 years"}
+_CAPPED = {**_FIVE_YEARS, "until": {"field": "birth_date", "after": "14 years"}}
+
+
+def _with_birth(validity: dict[str, Any]) -> Mutator:
+    """A date field in the intake form, and `validity` (which may be capped by it)."""
+    def mutate(d: dict) -> None:
+        d["steps"][0]["fields"].append({"id": "birth_date", "title": "Дата рождения", "type": "date"})
+        d["validity"] = copy.deepcopy(validity)
+    return mutate
+
+
 def _set(path: str, value: Any) -> Mutator:
     def mutate(d: dict) -> None:
         *head, last = (int(k) if k.isdigit() else k for k in path.split("."))
@@ -324,6 +336,12 @@ CASES: dict[str, tuple[Mutator | None, Mutator | None, list[tuple[str, str]]]] =
     "validity_event_to_duration": (
         _set("validity", {"kind": "until_event", "event": "до 3 лет"}),
         _set("validity", {"kind": "duration", "duration": "3 months"}), [("validity.kind_changed", N)]),
+    "validity_capped": (_with_birth(_FIVE_YEARS), _with_birth(_CAPPED), [("validity.capped", B)]),
+    "validity_uncapped": (_with_birth(_CAPPED), _with_birth(_FIVE_YEARS),
+                          [("validity.uncapped", S)]),
+    "validity_cap_later": (_with_birth(_CAPPED), _with_birth(
+        {**_CAPPED, "until": {"field": "birth_date", "after": "16 years"}}),
+        [("validity.cap_changed", S)]),
     "validity_event": (_set("validity", {"kind": "until_event", "event": "до 3 лет"}),
                        _set("validity", {"kind": "until_event", "event": "до 18 лет"}),
                        [("validity.event_changed", N)]),

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.auth import CurrentUser, require_role
 from api.deps import Services, json_response, services
@@ -67,6 +67,7 @@ class MyCaseDetail(MyCase):
     question: str | None
     notices: list[MyNotice]
     refusal: Refusal | None = None
+    valid_until: date | None = Field(None, description="the last day the issued result is valid")
 
 
 @router.get("/cases", response_model=MyCasePage, responses=errors(401, 403))

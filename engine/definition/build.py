@@ -32,6 +32,7 @@ from engine.definition.procedure import (
     Step,
     Term,
     Validity,
+    ValidityUntil,
 )
 
 # An appeal or the book of remarks has no list chapter, fee, validity or result document.
@@ -87,9 +88,10 @@ def build_procedure(data: dict[str, Any], source: str, bpmn_xml: str | None = No
             exemptions=tuple(_ground(g) for g in fee.get("exemptions", [])),
             notes=fee.get("notes"),
         ),
-        term=Term(**{**data["term"], "extensions": tuple(
+        term=Term(**{**data["term"], "counted_from": _counted_from(data["term"]), "extensions": tuple(
             Extension(**e) for e in data["term"].get("extensions", []))}),
-        validity=Validity(**data["validity"]),
+        validity=Validity(**{**data["validity"], "until": ValidityUntil(**data["validity"]["until"])
+                             if "until" in data["validity"] else None}),
         result=data["result"]["title"],
         appeal=Appeal(**data["appeal"]) if "appeal" in data else None,
         roles=tuple(Role(**r) for r in data["roles"]),
@@ -135,3 +137,9 @@ def number_key(number: str) -> tuple[int, ...]:
     if number[:1].isdigit():
         return (0, *(int(part) for part in number.split(".")))
     return (1, *map(ord, number))
+
+
+def _counted_from(term: dict[str, Any]) -> str:
+    """`counted_from` as one text: an event name, or "field:<id>" for `{field: <id>}`."""
+    value = term.get("counted_from", "application")
+    return f"field:{value['field']}" if isinstance(value, dict) else value

@@ -134,9 +134,16 @@ class Term:
 
     max: str
     when_documents_requested: str | None = None
+    # application | documents_received | next_day, or "field:<id>": from the date a form gives
     counted_from: str = "application"
     notes: str | None = None
     extensions: tuple[Extension, ...] = ()
+
+    @property
+    def counted_from_field(self) -> str | None:
+        """The date field the term counts from (`counted_from: {field: …}`), None otherwise."""
+        return self.counted_from.removeprefix("field:") if self.counted_from.startswith("field:") \
+            else None
 
     def extension(self, extension_id: str) -> Extension:
         for ext in self.extensions:
@@ -220,12 +227,24 @@ class NoticeText:
 
 
 @dataclass(frozen=True, slots=True)
+class ValidityUntil:
+    """A date computed from a case's date field plus `after` (the 14th birthday: birth_date +
+    14 years): it caps a duration's expiry, or is an until_event validity's expiry."""
+
+    field: str
+    after: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Validity:
-    """kind is 'duration', 'unlimited', 'until_event' or 'lump_sum'."""
+    """kind is 'duration', 'unlimited', 'until_event' or 'lump_sum'; `until` computes the expiry
+    (engine.definition.validity)."""
 
     kind: str
     duration: str | None = None
     event: str | None = None
+    until: ValidityUntil | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -383,6 +383,7 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
             yield from _condition_problems(step["condition"], known_names, ("steps", i, "condition"),
                                            "a field of an earlier step")
         known_names |= {f["id"] for f in step.get("fields", [])}
+    yield from _date_field_problems(data, steps)
     # In a BPMN definition the forms are not known here, so any name may be used.
     known_names = set(BUILTIN_NAMES) | all_fields if steps else None
     for key in ("documents", "requested_documents"):
@@ -390,6 +391,27 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
             if "condition" in doc:
                 yield from _condition_problems(doc["condition"], known_names, (key, i, "condition"),
                                                "a field of any step")
+
+
+def _date_field_problems(data: dict[str, Any], steps: list[dict]) -> Iterator[tuple[tuple, str]]:
+    """`validity.until.field` and `term.counted_from.field` name a date field of the forms (a
+    drawn BPMN definition's forms are not known here: not checked)."""
+    if not steps:
+        return
+    types = {f["id"]: f["type"] for s in steps for f in s.get("fields", [])}
+    dates = sorted(k for k, v in types.items() if v == "date")
+    refs = []
+    until = data.get("validity", {}).get("until")
+    if until:
+        refs.append((("validity", "until", "field"), until["field"]))
+    counted = data.get("term", {}).get("counted_from")
+    if isinstance(counted, dict):
+        refs.append((("term", "counted_from", "field"), counted["field"]))
+    for path, name in refs:
+        if types.get(name) != "date":
+            what = f"is a {types[name]} field" if name in types else "is not a field of any step"
+            yield path, (f"{name!r} {what}: name a date field "
+                         f"({', '.join(dates) if dates else 'the forms have none'})")
 
 
 def _appeal_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:

@@ -4,7 +4,7 @@ id (falling back to title), every field a reviewer must see.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -21,6 +21,7 @@ from engine.diff.wording import (
     term_ru,
     units_ru,
     validity_ru,
+    validity_until_ru,
     validity_value,
 )
 from engine.terms import (
@@ -505,10 +506,15 @@ class ProcedurePair:
             later = b.counted_from == "documents_received"
             where = {"application": "со дня подачи заявления",
                      "documents_received": "со дня получения запрошенных документов"}
+            for term in (a, b):
+                if term.counted_from_field:
+                    where[term.counted_from] = f"с даты, указанной в поле {term.counted_from_field}"
+            # A date the applicant states may lie before or after the application: no direction.
+            cls = NEUTRAL if a.counted_from_field or b.counted_from_field \
+                else BURDEN if later else SIMPLIFICATION
             self.add("term.counted_from_changed", "term.counted_from", a.counted_from,
                      b.counted_from, f"Срок отсчитывается {where.get(b.counted_from, b.counted_from)}"
-                     f" (раньше — {where.get(a.counted_from, a.counted_from)})",
-                     BURDEN if later else SIMPLIFICATION)
+                     f" (раньше — {where.get(a.counted_from, a.counted_from)})", cls)
         if not _same_text(a.notes, b.notes):
             self.add("term.notes_changed", "term.notes", a.notes, b.notes,
                      "Изменено примечание к сроку")
@@ -530,6 +536,11 @@ class ProcedurePair:
     def _validity(self, a: Validity, b: Validity) -> None:
         if a == b:
             return
+        if a.until != b.until:
+            self._validity_until(a, b)
+            a, b = replace(a, until=None), replace(b, until=None)
+            if a == b:
+                return
         old, new = validity_value(a), validity_value(b)
         arrow = f"{validity_ru(a)} → {validity_ru(b)}"
         finite = ("duration", "until_event")
@@ -553,6 +564,27 @@ class ProcedurePair:
                      f"Результат стал бессрочным: {arrow}")
         else:
             self.add("validity.kind_changed", "validity", old, new, f"Изменён срок действия: {arrow}")
+
+    def _validity_until(self, a: Validity, b: Validity) -> None:
+        """A computed cap or end date (`validity.until`) added, removed or moved."""
+        ua, ub = a.until, b.until
+        if ua is None or ub is None:
+            shown = validity_until_ru(ub or ua)
+            if ua is None:
+                self.add("validity.capped", "validity.until", None, shown,
+                         f"Срок действия ограничен датой: {shown}")
+            else:
+                self.add("validity.uncapped", "validity.until", shown, None,
+                         f"Срок действия больше не ограничен датой: {shown}")
+            return
+        old, new = validity_until_ru(ua), validity_until_ru(ub)
+        cls = NEUTRAL
+        if ua.field == ub.field:
+            cls, _verb, _note = _classify_terms(ua.after or "same day", ub.after or "same day",
+                                                later_is_burden=False, subject="дата окончания",
+                                                calendar=self.calendar)
+        self.add("validity.cap_changed", "validity.until", old, new,
+                 f"Изменена дата окончания срока действия: {old} → {new}", cls)
 
     # -- channels, authorities, roles, steps, appeal ----------------------------------------------
 

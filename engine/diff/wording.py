@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from engine.definition.procedure import Fee, Validity
+from engine.definition.procedure import Fee, Validity, ValidityUntil
 from engine.terms import (
     TermError,
     parse_term,
@@ -70,11 +70,18 @@ def fee_value(fee: Fee) -> str:
 def validity_ru(v: Validity) -> str:
     if v.kind == "unlimited":
         return "бессрочно"
+    cap = f", но не позднее: {validity_until_ru(v.until)}" if v.until else ""
     if v.kind == "duration":
-        return term_ru(v.duration)
+        return term_ru(v.duration) + cap
     if v.kind == "until_event":
-        return f"до события: {v.event}"
+        return f"до события: {v.event}" + (f" ({validity_until_ru(v.until)})" if v.until else "")
     return "единовременно"
+
+
+def validity_until_ru(until: ValidityUntil) -> str:
+    """«поле birth_date + 14 лет» (the title when the definition gives one)."""
+    what = until.title or f"дата из поля {until.field}"
+    return f"{what} + {term_ru(until.after)}" if until.after and not until.title else what
 
 
 def validity_value(v: Validity) -> str:

@@ -18,6 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from engine.notices import refusal
+from engine.read.form_data import case_form_data
+from engine.read.result_validity import valid_until
 from engine.statuses import ACTIVE, CaseStatus
 from engine.store.tables import cases, notices, procedure_versions
 from engine.store.versions import Versions
@@ -82,4 +84,7 @@ def case_of(conn: Connection, applicant_user: str, case_id: str, versions: Versi
     item["notices"] = [{**n._mapping, "href": f"/cases/{case_id}/notices/{n.id}"} for n in found]
     item["refusal"] = (refusal.of_case(versions.get(item["version"]), item, calendar)
                        if versions is not None else None)
+    item["valid_until"] = (valid_until(versions.get(item["version"]), item,
+                                       case_form_data(conn, case_id))
+                           if versions is not None and item["outcome"] == "approved" else None)
     return item

@@ -25,7 +25,9 @@ from engine.expressions import ExpressionError, evaluate
 from engine.notices import refusal
 from engine.process.specs import load_spec
 from engine.read.appeal_view import appeal_fields
+from engine.read.form_data import form_data
 from engine.read.notices import case_notices
+from engine.read.result_validity import valid_until
 from engine.statuses import ACTIVE
 from engine.store import external_tasks as external_store
 from engine.store.fast_path import for_engine
@@ -167,6 +169,7 @@ def case_view(conn_or_db: Connection | Engine, case_id: str,
         "id": c["id"], "number": c["number"], "version": c["version"], "procedure": procedure.name,
         "status": c["status"], "outcome": c["outcome"], "ground": c["ground"],
         "refusal": refusal.of_case(procedure, c, calendar),
+        "valid_until": valid_until(procedure, c, data),
         "applicant": c["applicant"], "applicant_user": c["applicant_user"], "channel": c["channel"],
         "authority": c["authority"],
         "fee": {"kind": case_fee(procedure, c["option"]).kind, "base_units": c["fee"],
@@ -216,28 +219,6 @@ def provisional(calendar: WorkCalendar | None, start: date | None,
     cal = calendar if calendar is not None else default_calendar()
     years = list(cal.unknown_years(start, due)) if start is not None and due is not None else []
     return {"due_provisional": bool(years), "due_provisional_years": years}
-
-
-def form_data(trail) -> tuple[dict[str, Any], set[str]]:
-    """The form data of a case from its audit events (action, step, data JSON), and the steps done.
-
-    The start event gives channel/category/exempt; each completed step's event its cleaned data.
-    """
-    data: dict[str, Any] = {}
-    done: set[str] = set()
-    for action, step, raw in trail:
-        if action == "start":
-            payload = orjson.loads(raw)
-            for key in ("channel", "category", "exempt"):
-                if key in payload:
-                    data[key] = payload[key]
-        elif action == "complete":
-            payload = orjson.loads(raw)
-            if isinstance(payload.get("data"), dict):
-                data.update(payload["data"])
-            if step:
-                done.add(step)
-    return data, done
 
 
 def condition_names(procedure: Procedure, data: dict[str, Any], done_steps: set[str],

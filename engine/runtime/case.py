@@ -90,6 +90,7 @@ class Case:
     documents: dict[str, str] = field(default_factory=dict)
     recorded: dict[str, str] | None = None  # the documents as stored (loaded for intake/decision)
     done_task: str | None = None
+    term_starts: str | None = None  # a form's date the term counts from (term.counted_from.field)
     assign: tuple[str, str | None] | None = None
     workflow_changed: bool = True
     noop: bool = False  # the command changes nothing: no write, no audit event
@@ -713,6 +714,8 @@ class Case:
         clean = clean_form(fields, data, self.today) if (fields or proc.steps) else _plain(data)
         if proc.is_procedure and kind == "intake":
             self._documents_presented({**task.data, **clean})
+        if proc.is_procedure and proc.term.counted_from_field in clean:
+            self._count_from_field(clean[proc.term.counted_from_field])
         if (proc.is_procedure and extra.get("outcome") == "approve"
                 and (not _has_step(proc, name) or proc.step(name).waits_for_documents)):
             self._requested_arrived()
@@ -729,6 +732,8 @@ class Case:
         self._engine_steps()
         self.step, self.done_task = name, str(task.id)
         self.data = {"task": str(task.id), "data": {**clean, **extra}}
+        if self.term_starts:
+            self.data["term_starts"] = self.term_starts
 
     def _documents_presented(self, names: dict[str, Any]) -> None:
         """Intake completes only once every document the citizen must present is recorded:
@@ -751,6 +756,20 @@ class Case:
             missing.append(FieldError(f"documents.{doc.id}", doc.title, how))
         if missing:
             raise DocumentsMissing(missing)
+
+    def _count_from_field(self, value: Any) -> None:
+        """`term.counted_from: {field: …}`: the term counts from the date the form gives (a
+        stay that starts on a stated day), the longer term if documents were requested."""
+        if not isinstance(value, str):
+            return
+        start = date.fromisoformat(value)
+        proc = self.procedure
+        due = due_date(start, self.max_term, self.calendar)
+        if self.changes.get("documents_requested", self.row["documents_requested"]) \
+                and proc.term.when_documents_requested:
+            due = extend_due(start, self.max_term, proc.term.when_documents_requested, self.calendar)
+        self.changes.update(due_date=due, overdue=due < self.today)
+        self.term_starts = start.isoformat()
 
     def _requested_arrived(self) -> None:
         """An approval waits until every document the authority requested has arrived."""
