@@ -61,8 +61,13 @@ def schema(api: Api):
 def test_operation_conforms_to_its_schema(schema, api: Api, method: str, path: str,
                                           user: str) -> None:
     operation = schema[path][method]
-    strategy = st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
-                         operation.as_strategy(GenerationMode.NEGATIVE))
+    strategy = operation.as_strategy(GenerationMode.POSITIVE)
+    # A file part of a multipart body is bytes whatever it holds: schemathesis' negative data for
+    # one ("was string, became array") is a file with JSON text in it, a valid request on the wire,
+    # which the catalog routes rightly answer with its problems. Their refusals of bad requests
+    # are tested in tests/test_publish.py.
+    if "multipart/form-data" not in operation.definition.raw.get("requestBody", {}).get("content", {}):
+        strategy = st.one_of(strategy, operation.as_strategy(GenerationMode.NEGATIVE))
     headers = api.h(user)
     numbers = list(catalog())
     real_cases = [api.start(numbers[i % len(numbers)])["id"] for i in range(3)] \
