@@ -391,6 +391,27 @@ class Procedure:
                 return step
         raise KeyError(step_id)
 
+    def fee_axis(self, axis: str) -> Field:
+        """The intake choice field a fee table prices by."""
+        for step in self.steps:
+            if step.kind == "intake":
+                for fld in step.fields:
+                    if fld.id == axis:
+                        return fld
+        raise KeyError(axis)
+
+    def fee_cell_terms(self, cell: FeeCell) -> tuple[tuple[str, str], ...]:
+        """A fee table cell in Russian: (the axis field's title, the titles of the choices it
+        covers, «любой» for an axis it leaves open), in the table's axis order."""
+        terms = []
+        for axis in self.fee.axes:
+            fld = self.fee_axis(axis)
+            chosen = cell.choices(axis)
+            titles = {c.id: c.title for c in fld.choices}
+            terms.append((fld.title, "любой" if chosen is None
+                          else "; ".join(titles.get(c, c) for c in chosen)))
+        return tuple(terms)
+
     def document_ids(self) -> frozenset[str]:
         """Every document this version lists, presented or requested: nothing else may be asked."""
         return frozenset(d.id for d in self.documents) | frozenset(
