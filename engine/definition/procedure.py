@@ -409,7 +409,7 @@ class Procedure:
             chosen = cell.choices(axis)
             titles = {c.id: c.title for c in fld.choices}
             terms.append((fld.title, "любой" if chosen is None
-                          else "; ".join(titles.get(c, c) for c in chosen)))
+                          else " или ".join(titles.get(c, c) for c in chosen)))
         return tuple(terms)
 
     def document_ids(self) -> frozenset[str]:
