@@ -156,10 +156,21 @@ class BaseUnitOut(BaseModel):
     unverified: bool
 
 
+class FeeCellOut(BaseModel):
+    when: dict[str, list[str]] = Field(description="axis -> the choices this cell covers; an "
+                                                   "axis not named: any choice")
+    base_units: float = Field(description="0: free")
+    byn: str | None = Field(None, description="in roubles on `fee.on` (null: no base unit "
+                                              "value is known for that date)")
+
+
 class FeeOut(BaseModel):
-    kind: Literal["free", "base_units", "by_category"]
+    kind: Literal["free", "base_units", "by_category", "table"]
     base_units: float = Field(description="for kind base_units: the multiple of the base unit")
     categories: list[FeeCategoryOut]
+    axes: list[str] = Field(description="for kind table: the intake choice fields it prices by")
+    cells: list[FeeCellOut] = Field(description="for kind table: every combination of the axes' "
+                                                "choices is in exactly one cell")
     exemptions: list[GroundOut]
     notes: str | None = None
     on: date = Field(description="the date the roubles are computed for (query `on`, default "
@@ -167,7 +178,8 @@ class FeeOut(BaseModel):
     base_unit: BaseUnitOut | None = Field(description="the base unit in force on `on`; null "
                                                       "before the first known value")
     byn: str | None = Field(description="the fee in roubles on `on` (\"0.00\" when free); null "
-                                        "for kind by_category (see categories) or when no base "
+                                        "for kinds by_category and table (see categories, cells) "
+                                        "or when no base "
                                         "unit value is known")
 
 
@@ -433,10 +445,14 @@ class TaskPage(BaseModel):
 
 
 class CaseFee(BaseModel):
-    kind: Literal["free", "base_units", "by_category"]
-    base_units: float = Field(description="what the applicant owes, in base units (0 if exempt)")
+    kind: Literal["free", "base_units", "by_category", "table"]
+    base_units: float | None = Field(description="what the applicant owes, in base units (0 if "
+                                                 "exempt); null for kind table until the intake "
+                                                 "data name its cell")
     category: str | None = None
     exempt: bool
+    cell: dict[str, str] | None = Field(None, description="for kind table once intake is done: "
+                                                          "axis -> the choice made")
 
 
 class CaseOption(BaseModel):

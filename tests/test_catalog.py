@@ -936,7 +936,7 @@ def test_load_catalog_of_the_real_procedures_folder():
     assert "6.1.1" in catalog
     assert list(catalog) == sorted(catalog, key=number_key)
     procedure = catalog["6.1.1"]
-    assert procedure.fee.amount("foreign") == 1
+    assert procedure.fee.amount(values={"applicant": "foreign", "document": "other"}) == 1
     assert procedure.ground("false_documents").legal_basis
     assert procedure.document_ids() >= {"application", "passport", "archive_record"}
 

@@ -195,6 +195,32 @@ GENERAL, URGENT, SLOW = _opt("general", "15 days", 0, default=True), _opt("urgen
     _opt("slow", "1 month", 0)
 
 
+# A fee table (docs/authoring.md, "Fee tables") over an intake choice field `applicant`.
+APPLICANT = {"id": "applicant", "title": "Заявитель", "type": "choice", "required": True,
+             "choices": [{"id": "citizen_by", "title": "гражданин Республики Беларусь"},
+                         {"id": "foreign", "title": "иностранный гражданин"}]}
+TABLE = {"kind": "table", "axes": ["applicant"], "cells": [
+    {"when": {"applicant": "citizen_by"}, "base_units": 0.1},
+    {"when": {"applicant": "foreign"}, "base_units": 1}]}
+
+
+def _tabled(fee: dict[str, Any] = TABLE) -> Mutator:
+    """The intake asks `applicant`; the fee is `fee`."""
+    def mutate(d: dict) -> None:
+        step(d, "intake")["fields"].append(copy.deepcopy(APPLICANT))
+        d["fee"] = copy.deepcopy(fee)
+    return mutate
+
+
+def _stateless(units: float) -> Mutator:
+    """A third applicant choice, priced `units` by its own cell."""
+    def mutate(d: dict) -> None:
+        step(d, "intake")["fields"][-1]["choices"].append({"id": "stateless",
+                                                           "title": "лицо без гражданства"})
+        d["fee"]["cells"].append({"when": {"applicant": "stateless"}, "base_units": units})
+    return mutate
+
+
 CASES: dict[str, tuple[Mutator | None, Mutator | None, list[tuple[str, str]]]] = {
     # name, translations, notes, legal basis, result
     "renamed": (None, _set("name.ru", "Выдача справки о получении образования"),
@@ -298,6 +324,27 @@ CASES: dict[str, tuple[Mutator | None, Mutator | None, list[tuple[str, str]]]] =
     "exemption_changed": (_set("fee", EXEMPT), _all(_set("fee", EXEMPT), _set(
         "fee.exemptions.0.title", "инвалиды I, II и III группы")), [("fee.exemption_changed", N)]),
     "fee_notes": (None, _set("fee.notes", "через ЕРИП"), [("fee.notes_changed", N)]),
+    # fee tables, compared combination by combination of the axes' choices
+    "table_cell_increased": (_tabled(), _all(_tabled(), _set("fee.cells.0.base_units", 0.2)),
+                             [("fee.cell_increased", B)]),
+    "table_cell_decreased": (_tabled(), _all(_tabled(), _set("fee.cells.1.base_units", 0.5)),
+                             [("fee.cell_decreased", S)]),
+    "table_cell_added": (_tabled(), _all(_tabled(), _stateless(1)),
+                         [("fee.cell_added", B), ("step.field_changed", N)]),
+    "table_free_cell_added": (_tabled(), _all(_tabled(), _stateless(0)),
+                              [("fee.cell_added", N), ("step.field_changed", N)]),
+    "table_cell_removed": (_all(_tabled(), _stateless(1)), _tabled(),
+                           [("fee.cell_removed", S), ("step.field_changed", N)]),
+    "table_from_flat": (_set("fee", BU1), _tabled(),
+                        [("fee.cell_decreased", S), ("fee.kind_changed", N), ("step.field_added", N)]),
+    "table_to_flat_more": (_tabled(), _all(_tabled(), _set("fee", {"kind": "base_units", "base_units": 0.5})),
+                           [("fee.cell_decreased", S), ("fee.cell_increased", B),
+                            ("fee.kind_changed", N)]),
+    "table_axes_changed": (_tabled(), _all(_tabled(), _set("fee", {
+        "kind": "table", "axes": ["reason"], "cells": [
+            {"when": {"reason": "lost"}, "base_units": 1},
+            {"when": {"reason": "damaged"}, "base_units": 0.1}]})),
+        [("fee.table_axes_changed", B)]),
     # terms, compared by their deadlines from every start day of the reference year
     "term_longer": (None, _set("term.max", "1 month"), [("term.longer", B)]),
     "term_shorter": (None, _set("term.max", "10 days"), [("term.shorter", S)]),

@@ -118,7 +118,7 @@ def test_the_procedure_json_gives_the_fee_in_roubles_on_a_date(tmp_path: Path) -
     assert unknown["byn"] is None and unknown["base_unit"] is None
     today = api.get("/api/procedures/6.1.1").json()  # the app's clock: 18.06.2025
     assert today["fee"]["on"] == "2025-06-18" and today["fee"]["byn"] is None
-    assert [c["byn"] for c in today["fee"]["categories"]] == ["4.20", "42.00"]
+    assert [c["byn"] for c in today["fee"]["cells"]] == ["4.20", "8.40", "42.00", "0.00"]
     listed = {p["number"]: p for p in api.get("/api/procedures?on=2026-02-01").json()}
     assert listed["5.2"]["fee"]["byn"] == "45.00" and listed["2.1"]["fee"]["byn"] == "0.00"
     for bad in ("tomorrow", "0.0", "2026-02-30", "1735689600"):  # no timestamps, real dates only

@@ -51,7 +51,8 @@ def _document(request: Request, user: Any, case_id: str, kind: str) -> dict[str,
     case = document["case"]
     authority = catalog.get(case["authority"])
     try:  # what the applicant owes, in roubles on the day the application was registered
-        owed = svc.base_units.get().roubles_on(case["fee"]["base_units"], case["start_date"])
+        owed = (None if case["fee"]["base_units"] is None  # a table fee before intake
+                else svc.base_units.get().roubles_on(case["fee"]["base_units"], case["start_date"]))
     except NoBaseUnitValue:
         owed = None
     return {**document, "title": TITLES[kind], "authority": authority,

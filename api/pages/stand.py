@@ -201,6 +201,9 @@ def _offers(proc: Procedure, fee: FeeOnDate) -> list[dict[str, Any]]:
             for o in proc.options if o.fee.kind != "by_category"]
     if proc.fee.kind == "by_category":
         return [offer(c.title, fee.category(c.id), c.base_units) for c in proc.fee.categories]
+    if proc.fee.kind == "table":  # one offer per cell, named by its choices
+        return [offer("; ".join(f"{t}: {v}" for t, v in proc.fee_cell_terms(c)),
+                      fee.of(c.base_units), c.base_units) for c in proc.fee.cells]
     return [offer(proc.name, fee.amount, proc.fee.base_units if proc.fee.kind != "free" else 0)]
 
 

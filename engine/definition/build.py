@@ -18,6 +18,7 @@ from engine.definition.procedure import (
     Extension,
     Fee,
     FeeCategory,
+    FeeCell,
     Field,
     Forwarding,
     Ground,
@@ -44,14 +45,26 @@ def _ground(g: dict[str, Any]) -> Ground:
     return Ground(g["id"], g["title"], g.get("legal_basis"))
 
 
+def _fee(fee: dict[str, Any]) -> Fee:
+    axes = tuple(fee.get("axes", ()))
+    return Fee(kind=fee["kind"], base_units=fee.get("base_units", 0),
+               categories=tuple(FeeCategory(**c) for c in fee.get("categories", [])),
+               exemptions=tuple(_ground(g) for g in fee.get("exemptions", [])),
+               notes=fee.get("notes"), axes=axes,
+               cells=tuple(_cell(c, axes) for c in fee.get("cells", [])))
+
+
+def _cell(cell: dict[str, Any], axes: tuple[str, ...]) -> FeeCell:
+    """A table cell, its axes in the table's order; one choice or a list of choices each."""
+    when = cell.get("when", {})
+    return FeeCell(when=tuple((axis, (when[axis],) if isinstance(when[axis], str)
+                               else tuple(when[axis])) for axis in axes if axis in when),
+                   base_units=cell["base_units"])
+
+
 def _option(o: dict[str, Any]) -> ServiceOption:
-    fee = o["fee"]
     return ServiceOption(
-        id=o["id"], title=o["title"], term=o["term"]["max"],
-        fee=Fee(kind=fee["kind"], base_units=fee.get("base_units", 0),
-                categories=tuple(FeeCategory(**c) for c in fee.get("categories", [])),
-                exemptions=tuple(_ground(g) for g in fee.get("exemptions", [])),
-                notes=fee.get("notes")),
+        id=o["id"], title=o["title"], term=o["term"]["max"], fee=_fee(o["fee"]),
         default=o.get("default", False), legal_basis=o.get("legal_basis"), notes=o.get("notes"))
 
 
@@ -81,13 +94,7 @@ def build_procedure(data: dict[str, Any], source: str, bpmn_xml: str | None = No
         channels=tuple(data["channels"]),
         documents=tuple(PresentedDocument(**d) for d in data.get("documents", [])),
         requested_documents=tuple(RequestedDocument(**d) for d in data.get("requested_documents", [])),
-        fee=Fee(
-            kind=fee["kind"],
-            base_units=fee.get("base_units", 0),
-            categories=tuple(FeeCategory(**c) for c in fee.get("categories", [])),
-            exemptions=tuple(_ground(g) for g in fee.get("exemptions", [])),
-            notes=fee.get("notes"),
-        ),
+        fee=_fee(fee),
         term=Term(**{**data["term"], "counted_from": _counted_from(data["term"]), "extensions": tuple(
             Extension(**e) for e in data["term"].get("extensions", []))}),
         validity=Validity(**{**data["validity"], "until": ValidityUntil(**data["validity"]["until"])

@@ -9,6 +9,7 @@ add kinds, topics, outcomes, grounds of leaving without consideration, forwardin
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,21 +96,55 @@ class FeeCategory:
 
 
 @dataclass(frozen=True, slots=True)
+class FeeCell:
+    """One cell of a fee table: the choices of each axis it covers (an axis it leaves out: any
+    choice) and the base units owed for them (0: free)."""
+
+    when: tuple[tuple[str, tuple[str, ...]], ...]
+    base_units: float
+
+    def choices(self, axis: str) -> tuple[str, ...] | None:
+        """The choices of `axis` the cell covers; None: every choice."""
+        return dict(self.when).get(axis)
+
+    def matches(self, values: Mapping[str, Any]) -> bool:
+        return all(values.get(axis) in chosen for axis, chosen in self.when)
+
+
+@dataclass(frozen=True, slots=True)
 class Fee:
-    """kind is 'free', 'base_units' or 'by_category'; amounts are multiples of the base unit."""
+    """kind is 'free', 'base_units', 'by_category' or 'table'; amounts are multiples of the base
+    unit. A table prices by up to three intake choice fields (`axes`) at once: the one cell that
+    matches the case's intake data gives the amount."""
 
     kind: str
     base_units: float = 0
     categories: tuple[FeeCategory, ...] = ()
     exemptions: tuple[Ground, ...] = ()
     notes: str | None = None
+    axes: tuple[str, ...] = ()
+    cells: tuple[FeeCell, ...] = ()
 
-    def amount(self, category: str | None = None, exempt: bool = False) -> float:
-        """Base units the applicant owes for this procedure."""
+    def cell(self, values: Mapping[str, Any]) -> FeeCell | None:
+        """The table cell for intake data `values`; None while an axis has no value yet."""
+        if any(values.get(axis) is None for axis in self.axes):
+            return None
+        for cell in self.cells:
+            if cell.matches(values):
+                return cell
+        raise KeyError(f"no fee cell for {dict((a, values.get(a)) for a in self.axes)!r}")
+
+    def amount(self, category: str | None = None, exempt: bool = False,
+               values: Mapping[str, Any] | None = None) -> float | None:
+        """Base units the applicant owes for this procedure; for a table, None until the intake
+        data (`values`) name a cell."""
         if self.kind == "free" or exempt:
             return 0
         if self.kind == "base_units":
             return self.base_units
+        if self.kind == "table":
+            cell = self.cell(values or {})
+            return None if cell is None else cell.base_units
         for cat in self.categories:
             if cat.id == category:
                 return cat.base_units
@@ -374,6 +409,27 @@ class Procedure:
             if step.id == step_id:
                 return step
         raise KeyError(step_id)
+
+    def fee_axis(self, axis: str) -> Field:
+        """The intake choice field a fee table prices by."""
+        for step in self.steps:
+            if step.kind == "intake":
+                for fld in step.fields:
+                    if fld.id == axis:
+                        return fld
+        raise KeyError(axis)
+
+    def fee_cell_terms(self, cell: FeeCell) -> tuple[tuple[str, str], ...]:
+        """A fee table cell in Russian: (the axis field's title, the titles of the choices it
+        covers, «любой» for an axis it leaves open), in the table's axis order."""
+        terms = []
+        for axis in self.fee.axes:
+            fld = self.fee_axis(axis)
+            chosen = cell.choices(axis)
+            titles = {c.id: c.title for c in fld.choices}
+            terms.append((fld.title, "любой" if chosen is None
+                          else " или ".join(titles.get(c, c) for c in chosen)))
+        return tuple(terms)
 
     def document_ids(self) -> frozenset[str]:
         """Every document this version lists, presented or requested: nothing else may be asked."""

@@ -7,7 +7,9 @@ Every problem carries the file, line and column it comes from.
 """
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -335,6 +337,7 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
     fee = data.get("fee", {})
     yield from _unique(fee.get("categories", []), ("fee", "categories"), "category")
     yield from _unique(fee.get("exemptions", []), ("fee", "exemptions"), "exemption")
+    yield from _fee_table_problems(data)
 
     term = data["term"]
     # Without requested_documents the clerk records free requests (Case.record_information).
@@ -497,6 +500,77 @@ def _option_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
                 f"({data['term']['max']!r})")
         if "fee" in data and option["fee"] != data["fee"]:
             yield ("options", i, "fee"), "the default option is the ordinary order: its fee must be the procedure's fee"
+
+
+# A table's axes may multiply to at most this many combinations (each is checked for coverage).
+MAX_FEE_COMBINATIONS = 10_000
+
+
+def _fee_table_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
+    """A fee table (docs/authoring.md, "Fee tables"): each axis a required choice field of the
+    intake step, each cell's values choices of its axis, every combination priced exactly once.
+    A table fee is the procedure's own: not inside a service option, nor beside options."""
+    for i, option in enumerate(data.get("options") or []):
+        if option["fee"]["kind"] == "table":
+            yield ("options", i, "fee", "kind"), "a service option's fee cannot be a table"
+    fee = data.get("fee", {})
+    if fee.get("kind") != "table":
+        return
+    if data.get("options"):
+        yield ("fee", "kind"), "a procedure with service options cannot have a table fee"
+    intake = next((s for s in data.get("steps", []) if s.get("kind") == "intake"), None)
+    fields = {f["id"]: f for f in (intake or {}).get("fields", [])}
+    choices: dict[str, list[str]] = {}
+    for i, axis in enumerate(fee["axes"]):
+        field = fields.get(axis)
+        if field is None or field.get("type") != "choice":
+            choice_fields = sorted(k for k, f in fields.items() if f.get("type") == "choice")
+            yield ("fee", "axes", i), (f"axis {axis!r} is not a choice field of the intake step; "
+                                      f"its choice fields: {choice_fields}")
+        elif not field.get("required"):
+            yield ("fee", "axes", i), f"axis {axis!r}: the intake field must be required: true"
+        else:
+            choices[axis] = [c["id"] for c in field["choices"]]
+    bad = False
+    for c, cell in enumerate(fee["cells"]):
+        for axis, value in cell["when"].items():
+            if axis not in fee["axes"]:
+                yield ("fee", "cells", c, "when", axis), f"{axis!r} is not an axis of the table: {fee['axes']}"
+                bad = True
+            elif axis in choices:
+                for value_ in [value] if isinstance(value, str) else value:
+                    if value_ not in choices[axis]:
+                        yield ("fee", "cells", c, "when", axis), (
+                            f"{value_!r} is not a choice of field {axis!r}: {choices[axis]}")
+                        bad = True
+    if bad or len(choices) != len(fee["axes"]):
+        return
+    total = math.prod(len(v) for v in choices.values())
+    if total > MAX_FEE_COMBINATIONS:
+        yield ("fee", "axes"), (f"the axes make {total} combinations; at most "
+                               f"{MAX_FEE_COMBINATIONS}")
+        return
+    covered: dict[tuple[str, ...], int] = {}
+    for c, cell in enumerate(fee["cells"]):
+        when = cell["when"]
+        sets = [([when[a]] if isinstance(when[a], str) else when[a]) if a in when else choices[a]
+                for a in fee["axes"]]
+        for combo in itertools.product(*sets):
+            if combo in covered:
+                yield ("fee", "cells", c), (
+                    f"overlaps cell {covered[combo] + 1}: both price {_combo(fee['axes'], combo)}")
+                break
+            covered[combo] = c
+    gaps = [combo for combo in itertools.product(*(choices[a] for a in fee["axes"]))
+            if combo not in covered]
+    if gaps:
+        shown = "; ".join(_combo(fee["axes"], g) for g in gaps[:5])
+        more = f" and {len(gaps) - 5} more" if len(gaps) > 5 else ""
+        yield ("fee", "cells"), f"no cell prices {shown}{more}"
+
+
+def _combo(axes: list[str], combo: tuple[str, ...]) -> str:
+    return ", ".join(f"{a}={v}" for a, v in zip(axes, combo, strict=True))
 
 
 def _unique(items: list[dict], path: tuple, what: str) -> Iterator[tuple[tuple, str]]:

@@ -3,6 +3,7 @@ id (falling back to title), every field a reviewer must see.
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -402,14 +403,16 @@ class ProcedurePair:
     # -- fee --------------------------------------------------------------------------------------
 
     def _fee(self, a: Fee, b: Fee) -> None:
-        if a.kind != b.kind or (a.kind == "base_units" and a.base_units != b.base_units):
+        if "table" in (a.kind, b.kind) and "by_category" not in (a.kind, b.kind):
+            self._table(a, b)
+        elif a.kind != b.kind or (a.kind == "base_units" and a.base_units != b.base_units):
             old_amounts, new_amounts = _amounts(a), _amounts(b)
             if max(old_amounts) == 0 and max(new_amounts) > 0:
                 self.add("fee.added", "fee", fee_value(a), fee_value(b),
-                         f"Введена плата: {fee_ru(a)} → {fee_ru(b)}")
+                         f"Введена плата: {fee_ru(a, self.old)} → {fee_ru(b, self.new)}")
             elif max(old_amounts) > 0 and max(new_amounts) == 0:
                 self.add("fee.removed", "fee", fee_value(a), fee_value(b),
-                         f"Плата отменена: {fee_ru(a)} → {fee_ru(b)}")
+                         f"Плата отменена: {fee_ru(a, self.old)} → {fee_ru(b, self.new)}")
             elif a.kind == b.kind:
                 if b.base_units > a.base_units:
                     self.add("fee.increased", "fee.base_units", a.base_units, b.base_units,
@@ -426,7 +429,8 @@ class ProcedurePair:
                 else:
                     cls = NEUTRAL
                 self.add("fee.kind_changed", "fee", fee_value(a), fee_value(b),
-                         f"Изменён порядок платы: {fee_ru(a)} → {fee_ru(b)}", cls)
+                         f"Изменён порядок платы: {fee_ru(a, self.old)} → {fee_ru(b, self.new)}",
+                         cls)
         if a.kind == b.kind == "by_category":
             self._categories(a, b)
         self._grounds(a.exemptions, b.exemptions, "fee.exemptions", "fee.exemption", "льгота по плате",
@@ -435,6 +439,67 @@ class ProcedurePair:
         if not _same_text(a.notes, b.notes):
             self.add("fee.notes_changed", "fee.notes", a.notes, b.notes,
                      "Изменено примечание к плате")
+
+    def _table(self, a: Fee, b: Fee) -> None:
+        """A fee table against a table or a flat fee, combination by combination of the axes'
+        choices: what each applicant paid against what they pay now. Combinations that change
+        the same way are one change."""
+        assert self.old is not None and self.new is not None
+        if a.kind == b.kind == "table" and a.axes != b.axes:
+            old_amounts, new_amounts = _amounts(a), _amounts(b)
+            cls = (BURDEN if max(new_amounts) > min(old_amounts) else
+                   SIMPLIFICATION if min(new_amounts) < max(old_amounts) else NEUTRAL)
+            self.add("fee.table_axes_changed", "fee.axes", ",".join(a.axes), ",".join(b.axes),
+                     f"Изменено, от чего зависит плата: {fee_ru(a, self.old)} → {fee_ru(b, self.new)}",
+                     cls)
+            return
+        if a.kind != b.kind:
+            self.add("fee.kind_changed", "fee", fee_value(a), fee_value(b),
+                     f"Изменён порядок платы: {fee_ru(a, self.old)} → {fee_ru(b, self.new)}", NEUTRAL)
+        table = b if b.kind == "table" else a
+        # A flat fee costs the same for every combination the table's version offers.
+        old_grid = _grid(self.old if a.kind == "table" else self.new, a, table.axes)
+        new_grid = _grid(self.new if b.kind == "table" else self.old, b, table.axes)
+        groups: dict[tuple[str, float | None, float | None], list[tuple[str, ...]]] = {}
+        for combo in sorted(set(old_grid) | set(new_grid)):
+            x, y = old_grid.get(combo), new_grid.get(combo)
+            if x == y:
+                continue
+            kind = ("fee.cell_added" if x is None else "fee.cell_removed" if y is None
+                    else "fee.cell_increased" if y > x else "fee.cell_decreased")
+            groups.setdefault((kind, x, y), []).append(combo)
+        for (kind, x, y), combos in groups.items():
+            cls = None
+            if kind == "fee.cell_added":
+                cls = BURDEN if y else NEUTRAL
+            elif kind == "fee.cell_removed":
+                cls = SIMPLIFICATION if x else NEUTRAL
+            shown = "; ".join(self._combo_ru(table.axes, c) for c in combos[:5])
+            more = f" и ещё {len(combos) - 5}" if len(combos) > 5 else ""
+            path = "fee.cells[" + "|".join(",".join(f"{ax}={v}" for ax, v in zip(
+                table.axes, c, strict=True)) for c in combos[:5]) + ("|…" if more else "") + "]"
+            text = {"fee.cell_added": "Добавлена строка таблицы платы",
+                    "fee.cell_removed": "Исключена строка таблицы платы",
+                    "fee.cell_increased": "Плата по таблице увеличена",
+                    "fee.cell_decreased": "Плата по таблице уменьшена"}[kind]
+            amounts = (units_ru(y or 0) if x is None else units_ru(x) if y is None
+                       else f"{units_ru(x)} → {units_ru(y)}")
+            self.add(kind, path, x, y, f"{text} ({shown}{more}): {amounts}", cls)
+
+    def _combo_ru(self, axes: tuple[str, ...], combo: tuple[str, ...]) -> str:
+        """A combination in Russian: the titles of its choices (the new version's, else the old's)."""
+        titles = []
+        for axis, choice in zip(axes, combo, strict=True):
+            title = None
+            for p in (self.new, self.old):
+                try:
+                    title = {c.id: c.title for c in p.fee_axis(axis).choices}.get(choice) if p else None
+                except KeyError:
+                    continue
+                if title:
+                    break
+            titles.append(title or choice)
+        return ", ".join(titles)
 
     def _categories(self, a: Fee, b: Fee) -> None:
         old_amounts, new_amounts = _amounts(a), _amounts(b)
@@ -765,12 +830,35 @@ class ProcedurePair:
                      f"Изменено примечание (основание) порядка {quoted(y.title)}")
 
 
+def _grid(proc: Procedure, fee: Fee, axes: tuple[str, ...]) -> dict[tuple[str, ...], float]:
+    """What each combination of `axes`' choices pays, in base units: a table's cells, or a flat
+    fee's one amount for every combination of the choices the procedure's intake offers. A
+    table is checked to cover each combination once (engine.definition.validation)."""
+    choices = []
+    for axis in axes:
+        try:
+            choices.append([c.id for c in proc.fee_axis(axis).choices])
+        except KeyError:  # the other version has no such field: nothing to compare it on
+            return {}
+    grid: dict[tuple[str, ...], float] = {}
+    for combo in itertools.product(*choices):
+        values = dict(zip(axes, combo, strict=True))
+        if fee.kind == "table":
+            cell = fee.cell(values)
+            grid[combo] = float(cell.base_units) if cell is not None else 0.0
+        else:
+            grid[combo] = float(fee.amount(values=values) or 0)
+    return grid
+
+
 def _amounts(fee: Fee) -> tuple[float, ...]:
     """What each group of citizens pays, in base units."""
     if fee.kind == "free":
         return (0.0,)
     if fee.kind == "base_units":
         return (float(fee.base_units),)
+    if fee.kind == "table":
+        return tuple(float(c.base_units) for c in fee.cells) or (0.0,)
     return tuple(float(c.base_units) for c in fee.categories) or (0.0,)
 
 

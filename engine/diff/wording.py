@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from engine.definition.procedure import Fee, Validity, ValidityUntil
+from engine.definition.procedure import Fee, Procedure, Validity, ValidityUntil
 from engine.terms import (
     TermError,
     parse_term,
@@ -50,11 +50,18 @@ def units_ru(amount: float | None) -> str:
     return f"{amount:g}".replace(".", ",") + " БВ"
 
 
-def fee_ru(fee: Fee) -> str:
+def fee_ru(fee: Fee, proc: Procedure | None = None) -> str:
+    """A fee in Russian; a table (the procedure's own fee) row by row when `proc` is given."""
     if fee.kind == "free":
         return "бесплатно"
     if fee.kind == "base_units":
         return units_ru(fee.base_units)
+    if fee.kind == "table":
+        if proc is None or proc.fee is not fee:
+            return f"по таблице ({len(fee.cells)} строк)"
+        return "по таблице: " + "; ".join(
+            ", ".join(v for _, v in proc.fee_cell_terms(c)) + f" — {units_ru(c.base_units)}"
+            for c in fee.cells)
     return "; ".join(f"{c.title} — {units_ru(c.base_units)}" for c in fee.categories)
 
 
@@ -64,6 +71,10 @@ def fee_value(fee: Fee) -> str:
         return "free"
     if fee.kind == "base_units":
         return f"base_units:{fee.base_units:g}"
+    if fee.kind == "table":  # 'table:applicant,document:citizen_by/general_certificate=0.1;*/supplement+training=0'
+        return f"table:{','.join(fee.axes)}:" + ";".join(
+            "/".join("+".join(c.choices(a) or ("*",)) for a in fee.axes) + f"={c.base_units:g}"
+            for c in fee.cells)
     return "by_category:" + ",".join(f"{c.id}={c.base_units:g}" for c in fee.categories)
 
 

@@ -172,8 +172,7 @@ def case_view(conn_or_db: Connection | Engine, case_id: str,
         "valid_until": valid_until(procedure, c, data),
         "applicant": c["applicant"], "applicant_user": c["applicant_user"], "channel": c["channel"],
         "authority": c["authority"],
-        "fee": {"kind": case_fee(procedure, c["option"]).kind, "base_units": c["fee"],
-                "category": c["category"], "exempt": bool(c["exempt"])},
+        "fee": fee_of_case(procedure, c, data),
         "option": case_option(procedure, c["option"]),
         "started_at": c["started_at"], "start_date": c["start_date"], "due_date": c["due_date"],
         **provisional(calendar, c["start_date"], c["due_date"]),
@@ -197,6 +196,21 @@ def case_option(procedure: Procedure, option_id: str | None) -> dict[str, str] |
         return None
     option = procedure.option(option_id)
     return {"id": option.id, "title": option.title, "term": option.term}
+
+
+def fee_of_case(procedure: Procedure, c: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """What a case owes: a table fee is unknown (base_units None) until the intake data name
+    its cell, which `cell` then shows (axis -> the choice made)."""
+    fee = case_fee(procedure, c["option"])
+    owed: float | None = c["fee"]
+    cell = None
+    if fee.kind == "table":
+        cell = {axis: data.get(axis) for axis in fee.axes}
+        if None in cell.values():
+            cell = None
+            owed = 0 if c["exempt"] else None
+    return {"kind": fee.kind, "base_units": owed, "category": c["category"],
+            "exempt": bool(c["exempt"]), "cell": cell}
 
 
 def case_fee(procedure: Procedure, option_id: str | None) -> Fee:

@@ -199,7 +199,8 @@ class Case:
             "applicant_user": applicant_user, "channel": channel,
             "authority": authority, "category": category, "exempt": bool(exempt),
             "option": chosen.id if chosen is not None else None,
-            "fee": fee.amount(category, exempt), "started_at": now, "start_date": today,
+            # A table fee is known once the intake data name its cell (see _complete): 0 till then.
+            "fee": fee.amount(category, exempt) or 0, "started_at": now, "start_date": today,
             "due_date": due_date(today, chosen.term if chosen is not None else proc.term.max,
                                  calendar),
             "documents_requested": False, "suspended_on": None, "paused_days": 0, "overdue": False,
@@ -714,6 +715,10 @@ class Case:
         clean = clean_form(fields, data, self.today) if (fields or proc.steps) else _plain(data)
         if proc.is_procedure and kind == "intake":
             self._documents_presented({**task.data, **clean})
+            if proc.fee.kind == "table":  # the intake data name the table's cell: the fee owed
+                owed = proc.fee.amount(exempt=bool(self.row["exempt"]), values=clean)
+                if owed is not None:
+                    self.changes["fee"] = owed
         if proc.is_procedure and proc.term.counted_from_field in clean:
             self._count_from_field(clean[proc.term.counted_from_field])
         if (proc.is_procedure and extra.get("outcome") == "approve"
