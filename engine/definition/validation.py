@@ -521,12 +521,12 @@ def _fee_table_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
     intake = next((s for s in data.get("steps", []) if s.get("kind") == "intake"), None)
     fields = {f["id"]: f for f in (intake or {}).get("fields", [])}
     choices: dict[str, list[str]] = {}
+    offered = sorted(k for k, f in fields.items() if f.get("type") == "choice")
     for i, axis in enumerate(fee["axes"]):
         field = fields.get(axis)
         if field is None or field.get("type") != "choice":
-            choice_fields = sorted(k for k, f in fields.items() if f.get("type") == "choice")
             yield ("fee", "axes", i), (f"axis {axis!r} is not a choice field of the intake step; "
-                                      f"its choice fields: {choice_fields}")
+                                      f"its choice fields: {offered}")
         elif not field.get("required"):
             yield ("fee", "axes", i), f"axis {axis!r}: the intake field must be required: true"
         else:
@@ -555,12 +555,15 @@ def _fee_table_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
         when = cell["when"]
         sets = [([when[a]] if isinstance(when[a], str) else when[a]) if a in when else choices[a]
                 for a in fee["axes"]]
+        overlap = None
         for combo in itertools.product(*sets):
             if combo in covered:
-                yield ("fee", "cells", c), (
-                    f"overlaps cell {covered[combo] + 1}: both price {_combo(fee['axes'], combo)}")
-                break
-            covered[combo] = c
+                overlap = overlap or (covered[combo], combo)
+            else:
+                covered[combo] = c
+        if overlap is not None:  # one message a cell: the first combination it prices twice
+            yield ("fee", "cells", c), (f"overlaps cell {overlap[0] + 1}: both price "
+                                        f"{_combo(fee['axes'], overlap[1])}")
     gaps = [combo for combo in itertools.product(*(choices[a] for a in fee["axes"]))
             if combo not in covered]
     if gaps:
