@@ -285,9 +285,11 @@ def _read_bpmn(data: dict[str, Any], base_dir: Path | None, source: str,
 
     roles = {r["id"] for r in data["roles"]}
     default_role = data["bpmn"].get("default_role") if isinstance(data["bpmn"], dict) else None
+    if default_role is not None and default_role not in roles:
+        return None, []  # reported at bpmn/default_role; checked again once it names a role
     try:
         xml = raw.decode("utf-8")
-        return check_bpmn(xml, roles, default_role=default_role if default_role in roles else None,
+        return check_bpmn(xml, roles, default_role=default_role,
                           others=lambda: _other_bpmn_files(base_dir, path)), []
     except UnicodeDecodeError as exc:
         return None, [Problem(source, *at, f"cannot read BPMN file {name}: {exc}")]
