@@ -20,33 +20,36 @@ CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
 ZEEBE = "http://camunda.org/schema/zeebe/1.0"
 TOPIC = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _SERVICE_TASK = f"{{{NS['bpmn']}}}serviceTask"
+SERVICE_TASK = _SERVICE_TASK
+
+
+def topic_problem(node: Any) -> str | None:
+    """What a drawn `serviceTask` node lacks to run as an external task, or None."""
+    topic = _topic(node)
+    if not topic:
+        return ('has no topic: a service task runs as an external task; add camunda:type="external" '
+                'camunda:topic="my-topic" (in Camunda Modeler 7: Implementation "External", Topic '
+                '"my-topic") or <zeebe:taskDefinition type="my-topic"/> (Camunda 8: Task definition '
+                'type)')
+    if not TOPIC.match(topic):
+        return f"topic {topic!r} must be 1 to 128 letters, digits, '_', '.', ':' or '-'"
+    return None
+
+
+def _topic(node: Any) -> str | None:
+    if node.get(f"{{{CAMUNDA}}}type") == "external":
+        return node.get(f"{{{CAMUNDA}}}topic")
+    definition = node.find(f"{{{NS['bpmn']}}}extensionElements/{{{ZEEBE}}}taskDefinition")
+    return definition.get("type") if definition is not None else None
 
 
 def topic_of(node: Any) -> str:
     """The external task topic of a drawn `serviceTask` node; BpmnError saying what to add."""
-    where = f"line {node.sourceline}: " if getattr(node, "sourceline", None) else ""
-    what = f"serviceTask {node.get('id')!r}"
-    topic = None
-    if node.get(f"{{{CAMUNDA}}}type") == "external":
-        topic = node.get(f"{{{CAMUNDA}}}topic")
-    else:
-        definition = node.find(f"{{{NS['bpmn']}}}extensionElements/{{{ZEEBE}}}taskDefinition")
-        if definition is not None:
-            topic = definition.get("type")
-    if not topic:
-        raise BpmnError(f'{where}{what} has no topic: a service task runs as an external task; '
-                        f'add camunda:type="external" camunda:topic="my-topic" (Camunda 7) or '
-                        f'<zeebe:taskDefinition type="my-topic"/> (Camunda 8)')
-    if not TOPIC.match(topic):
-        raise BpmnError(f"{where}{what}: topic {topic!r} must be 1 to 128 letters, digits, "
-                        f"'_', '.', ':' or '-'")
-    return topic
-
-
-def check_service_tasks(root: Any) -> None:
-    """Every drawn service task names a valid topic."""
-    for node in root.iter(_SERVICE_TASK):
-        topic_of(node)
+    problem = topic_problem(node)
+    if problem:
+        where = f"line {node.sourceline}: " if getattr(node, "sourceline", None) else ""
+        raise BpmnError(f"{where}serviceTask {node.get('id')!r} {problem}")
+    return str(_topic(node))
 
 
 class ExternalTask(SpiffBpmnTask):

@@ -122,7 +122,9 @@ def build_procedure(data: dict[str, Any], source: str, bpmn_xml: str | None = No
         suspension_grounds=tuple(_ground(g) for g in suspension.get("grounds", [])),
         version=digest.hexdigest(),
         source=source,
-        bpmn=data.get("bpmn"),
+        bpmn=bpmn_file(data),
+        bpmn_default_role=data["bpmn"].get("default_role") if isinstance(data.get("bpmn"), dict)
+        else None,
         bpmn_xml=bpmn_xml,
         definition_json=canonical,
         type=kind,
@@ -136,6 +138,14 @@ def build_procedure(data: dict[str, Any], source: str, bpmn_xml: str | None = No
         notices=tuple(NoticeText(**n) for n in data.get("notices", [])),
         options=tuple(_option(o) for o in data.get("options", [])),
     )
+
+
+def bpmn_file(data: dict[str, Any]) -> str | None:
+    """The drawn BPMN file a definition names: `bpmn: path` or `bpmn: {file: path, …}`."""
+    bpmn = data.get("bpmn")
+    if isinstance(bpmn, dict):
+        bpmn = bpmn.get("file")
+    return bpmn if isinstance(bpmn, str) else None
 
 
 def number_key(number: str) -> tuple[int, ...]:

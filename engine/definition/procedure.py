@@ -372,7 +372,9 @@ class Procedure:
     legal_basis: tuple[str, ...] = ()
     citation: Citation | None = None  # the definition's `source` block (`source` is the file)
     appeal: Appeal | None = None
-    bpmn: str | None = None
+    bpmn: str | None = None  # the drawn BPMN file's path, relative to the definition
+    # The role of drawn user and manual tasks in no lane (`bpmn: {file, default_role}`).
+    bpmn_default_role: str | None = None
     bpmn_xml: str | None = field(default=None, repr=False)
     definition_json: bytes = field(default=b"{}", repr=False)
     # The BPMN compiled from `steps` when this version was first published, as stored with it

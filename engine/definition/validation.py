@@ -20,7 +20,8 @@ from typing import Any
 
 import jsonschema
 
-from engine.definition.build import build_procedure, number_key
+from engine.bpmn.xml import MAX_BPMN_BYTES, MAX_BPMN_ELEMENTS  # noqa: F401 - re-exported
+from engine.definition.build import bpmn_file, build_procedure, number_key
 from engine.definition.catalog_files import CatalogFileError, read_catalog_file
 from engine.definition.date_bound import bound_problem, resolve
 from engine.definition.field_pattern import PatternError, compile_pattern
@@ -39,7 +40,6 @@ SCHEMA_PATH = ROOT / "schemas" / "procedure.schema.json"
 # Ids the BPMN compiler gives its own events, and data keys the engine or serializer owns.
 RESERVED_STEP_IDS = frozenset({"start", "end_approved", "end_refused"})
 RESERVED_FIELD_IDS = frozenset({"outcome", "ground", "typename"})
-MAX_BPMN_BYTES = 1024 * 1024  # a drawn process of a few dozen tasks is some 50 KB
 # A notice text's placeholders (the same syntax engine.notices.drafts renders).
 _PLACEHOLDER = re.compile(r"\{([^{}]{0,80})\}")
 _PLACEHOLDER_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -214,9 +214,8 @@ def check_definition(
         problems.append(Problem(source, *doc.position(("number",)),
                                 f"file name must be the number: {doc.data['number']}.yaml"))
     if "bpmn" in doc.data:
-        bpmn_xml, message = _read_bpmn(doc.data, base_dir)
-        if message:
-            problems.append(Problem(source, *doc.position(("bpmn",)), message))
+        bpmn_xml, found = _read_bpmn(doc.data, base_dir, source, doc.position(("bpmn",)))
+        problems.extend(found)
     if problems:
         return None, problems
     return build_procedure(doc.data, source, bpmn_xml), []
@@ -263,26 +262,61 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
     return f"{where}: {err.message}" if where else err.message
 
 
-def _read_bpmn(data: dict[str, Any], base_dir: Path | None) -> tuple[str | None, str | None]:
+MAX_CATALOG_BPMN_FILES = 200  # other BPMN files a call activity may take a process from
+_BPMN_GLOBS = ("*.bpmn", "*/*.bpmn", "*/*/*.bpmn")  # at most three folders deep
+
+
+def _read_bpmn(data: dict[str, Any], base_dir: Path | None, source: str,
+               at: tuple[int, int]) -> tuple[str | None, list[Problem]]:
+    """The BPMN text to store for the definition, and its problems: those of reading the file
+    at the YAML's `bpmn:` key (`at`), those of its content in the BPMN file itself, each with
+    line, column and element."""
+    name = bpmn_file(data)
     if base_dir is None:
-        return None, "a BPMN file can only be checked for a definition read from a folder"
+        return None, [Problem(source, *at, "a BPMN file can only be checked for a definition "
+                                           "read from a folder")]
+    path = base_dir / name
     try:
-        raw = read_catalog_file(base_dir / data["bpmn"], base_dir, MAX_BPMN_BYTES,
-                                "the definition's folder")
+        raw = read_catalog_file(path, base_dir, MAX_BPMN_BYTES, "the definition's folder")
     except CatalogFileError as exc:
-        return None, f"BPMN file {data['bpmn']} {exc}"
+        return None, [Problem(source, *at, f"BPMN file {name} {exc}")]
     # SpiffWorkflow and lxml load only when a definition names a BPMN file (validation starts fast).
     from engine.bpmn.check import check_bpmn
     from engine.bpmn.xml import BpmnError
 
+    roles = {r["id"] for r in data["roles"]}
+    default_role = data["bpmn"].get("default_role") if isinstance(data["bpmn"], dict) else None
+    if default_role is not None and default_role not in roles:
+        return None, []  # reported at bpmn/default_role; checked again once it names a role
     try:
         xml = raw.decode("utf-8")
-        check_bpmn(xml, {r["id"] for r in data["roles"]})
+        return check_bpmn(xml, roles, default_role=default_role,
+                          others=lambda: _other_bpmn_files(base_dir, path)), []
     except UnicodeDecodeError as exc:
-        return None, f"cannot read BPMN file {data['bpmn']}: {exc}"
+        return None, [Problem(source, *at, f"cannot read BPMN file {name}: {exc}")]
     except BpmnError as exc:
-        return None, f"BPMN file {data['bpmn']}: {exc}"
-    return xml, None
+        return None, [Problem(str(base_dir / p.file) if p.file else str(path), p.line, p.column,
+                              p.message) for p in exc.problems]
+
+
+def _other_bpmn_files(base_dir: Path, own: Path) -> list[tuple[str, bytes]]:
+    """The catalog folder's other BPMN files (name relative to it, bytes), bounded in depth and
+    number; a file that cannot be read is left out (a call to its processes is then reported)."""
+    found: list[tuple[str, bytes]] = []
+    try:
+        paths = sorted({p for pattern in _BPMN_GLOBS
+                        for p in itertools.islice(base_dir.glob(pattern), MAX_CATALOG_BPMN_FILES + 1)})
+    except OSError:
+        return found
+    for path in paths[:MAX_CATALOG_BPMN_FILES]:
+        if path == own:
+            continue
+        try:
+            found.append((path.relative_to(base_dir).as_posix(),
+                          read_catalog_file(path, base_dir, MAX_BPMN_BYTES)))
+        except CatalogFileError:
+            continue
+    return found
 
 
 def _citation_problems(citation: dict[str, Any] | None) -> Iterator[tuple[tuple, str]]:
@@ -316,6 +350,12 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[tuple, str]]:
         yield ("authorities",), "every body only receives the application: name the one that decides"
 
     yield from _unique(data.get("roles", []), ("roles",), "role")
+    bpmn = data.get("bpmn")
+    if isinstance(bpmn, dict) and "default_role" in bpmn:
+        roles = sorted(r["id"] for r in data.get("roles", []))
+        if bpmn["default_role"] not in roles:
+            yield (("bpmn", "default_role"), f"bpmn/default_role: {bpmn['default_role']!r} is not a "
+                   f"declared role; declared roles: {', '.join(roles)}")
     all_docs = [("documents", d) for d in data.get("documents", [])] + [
         ("requested_documents", d) for d in data.get("requested_documents", [])]
     seen_docs: set[str] = set()

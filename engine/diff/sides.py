@@ -82,6 +82,8 @@ def _extract_outside_bpmn(root: Path, commit: str, tmp: Path, folder: str) -> No
         except (YamlError, OSError):
             continue  # validation reports it, with its line and column, like any broken file
         bpmn = data.get("bpmn") if isinstance(data, dict) else None
+        if isinstance(bpmn, dict):
+            bpmn = bpmn.get("file")
         if not isinstance(bpmn, str):
             continue
         target = (file.parent / bpmn).resolve()

@@ -38,7 +38,8 @@ def load_spec(procedure: Procedure) -> ParsedSpec:
         if parsed is None or not _same_xml(parsed, procedure):
             xml = bpmn_text(procedure)
             titles = {name: role for role, name in lane_names(procedure).items()}
-            parsed = parse(xml, {r.id for r in procedure.roles}, procedure.version, titles)
+            parsed = parse(xml, {r.id for r in procedure.roles}, procedure.version, titles,
+                           default_role=procedure.bpmn_default_role)
             _SPECS[procedure.version] = parsed
     return parsed
 
