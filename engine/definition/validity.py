@@ -45,21 +45,13 @@ def _as_date(value: Any) -> date | None:
 def expiry(validity: Validity, issued_on: date, data: dict[str, Any]) -> date | None:
     """The last day a result issued on `issued_on` is valid, given the case's form `data`;
     None when the definition computes none or the field has no date."""
-    capped = None
+    cap = None
     if validity.until is not None:
         base = _as_date(data.get(validity.until.field))
-        if base is None:
-            return None if validity.kind == "until_event" else _duration_end(validity, issued_on)
-        capped = after(base, validity.until.after)
+        cap = after(base, validity.until.after) if base is not None else None
     if validity.kind == "until_event":
-        return capped
-    if validity.kind != "duration":
-        return None
-    own = _duration_end(validity, issued_on)
-    return min(d for d in (own, capped) if d is not None) if own or capped else None
-
-
-def _duration_end(validity: Validity, issued_on: date) -> date | None:
+        return cap
     if validity.kind != "duration" or not validity.duration:
         return None
-    return after(issued_on, validity.duration)
+    own = after(issued_on, validity.duration)
+    return own if cap is None else min(own, cap)

@@ -90,7 +90,6 @@ class Case:
     documents: dict[str, str] = field(default_factory=dict)
     recorded: dict[str, str] | None = None  # the documents as stored (loaded for intake/decision)
     done_task: str | None = None
-    term_starts: str | None = None  # a form's date the term counts from (term.counted_from.field)
     assign: tuple[str, str | None] | None = None
     workflow_changed: bool = True
     noop: bool = False  # the command changes nothing: no write, no audit event
@@ -719,8 +718,9 @@ class Case:
                 owed = proc.fee.amount(exempt=bool(self.row["exempt"]), values=clean)
                 if owed is not None:
                     self.changes["fee"] = owed
+        term_starts = None
         if proc.is_procedure and proc.term.counted_from_field in clean:
-            self._count_from_field(clean[proc.term.counted_from_field])
+            term_starts = self._count_from_field(clean[proc.term.counted_from_field])
         if (proc.is_procedure and extra.get("outcome") == "approve"
                 and (not _has_step(proc, name) or proc.step(name).waits_for_documents)):
             self._requested_arrived()
@@ -737,8 +737,8 @@ class Case:
         self._engine_steps()
         self.step, self.done_task = name, str(task.id)
         self.data = {"task": str(task.id), "data": {**clean, **extra}}
-        if self.term_starts:
-            self.data["term_starts"] = self.term_starts
+        if term_starts:
+            self.data["term_starts"] = term_starts
 
     def _documents_presented(self, names: dict[str, Any]) -> None:
         """Intake completes only once every document the citizen must present is recorded:
@@ -762,11 +762,12 @@ class Case:
         if missing:
             raise DocumentsMissing(missing)
 
-    def _count_from_field(self, value: Any) -> None:
+    def _count_from_field(self, value: Any) -> str | None:
         """`term.counted_from: {field: …}`: the term counts from the date the form gives (a
-        stay that starts on a stated day), the longer term if documents were requested."""
+        stay that starts on a stated day), the longer term if documents were requested.
+        Returns the day the term now starts (ISO), None without a date."""
         if not isinstance(value, str):
-            return
+            return None
         start = date.fromisoformat(value)
         proc = self.procedure
         due = due_date(start, self.max_term, self.calendar)
@@ -774,7 +775,7 @@ class Case:
                 and proc.term.when_documents_requested:
             due = extend_due(start, self.max_term, proc.term.when_documents_requested, self.calendar)
         self.changes.update(due_date=due, overdue=due < self.today)
-        self.term_starts = start.isoformat()
+        return start.isoformat()
 
     def _requested_arrived(self) -> None:
         """An approval waits until every document the authority requested has arrived."""
